@@ -1,0 +1,105 @@
+"""Read-side services: the contact lists with their Coupled flag, compare and differences.
+
+Each is one set-based query built here and executed by the caller's connection.
+"""
+
+from __future__ import annotations
+
+from .mapping import TableMapping
+from .sqlbuild import norm, q
+
+CRM_SEARCH = ("firstname", "middlename", "lastname", "emailaddress1", "telephone1", "mobilephone")
+NAV_SEARCH = ("No.", "Name", "First Name", "Surname", "E-Mail", "Phone No.", "Mobile Phone No.", "Company Name")
+
+
+def _search_sql(alias: str, columns, extra: tuple[str, ...] = ()) -> str:
+    parts = [f"coalesce(CAST({alias}.{q(c)} AS VARCHAR), '')" for c in columns] + list(extra)
+    return f"contains(lower(concat_ws(' ', {', '.join(parts)})), lower(?))"
+
+
+def list_sql(side: str, m: TableMapping, *, search: bool, coupled: bool | None, columns: set[str],
+             order: str | None = None) -> str:
+    """The paged list query for ``side`` ('crm' or 'nav'); params: [search?] + [limit, offset]."""
+    if side == "crm":
+        cols = [c for c in CRM_SEARCH if c in columns]
+        conds = []
+        if search:
+            conds.append(_search_sql("r", cols, ("coalesce(a.name, '')",)))
+        if coupled is not None:
+            conds.append(("" if coupled else "NOT ") + "(c.nav_no IS NOT NULL)")
+        where = " AND ".join(conds) or "true"
+        order_by = order or f"r.{q('lastname')} NULLS LAST, r.{q('firstname')} NULLS LAST, r.{q(m.crm_key)}"
+        return (f"SELECT r.*, a.name AS account_name, c.nav_no IS NOT NULL AS coupled, c.nav_no AS nav_no, "
+                f"count(*) OVER () AS _total "
+                f"FROM {q(m.crm_table)} r LEFT JOIN coupling c ON c.entity = 'contact' AND c.crm_id = r.{q(m.crm_key)} "
+                f"LEFT JOIN crm_account a ON a.accountid = r.parentcustomerid "
+                f"WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?")
+    cols = [c for c in NAV_SEARCH if c in columns]
+    conds = []
+    if search:
+        conds.append(_search_sql("n", cols))
+    if coupled is not None:
+        conds.append(("" if coupled else "NOT ") + "(c.crm_id IS NOT NULL)")
+    where = " AND ".join(conds) or "true"
+    order_by = order or f"n.{q(m.nav_key)}"
+    return (f"SELECT n.*, c.crm_id IS NOT NULL AS coupled, c.crm_id AS crm_id, count(*) OVER () AS _total "
+            f"FROM {q(m.nav_table)} n LEFT JOIN coupling c ON c.entity = 'contact' AND c.nav_no = n.{q(m.nav_key)} "
+            f"WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?")
+
+
+def _pair_values(m: TableMapping, i: int, f) -> tuple[str, str, str, str]:
+    """(nav value, crm value, nav comparable, crm comparable) expressions over aliases n, r, cr."""
+    code = f.code or bool(f.lookup)
+    nav_v = f"CAST(n.{q(f.nav)} AS VARCHAR)"
+    crm_v = f"CAST(r.{q(f.crm)} AS VARCHAR)"
+    nav_c = norm(nav_v, code)
+    if f.lookup:
+        crm_c = (f"upper(coalesce(cr.nav_no, CASE WHEN coalesce({crm_v}, '') = '' THEN '' "
+                 f"ELSE '#' || {crm_v} END))")
+    else:
+        crm_c = norm(crm_v, code)
+    return nav_v, crm_v, nav_c, crm_c
+
+
+def _pairs_from(m: TableMapping) -> str:
+    lk = m.lookup_field
+    j = (f" LEFT JOIN coupling cr ON cr.entity = 'company' AND cr.crm_id = r.{q(lk.crm)}" if lk else "")
+    return j
+
+
+def compare_sql(m: TableMapping) -> tuple[str, list]:
+    """One row per mapped field for one pair; params: [nav_no, crm_id] + field names."""
+    parts, params = [], []
+    for i, f in enumerate(m.fields):
+        nav_v, crm_v, nav_c, crm_c = _pair_values(m, i, f)
+        parts.append(f"SELECT {i} AS pos, ? AS nav_field, ? AS crm_field, ? AS direction, {nav_v} AS nav_value, "
+                     f"{crm_v} AS crm_value, {nav_c} <> {crm_c} AS differs FROM p")
+        params += [f.nav, f.crm, f.direction]
+    sql = (f"WITH p AS (SELECT n.*, r.*, cr.nav_no FROM (SELECT 1) AS one "
+           f"LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = ? "
+           f"LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = ?{_pairs_from(m) or ' LEFT JOIN (SELECT NULL AS nav_no) cr ON true'}) "
+           f"SELECT nav_field, crm_field, direction, nav_value, crm_value, differs FROM ({' UNION ALL '.join(parts)}) "
+           f"ORDER BY pos")
+    return sql, params
+
+
+def differences_sql(m: TableMapping, scoped: bool = False) -> tuple[str, list]:
+    """All coupled pairs x differing fields, long format, one query."""
+    parts, params = [], []
+    for i, f in enumerate(m.fields):
+        nav_v, crm_v, nav_c, crm_c = _pair_values(m, i, f)
+        base = f"c.{q(f.base_column)}"
+        state = (f"CASE WHEN {base} IS NULL THEN 'never synced' WHEN {nav_c} <> {base} AND {crm_c} <> {base} "
+                 f"THEN 'both changed' WHEN {nav_c} <> {base} THEN 'NAV changed' WHEN {crm_c} <> {base} "
+                 f"THEN 'CRM changed' ELSE 'differs' END")
+        parts.append(f"SELECT c.nav_no, c.crm_id, {i} AS pos, ? AS nav_field, ? AS crm_field, {nav_v} AS nav_value, "
+                     f"{crm_v} AS crm_value, {state} AS state FROM pairs c "
+                     f"JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = c.nav_no "
+                     f"JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = c.crm_id{_pairs_from(m)} "
+                     f"WHERE {nav_c} <> {crm_c}")
+        params += [f.nav, f.crm]
+    scope = " AND nav_no IN (SELECT nav_no FROM _scope)" if scoped else ""
+    sql = (f"WITH pairs AS (SELECT * FROM coupling WHERE entity = 'contact'{scope}) "
+           f"SELECT nav_no, crm_id, nav_field, crm_field, nav_value, crm_value, true AS differs, state "
+           f"FROM ({' UNION ALL '.join(parts)}) ORDER BY nav_no, pos")
+    return sql, params

@@ -1,0 +1,323 @@
+"""Coupling rules and record creation: couple, uncouple, companies, bulk coupling import,
+and creating a contact on one side from the other. Everything runs inside the caller's
+transaction and run, set-based (a fixed number of statements whatever the row count)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pandas as pd
+
+from . import history, sync
+from .errors import CouplingError, NotFoundError
+from .mapping import TableMapping
+from .sqlbuild import q
+
+PERSON_RULE = ("You can only couple NAV contacts that are type Person and assigned to a company "
+               "(set its Company No. in NAV first).")
+
+
+def nav_key(no) -> str:
+    if no is None or str(no).strip() == "":
+        raise NotFoundError("a NAV contact No. is needed (e.g. 'CT000042')")
+    return str(no).strip().upper()
+
+
+def crm_key(crm_id) -> str:
+    if crm_id is None or str(crm_id).strip() == "":
+        raise NotFoundError("a CRM contact id (GUID) is needed")
+    return str(crm_id).strip().strip("{}").strip().lower()
+
+
+def fetch_nav(con, m: TableMapping, no: str) -> dict:
+    row = con.execute(f"SELECT * FROM {q(m.nav_table)} WHERE {q(m.nav_key)} = ?", [no]).df()
+    if row.empty:
+        raise NotFoundError(f"NAV contact {no!r} does not exist; import it first or check the No.")
+    return row.iloc[0].to_dict()
+
+
+def fetch_crm(con, m: TableMapping, crm_id: str, table: str | None = None, key: str | None = None,
+              what: str = "CRM contact") -> dict:
+    row = con.execute(f"SELECT * FROM {q(table or m.crm_table)} WHERE {q(key or m.crm_key)} = ?", [crm_id]).df()
+    if row.empty:
+        raise NotFoundError(f"{what} {crm_id!r} does not exist; import it first or check the id")
+    return row.iloc[0].to_dict()
+
+
+def partner(con, entity: str, *, nav_no: str | None = None, crm_id: str | None = None) -> str | None:
+    if nav_no is not None:
+        row = con.execute("SELECT crm_id FROM coupling WHERE entity = ? AND nav_no = ?", [entity, nav_no]).fetchone()
+    else:
+        row = con.execute("SELECT nav_no FROM coupling WHERE entity = ? AND crm_id = ?", [entity, crm_id]).fetchone()
+    return row[0] if row else None
+
+
+def check_person(nav: dict) -> None:
+    if nav.get("Type") != "Person" or not (nav.get("Company No.") or "").strip():
+        kind = nav.get("Type") or "no type"
+        raise CouplingError(f"NAV contact {nav.get('No.')} is a {kind} contact"
+                            f"{'' if kind != 'Person' else ' without a company'}. {PERSON_RULE}")
+
+
+def couple_pair(con, run_id: int, entity: str, nav_no: str, crm_id: str, *, replace: bool, ts: datetime) -> list[str]:
+    """Insert one coupling, enforcing one-to-one. Returns notes on couplings replaced."""
+    notes = []
+    current = partner(con, entity, nav_no=nav_no)
+    other = partner(con, entity, crm_id=crm_id)
+    if current == crm_id:
+        raise CouplingError(f"{nav_no} is already coupled to {crm_id}; nothing to do")
+    what = "CRM contact" if entity == "contact" else "CRM account"
+    if current is not None and not replace:
+        raise CouplingError(f"NAV {'contact' if entity == 'contact' else 'company'} {nav_no} is already coupled to "
+                            f"{what} {current}. Delete that coupling first, or pass replace=True to replace it.")
+    if other is not None and not replace:
+        raise CouplingError(f"{what} {crm_id} is already coupled to NAV contact {other}. Delete that coupling "
+                            f"first, or pass replace=True to replace it.")
+    if current is not None:
+        notes.append(f"The coupling of {nav_no} to {current} was deleted.")
+    if other is not None and other != nav_no:
+        notes.append(f"The coupling of {crm_id} to {other} was deleted.")
+    where = "c.entity = ? AND (c.nav_no = ? OR c.crm_id = ?)"
+    params = [entity, nav_no, crm_id]
+    history.log_before(con, run_id, where, params)
+    n = con.execute(f"DELETE FROM coupling c WHERE {where}", params).fetchone()[0]
+    con.execute("INSERT INTO coupling (entity, nav_no, crm_id, coupled_at) VALUES (?, ?, ?, ?)",
+                [entity, nav_no, crm_id, ts])
+    history.mark_created(con, run_id, "SELECT ?, ?, ?", [entity, nav_no, crm_id])
+    history.add_counts(con, run_id, coupled=1, uncoupled=n)
+    return notes
+
+
+def uncouple(con, run_id: int, entity: str, *, nav_no: str | None, crm_id: str | None) -> tuple[str, str]:
+    if nav_no is None and crm_id is None:
+        raise CouplingError("name the coupling to delete: a NAV No. or a CRM id")
+    row = con.execute(
+        "SELECT nav_no, crm_id FROM coupling WHERE entity = ? AND (nav_no = ? OR crm_id = ?)",
+        [entity, nav_no, crm_id]).fetchall()
+    if not row:
+        raise NotFoundError(f"{nav_no or crm_id} is not coupled; nothing to delete")
+    if nav_no is not None and crm_id is not None and (nav_no, crm_id) not in row:
+        raise CouplingError(f"{nav_no} is not coupled to {crm_id} (couplings found: {row})")
+    where = "c.entity = ? AND (c.nav_no = ? OR c.crm_id = ?)"
+    params = [entity, nav_no, crm_id]
+    history.log_before(con, run_id, where, params)
+    con.execute(f"DELETE FROM coupling c WHERE {where}", params)
+    history.add_counts(con, run_id, uncoupled=len(row))
+    return row[0]
+
+
+def import_couplings(con, run_id: int, m: TableMapping, entity: str, ts: datetime, name: str) -> tuple[int, int]:
+    """Couple the pairs in the temp view ``_src`` all or nothing. Returns (inserted, unchanged)."""
+    crm_col = "contactid" if entity == "contact" else "accountid"
+    cols = [c for c in con.execute("SELECT * FROM _src LIMIT 0").df().columns]
+    missing = [c for c in ("No.", crm_col) if c not in cols]
+    if missing:
+        raise CouplingError(f"{name} lacks column(s) {missing}; a coupling file has 'No.' and '{crm_col}' "
+                            "(and optionally 'Last Synch. Modified On', 'Last Synch. CRM Modified On')")
+    opt = {"Last Synch. Modified On": "nsm", "Last Synch. CRM Modified On": "csm"}
+    ts_sel = ", ".join(
+        f"TRY_CAST(regexp_replace(trim({q(c)}), '(Z|[+-]00:?00)$', '') AS TIMESTAMP) AS {a}, {q(c)} AS {a}_raw"
+        if c in cols else f"NULL::TIMESTAMP AS {a}, NULL AS {a}_raw" for c, a in opt.items())
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _cp AS SELECT row_number() OVER () AS _row,
+            nullif(upper(trim("No.")), '') AS nav_no, nullif(lower(trim(trim({q(crm_col)}), '{{}}')), '') AS crm_id,
+            {ts_sel} FROM _src""")
+    if entity == "contact":
+        nav_ok = "n.\"Type\" = 'Person' AND coalesce(n.\"Company No.\", '') <> ''"
+        nav_rule = "is not a Person with a company"
+        crm_table, crm_k = m.crm_table, m.crm_key
+    else:
+        nav_ok = "n.\"Type\" = 'Company'"
+        nav_rule = "is not a Company contact"
+        crm_table, crm_k = "crm_account", "accountid"
+    problems = con.execute(
+        f"""SELECT _row, msg FROM (
+              SELECT p._row, CASE
+                WHEN p.nav_no IS NULL OR p.crm_id IS NULL THEN 'empty No. or id'
+                WHEN count(*) OVER (PARTITION BY p.nav_no) > 1 THEN 'No. ' || p.nav_no || ' appears more than once'
+                WHEN count(*) OVER (PARTITION BY p.crm_id) > 1 THEN 'id ' || p.crm_id || ' appears more than once'
+                WHEN n."No." IS NULL THEN 'NAV contact ' || p.nav_no || ' does not exist'
+                WHEN NOT ({nav_ok}) THEN 'NAV contact ' || p.nav_no || ' {nav_rule}'
+                WHEN r.{q(crm_k)} IS NULL THEN 'CRM record ' || p.crm_id || ' does not exist'
+                WHEN (p.nsm IS NULL AND coalesce(trim(p.nsm_raw), '') <> '')
+                  OR (p.csm IS NULL AND coalesce(trim(p.csm_raw), '') <> '') THEN 'unparseable Last Synch. timestamp'
+                WHEN c1.crm_id IS NOT NULL AND c1.crm_id <> p.crm_id
+                  THEN p.nav_no || ' is already coupled to ' || c1.crm_id
+                WHEN c2.nav_no IS NOT NULL AND c2.nav_no <> p.nav_no
+                  THEN p.crm_id || ' is already coupled to ' || c2.nav_no
+              END AS msg
+              FROM _cp p
+              LEFT JOIN nav_contact n ON n."No." = p.nav_no
+              LEFT JOIN {q(crm_table)} r ON r.{q(crm_k)} = p.crm_id
+              LEFT JOIN coupling c1 ON c1.entity = ? AND c1.nav_no = p.nav_no
+              LEFT JOIN coupling c2 ON c2.entity = ? AND c2.crm_id = p.crm_id)
+            WHERE msg IS NOT NULL ORDER BY _row""",
+        [entity, entity]).fetchall()
+    if problems:
+        shown = "; ".join(f"row {r}: {msg}" for r, msg in problems[:5])
+        raise CouplingError(
+            f"{name}: {len(problems)} coupling(s) rejected, none imported: {shown}"
+            + (" …" if len(problems) > 5 else "") + ". Fix the file (or uncouple first) and import again.",
+            problems=problems)
+    con.execute("CREATE OR REPLACE TEMP TABLE _cpnew AS SELECT p.* FROM _cp p WHERE NOT EXISTS "
+                "(SELECT 1 FROM coupling c WHERE c.entity = ? AND c.nav_no = p.nav_no AND c.crm_id = p.crm_id)",
+                [entity])
+    inserted = con.execute("SELECT count(*) FROM _cpnew").fetchone()[0]
+    total = con.execute("SELECT count(*) FROM _cp").fetchone()[0]
+    con.execute("INSERT INTO coupling (entity, nav_no, crm_id, coupled_at, nav_synced_modified, crm_synced_modified)"
+                " SELECT ?, nav_no, crm_id, ?, nsm, csm FROM _cpnew", [entity, ts])
+    history.mark_created(con, run_id, "SELECT ?, nav_no, crm_id FROM _cpnew", [entity])
+    history.add_counts(con, run_id, coupled=inserted, unchanged=total - inserted)
+    return inserted, total - inserted
+
+
+def _fail(con, run_id: int, rows: list[tuple]) -> None:
+    if rows:
+        con.register("_fail_df", pd.DataFrame(rows, columns=["nav_no", "crm_id", "message"]))
+        con.execute("INSERT INTO run_error SELECT ?, nav_no, crm_id, message FROM _fail_df", [run_id])
+        con.unregister("_fail_df")
+        history.add_counts(con, run_id, failed=len(rows))
+
+
+def _drop_failed_creations(con, run_id: int, strict: bool) -> list[tuple]:
+    """After a scoped force plan over new records: raise (strict) or remove the failed creations."""
+    failed = con.execute("SELECT nav_no, crm_id, fail_msg FROM _plan WHERE status = 'failed' ORDER BY 1").fetchall()
+    if failed and strict:
+        raise CouplingError(failed[0][2], errors=failed)
+    return failed
+
+
+def create_crm(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool) -> tuple[pd.DataFrame, list]:
+    """Create CRM contacts for the NAV persons in temp table ``_cand(nav_no)``; couple; push NAV data.
+
+    Returns (created pairs, failures)."""
+    lk = m.lookup_field
+    company_check = ""
+    if lk:
+        company_check = (
+            f"WHEN cc.crm_id IS NULL THEN 'Company ' || n.{q(lk.nav)} || ' (' || coalesce(co.\"Name\", '?') || ') "
+            f"is not coupled to a CRM account. Couple the company first: couple_company(''' || n.{q(lk.nav)} || "
+            f"''', account_id).'")
+    bad = con.execute(
+        f"""SELECT s.nav_no, NULL, CASE
+              WHEN n.{q(m.nav_key)} IS NULL THEN 'NAV contact ' || s.nav_no || ' does not exist.'
+              WHEN n."Type" <> 'Person' OR coalesce(n."Company No.", '') = ''
+                THEN 'NAV contact ' || s.nav_no || ' is not a Person with a company. {PERSON_RULE.replace("'", "''")}'
+              WHEN c.crm_id IS NOT NULL THEN 'NAV contact ' || s.nav_no || ' is already coupled to CRM contact '
+                || c.crm_id || '. Delete that coupling first, or use Synchronize Now.'
+              {company_check}
+            END AS msg
+            FROM _cand s LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = s.nav_no
+            LEFT JOIN coupling c ON c.entity = 'contact' AND c.nav_no = s.nav_no
+            {'LEFT JOIN coupling cc ON cc.entity = ' + "'company'" + ' AND cc.nav_no = n.' + q(lk.nav) if lk else ''}
+            {'LEFT JOIN nav_contact co ON co."No." = n.' + q(lk.nav) if lk else ''}
+            WHERE msg IS NOT NULL ORDER BY 1""").fetchall()
+    if bad and strict:
+        raise CouplingError(bad[0][2], errors=bad)
+    con.execute("CREATE OR REPLACE TEMP TABLE _mk AS SELECT nav_no, CAST(uuid() AS VARCHAR) AS crm_id FROM _cand")
+    if bad:
+        con.register("_bad_df", pd.DataFrame([b[0] for b in bad], columns=["nav_no"]))
+        con.execute("DELETE FROM _mk WHERE nav_no IN (SELECT nav_no FROM _bad_df)")
+        con.unregister("_bad_df")
+    extra = [c for c in ("statecode",) if c in history.table_columns(con, m.crm_table)]
+    mod = [m.crm_modified] if m.crm_modified else []
+    cols = [m.crm_key, *extra, *mod]
+    vals = ["crm_id", *(["0"] * len(extra)), *(["?"] * len(mod))]
+    con.execute(f"INSERT INTO {q(m.crm_table)} ({', '.join(q(c) for c in cols)}) SELECT {', '.join(vals)} FROM _mk",
+                [ts] * len(mod))
+    return _couple_created(con, m, run_id, ts, "crm", "push", strict, bad)
+
+
+def _couple_created(con, m, run_id, ts, side, direction, strict, bad):
+    con.execute("INSERT INTO change_log SELECT ?, ?, CASE WHEN ? = 'crm' THEN crm_id ELSE nav_no END, "
+                "NULL, NULL, NULL, 'insert' FROM _mk", [run_id, side, side])
+    con.execute("INSERT INTO coupling (entity, nav_no, crm_id, coupled_at) SELECT 'contact', nav_no, crm_id, ? "
+                "FROM _mk", [ts])
+    history.mark_created(con, run_id, "SELECT 'contact', nav_no, crm_id FROM _mk")
+    con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT nav_no FROM _mk")
+    sync.plan(con, m, direction, force=True, scoped=True)
+    failed = _drop_failed_creations(con, run_id, strict)
+    if failed:
+        table, key, col = ((m.crm_table, m.crm_key, "crm_id") if side == "crm" else (m.nav_table, m.nav_key, "nav_no"))
+        con.execute(f"DELETE FROM {q(table)} WHERE {q(key)} IN (SELECT {col} FROM _plan WHERE status = 'failed')")
+        con.execute("DELETE FROM coupling WHERE entity = 'contact' AND nav_no IN "
+                    "(SELECT nav_no FROM _plan WHERE status = 'failed')")
+        con.execute(f"DELETE FROM change_log WHERE run_id = ? AND op = 'insert' AND side = ? AND key IN "
+                    f"(SELECT {col} FROM _plan WHERE status = 'failed')", [run_id, side])
+        con.execute("DELETE FROM coupling_log WHERE run_id = ? AND image = 'created' AND nav_no IN "
+                    "(SELECT nav_no FROM _plan WHERE status = 'failed')", [run_id])
+        con.execute("DELETE FROM _mk WHERE nav_no IN (SELECT nav_no FROM _plan WHERE status = 'failed')")
+        con.execute("DELETE FROM _plan WHERE status = 'failed'")
+    sync.apply(con, m, run_id, ts)
+    created = con.execute("SELECT nav_no, crm_id FROM _mk ORDER BY nav_no").df()
+    history.add_counts(con, run_id, inserted=len(created), coupled=len(created))
+    failures = [(b[0], b[1], b[2]) for b in bad] + [(f[0], None if side == "crm" else f[1], f[2]) for f in failed]
+    _fail(con, run_id, failures)
+    return created, failures
+
+
+def next_numbers_sql(prefix: str, width: int) -> tuple[str, list]:
+    pattern = "^" + re.escape(prefix) + r"(\d+)$"
+    sql = (f"SELECT coalesce(max(TRY_CAST(regexp_extract(\"No.\", ?, 1) AS BIGINT)), 0) FROM nav_contact "
+           f"WHERE regexp_matches(\"No.\", ?)")
+    return sql, [pattern, pattern]
+
+
+def create_nav(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool, prefix: str = "CT",
+               width: int = 6) -> tuple[pd.DataFrame, list]:
+    """Create NAV persons for the CRM contacts in temp table ``_cand(crm_id)``, under the company coupled to
+    their parent account; couple; pull CRM data. Returns (created pairs, failures)."""
+    lk = m.lookup_field
+    if lk is None:
+        raise CouplingError("the mapping has no company lookup field; NAV persons need a company")
+    bad = con.execute(
+        f"""SELECT NULL, s.crm_id, CASE
+              WHEN r.{q(m.crm_key)} IS NULL THEN 'CRM contact ' || s.crm_id || ' does not exist.'
+              WHEN coalesce(r.{q(lk.crm)}, '') = '' THEN 'CRM contact ' || s.crm_id || ' has no parent account; '
+                || 'a NAV person must belong to a company. Set its account in CRM first.'
+              WHEN cc.nav_no IS NULL THEN 'CRM account ' || coalesce(a.name, '') || ' (' || r.{q(lk.crm)}
+                || ') is not coupled to a NAV company. Couple it first: couple_company(company_no, '''
+                || r.{q(lk.crm)} || ''').'
+            END AS msg
+            FROM _cand s LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = s.crm_id
+            LEFT JOIN coupling cc ON cc.entity = 'company' AND cc.crm_id = r.{q(lk.crm)}
+            LEFT JOIN crm_account a ON a.accountid = r.{q(lk.crm)}
+            WHERE msg IS NOT NULL ORDER BY 2""").fetchall()
+    if bad and strict:
+        raise CouplingError(bad[0][2], errors=bad)
+    sql, params = next_numbers_sql(prefix, width)
+    start = con.execute(sql, params).fetchone()[0]
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _mk AS
+            SELECT ? || lpad(CAST(? + row_number() OVER (ORDER BY s.crm_id) AS VARCHAR), ?, '0') AS nav_no,
+                   s.crm_id, cc.nav_no AS company_no, co."Name" AS company_name
+            FROM _cand s JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = s.crm_id
+            JOIN coupling cc ON cc.entity = 'company' AND cc.crm_id = r.{q(lk.crm)}
+            LEFT JOIN nav_contact co ON co."No." = cc.nav_no""",
+        [prefix, start, width])
+    cols = history.table_columns(con, m.nav_table)
+    fill = []
+    for c, dtype in cols.items():
+        if c == m.nav_key:
+            fill.append("nav_no")
+        elif c == "Type":
+            fill.append("'Person'")
+        elif c == "Company Name":
+            fill.append("coalesce(company_name, '')")
+        elif c == lk.nav:
+            fill.append("company_no")
+        elif c == m.nav_modified:
+            fill.append("?::TIMESTAMP")
+        elif dtype == "VARCHAR":
+            fill.append("''")
+        else:
+            fill.append("NULL")
+    con.execute(f"INSERT INTO {q(m.nav_table)} ({', '.join(q(c) for c in cols)}) SELECT {', '.join(fill)} FROM _mk",
+                [ts] if m.nav_modified in cols else [])
+    created, failures = _couple_created(con, m, run_id, ts, "nav", "pull", strict, bad)
+    if "Name" in cols and not created.empty:
+        con.execute(
+            f"""UPDATE {q(m.nav_table)} SET "Name" = concat_ws(' ', nullif("First Name", ''), nullif("Middle Name", ''),
+                nullif("Surname", '')) WHERE {q(m.nav_key)} IN (SELECT nav_no FROM _mk)""")
+    return created, failures

@@ -1,0 +1,233 @@
+"""Runs, the field-level change log, coupling images, and undo.
+
+Every change-making action is a run. Record tables log field changes
+(``change_log``: side, key, field, old, new; ``op`` = update | insert | delete); couplings log
+their before/after images (``coupling_log``). Undo restores both, set-based.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from .errors import NotFoundError, UndoError
+from .sqlbuild import q
+
+SIDE_TABLE = {"nav": "nav_contact", "crm": "crm_contact", "account": "crm_account"}
+TABLE_SIDE = {v: k for k, v in SIDE_TABLE.items()}
+COUNTS = ("inserted", "modified", "unchanged", "skipped", "failed", "coupled", "uncoupled")
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return {name: dtype for name, dtype in rows}
+
+
+def start_run(con, kind: str, *, direction: str | None = None, dry_run: bool = False,
+              force: bool = False, note: str | None = None) -> int:
+    run_id = con.execute("SELECT nextval('run_seq')").fetchone()[0]
+    con.execute(
+        "INSERT INTO run (run_id, kind, direction, started_at, dry_run, force, inserted, modified, unchanged,"
+        " skipped, failed, coupled, uncoupled, note) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, ?)",
+        [run_id, kind, direction, datetime.now(), dry_run, force, note],
+    )
+    return run_id
+
+
+def add_counts(con, run_id: int, **counts: int) -> None:
+    unknown = set(counts) - set(COUNTS)
+    if unknown:
+        raise ValueError(f"unknown counts {unknown}")
+    if not counts:
+        return
+    sets = ", ".join(f"{c} = {c} + ?" for c in counts)
+    con.execute(f"UPDATE run SET {sets} WHERE run_id = ?", [*counts.values(), run_id])
+
+
+def _logged_in_run(alias: str = "c") -> str:
+    return (f"EXISTS (SELECT 1 FROM coupling_log l WHERE l.run_id = ? AND l.entity = {alias}.entity "
+            f"AND (l.nav_no = {alias}.nav_no OR l.crm_id = {alias}.crm_id))")
+
+
+def log_before(con, run_id: int, where: str, params: list | None = None) -> None:
+    """Keep the before-image of the coupling rows matching ``where`` (alias ``c``) that this run
+    has not touched yet. Call before changing or deleting couplings."""
+    cols = list(table_columns(con, "coupling"))
+    col_sql = ", ".join(q(c) for c in cols)
+    con.execute(
+        f"INSERT INTO coupling_log (run_id, image, {col_sql}) "
+        f"SELECT ?, 'before', {', '.join('c.' + q(c) for c in cols)} FROM coupling c "
+        f"WHERE ({where}) AND NOT {_logged_in_run('c')}",
+        [run_id, *(params or []), run_id],
+    )
+
+
+def mark_created(con, run_id: int, select_sql: str, params: list | None = None) -> None:
+    """Record couplings this run creates (``select_sql`` yields entity, nav_no, crm_id)."""
+    con.execute(
+        f"INSERT INTO coupling_log (run_id, image, entity, nav_no, crm_id) SELECT ?, 'created', * FROM ({select_sql})",
+        [run_id, *(params or [])],
+    )
+
+
+def finish_run(con, run_id: int, note: str | None = None) -> None:
+    """Keep the after-image of every coupling the run touched; stamp the end time."""
+    cols = list(table_columns(con, "coupling"))
+    col_sql = ", ".join(q(c) for c in cols)
+    con.execute(
+        f"INSERT INTO coupling_log (run_id, image, {col_sql}) "
+        f"SELECT ?, 'after', {', '.join('c.' + q(c) for c in cols)} FROM coupling c WHERE {_logged_in_run('c')}",
+        [run_id, run_id],
+    )
+    con.execute("UPDATE run SET ended_at = ?, note = coalesce(?, note) WHERE run_id = ?",
+                [datetime.now(), note, run_id])
+
+
+def runs(con) -> pd.DataFrame:
+    return con.execute(
+        "SELECT run_id, kind, direction, started_at, ended_at, dry_run, force, inserted, modified, unchanged,"
+        " skipped, failed, coupled, uncoupled, undone_by IS NOT NULL AS undone, undone_by, undoes, note"
+        " FROM run ORDER BY run_id"
+    ).df()
+
+
+def changes(con, run_id: int) -> pd.DataFrame:
+    _require_run(con, run_id)
+    return con.execute(
+        "SELECT side, key, field, old_value, new_value, op FROM change_log WHERE run_id = ? "
+        "ORDER BY side, key, field NULLS FIRST",
+        [run_id],
+    ).df()
+
+
+def _require_run(con, run_id: int) -> tuple:
+    row = con.execute("SELECT run_id, kind, undone_by, undoes FROM run WHERE run_id = ?", [run_id]).fetchone()
+    if row is None:
+        last = con.execute("SELECT max(run_id) FROM run").fetchone()[0]
+        raise NotFoundError(f"run {run_id} does not exist (the last run is {last}); see runs()")
+    return row
+
+
+def _key_of(table: str, columns: dict) -> str:
+    from .schema import RECORD_TABLES
+
+    return RECORD_TABLES[table][0]
+
+
+def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
+    """Undo ``run_id`` inside the caller's transaction. Returns (undo run id, records restored).
+
+    Refuses, naming them, when records or couplings changed since the run.
+    """
+    _, kind, undone_by, _ = _require_run(con, run_id)
+    if undone_by is not None:
+        raise UndoError(f"run {run_id} was already undone by run {undone_by}")
+    if kind == "undo":
+        raise UndoError(f"run {run_id} is itself an undo; to redo, run the action again")
+    changed: list[str] = []
+    for side, table in SIDE_TABLE.items():
+        cols = table_columns(con, table)
+        key = _key_of(table, cols)
+        # updates: the current value must still be the logged new value
+        rows = con.execute(
+            f"""SELECT DISTINCT l.key, l.field FROM change_log l
+                LEFT JOIN {q(table)} t ON t.{q(key)} = l.key
+                WHERE l.run_id = ? AND l.side = ? AND l.op = 'update' AND (t.{q(key)} IS NULL OR
+                  CASE {' '.join(f"WHEN l.field = ? THEN CAST(t.{q(c)} AS VARCHAR)" for c in cols)} END
+                  IS DISTINCT FROM l.new_value)
+                ORDER BY 1 LIMIT 20""",
+            [run_id, side, *cols],
+        ).fetchall()
+        changed += [f"{side} {k} ({f})" for k, f in rows]
+        rows = con.execute(
+            f"""SELECT l.key FROM change_log l LEFT JOIN {q(table)} t ON t.{q(key)} = l.key
+                WHERE l.run_id = ? AND l.side = ? AND l.op = 'insert' AND t.{q(key)} IS NULL LIMIT 20""",
+            [run_id, side],
+        ).fetchall()
+        changed += [f"{side} {k} (deleted since)" for (k,) in rows]
+    # couplings: the current rows for the keys the run touched must equal its after-images
+    cols = [c for c in table_columns(con, "coupling")]
+    col_sql = ", ".join(q(c) for c in cols)
+    moved = con.execute(
+        f"""WITH after AS (SELECT {col_sql} FROM coupling_log WHERE run_id = ? AND image = 'after'),
+                 now AS (SELECT {col_sql} FROM coupling c WHERE {_logged_in_run("c")}),
+                 diff AS ((SELECT * FROM now EXCEPT SELECT * FROM after)
+                          UNION ALL (SELECT * FROM after EXCEPT SELECT * FROM now))
+            SELECT DISTINCT entity, nav_no, crm_id FROM diff ORDER BY 2 LIMIT 20""",
+        [run_id, run_id],
+    ).fetchall()
+    changed += [f"coupling {e} {n} <-> {c}" for e, n, c in moved]
+    if changed:
+        raise UndoError(
+            f"run {run_id} cannot be undone: these changed after it ran: {', '.join(changed[:10])}"
+            + (" …" if len(changed) > 10 else "")
+            + ". Undo the later runs first (see runs()), or change these records back by hand.",
+            changed=changed,
+        )
+
+    undo_id = new_run_id_factory()
+    restored = 0
+    for side, table in SIDE_TABLE.items():
+        cols = table_columns(con, table)
+        key = _key_of(table, cols)
+        fields = [r[0] for r in con.execute(
+            "SELECT DISTINCT field FROM change_log WHERE run_id = ? AND side = ? AND op = 'update'",
+            [run_id, side]).fetchall()]
+        if fields:
+            pivot = ", ".join(
+                f"bool_or(field = ?) AS {q('has:' + f)}, max(old_value) FILTER (WHERE field = ?) AS {q('old:' + f)},"
+                f" max(new_value) FILTER (WHERE field = ?) AS {q('new:' + f)}"
+                for f in fields
+            )
+            pivot_params = [x for f in fields for x in (f, f, f)]
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _undo AS SELECT key, {pivot} FROM change_log "
+                "WHERE run_id = ? AND side = ? AND op = 'update' GROUP BY key",
+                [*pivot_params, run_id, side],
+            )
+            # log the undo itself (the reverse changes)
+            con.execute(
+                "INSERT INTO change_log SELECT ?, side, key, field, new_value, old_value, 'update' "
+                "FROM change_log WHERE run_id = ? AND side = ? AND op = 'update'",
+                [undo_id, run_id, side],
+            )
+            sets = ", ".join(
+                f"{q(f)} = CASE WHEN u.{q('has:' + f)} THEN CAST(u.{q('old:' + f)} AS {cols[f]}) ELSE t.{q(f)} END"
+                for f in fields
+            )
+            n = con.execute(
+                f"UPDATE {q(table)} AS t SET {sets} FROM _undo u WHERE t.{q(key)} = u.key"
+            ).fetchone()[0]
+            restored += n
+        # records the run inserted are deleted (their values logged for a redo by hand)
+        n = con.execute(
+            f"""DELETE FROM {q(table)} WHERE {q(key)} IN
+                (SELECT key FROM change_log WHERE run_id = ? AND side = ? AND op = 'insert')""",
+            [run_id, side],
+        ).fetchone()[0]
+        if n:
+            con.execute(
+                "INSERT INTO change_log SELECT ?, side, key, field, new_value, old_value, 'delete' "
+                "FROM change_log WHERE run_id = ? AND side = ? AND op = 'insert'",
+                [undo_id, run_id, side],
+            )
+        restored += n
+    # couplings: remove the current rows the run touched, put back the before-images
+    touched = _logged_in_run("c")
+    log_before(con, undo_id, touched, [run_id])
+    con.execute(f"DELETE FROM coupling c WHERE {touched}", [run_id])
+    con.execute(
+        f"INSERT INTO coupling ({col_sql}) SELECT {col_sql} FROM coupling_log WHERE run_id = ? AND image = 'before'",
+        [run_id],
+    )
+    mark_created(con, undo_id,
+                 "SELECT entity, nav_no, crm_id FROM coupling_log WHERE run_id = ? AND image = 'before'", [run_id])
+    con.execute("UPDATE run SET undone_by = ? WHERE run_id = ?", [undo_id, run_id])
+    con.execute("UPDATE run SET undoes = ? WHERE run_id = ?", [run_id, undo_id])
+    return undo_id, restored

@@ -1,0 +1,239 @@
+"""Set-based upsert of NAV contacts, CRM contacts and CRM accounts from any source.
+
+Pipeline: load the source as all-VARCHAR (``sources``), stage it with row numbers and
+normalized keys, collect every bad row in one query, then update and insert in one statement
+each, logging field changes for undo. All inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import history
+from .errors import ImportFileError
+from .schema import RECORD_TABLES
+from .sources import describe, load_source
+from .sqlbuild import q
+
+# Dataverse Web API names of lookups -> attribute names
+_ALIASES = {"_parentcustomerid_value": "parentcustomerid"}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    missing: int = 0
+    run_id: int | None = None
+    source: str = ""
+    ignored_columns: tuple[str, ...] = ()
+    rejections: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+
+    def __str__(self) -> str:
+        text = (f"{self.source}: {self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.rejected} rejected")
+        if self.missing:
+            text += f", {self.missing} coupled records missing from the snapshot (flagged)"
+        if self.ignored_columns:
+            text += f"; ignored columns: {', '.join(self.ignored_columns)}"
+        return text
+
+
+def _key_expr(table: str, expr: str) -> str:
+    if table == "nav_contact":
+        return f"nullif(upper(trim({expr})), '')"
+    return f"nullif(lower(trim(trim({expr}), '{{}}')), '')"
+
+
+def _value_expr(table: str, col: str, dtype: str, expr: str, code_cols: set[str]) -> str:
+    """Typed, normalized value of a staged VARCHAR column (NULL where it does not parse)."""
+    if dtype == "TIMESTAMP":
+        return (f"TRY_CAST(regexp_replace(trim({expr}), '(Z|[+-]00:?00)$', '') AS TIMESTAMP)")
+    if dtype in ("DATE", "TIME"):
+        return f"TRY_CAST(nullif(trim({expr}), '') AS {dtype})"
+    if col == "statecode":
+        return (f"CASE lower(trim(coalesce({expr}, '0'))) WHEN '' THEN 0 WHEN '0' THEN 0 WHEN 'active' THEN 0 "
+                f"WHEN '1' THEN 1 WHEN 'inactive' THEN 1 END")
+    if table == "nav_contact":
+        if col == "Type":
+            return f"CASE lower(trim({expr})) WHEN 'person' THEN 'Person' WHEN 'company' THEN 'Company' END"
+        if col in code_cols:
+            return f"upper(coalesce({expr}, ''))"
+        return f"coalesce({expr}, '')"
+    if col == "parentcustomerid":
+        return _key_expr("crm_contact", expr)
+    return f"nullif({expr}, '')"
+
+
+def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool = False,
+                   on_error: str = "raise", add_columns: bool = False) -> ImportResult:
+    if on_error not in ("raise", "skip"):
+        raise ImportFileError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    key, _, required, _ = RECORD_TABLES[table]
+    name = describe(src)
+    file_cols = load_source(con, src, key)
+    renamed = {c: _ALIASES.get(c, c) for c in file_cols}
+    if len(set(renamed.values())) != len(renamed):
+        renamed = {c: c for c in file_cols}
+    table_cols = history.table_columns(con, table)
+    lower_map = {c.lower(): c for c in table_cols}
+    target_of: dict[str, str] = {}
+    ignored = []
+    for c in file_cols:
+        t = renamed[c]
+        tcol = t if t in table_cols else lower_map.get(t.lower())
+        if tcol is None:
+            if add_columns:
+                con.execute(f"ALTER TABLE {q(table)} ADD COLUMN {q(t)} VARCHAR")
+                table_cols[t] = "VARCHAR"
+                tcol = t
+            else:
+                ignored.append(c)
+                continue
+        if tcol in target_of.values():
+            raise ImportFileError(f"{name}: columns map twice onto {tcol!r}; keep one of them", source=name)
+        target_of[c] = tcol
+    present = set(target_of.values())
+    missing_req = [r for r in required if r not in present]
+    if missing_req:
+        raise ImportFileError(
+            f"{name} lacks required column(s) {missing_req} for {table}; its columns are {file_cols[:30]}. "
+            f"Export with these columns (names as {'NAV' if table == 'nav_contact' else 'Dataverse'} names them).",
+            source=name, columns=missing_req,
+        )
+    derive_ts = table == "nav_contact" and "SystemModifiedAt" not in present and "Last Date Modified" in present
+
+    # stage: row numbers (1 = first data row), raw VARCHAR and typed values
+    src_of = {t: c for c, t in target_of.items()}
+    staged = [f"row_number() OVER () AS _row"]
+    for t, c in src_of.items():
+        staged.append(f"{q(c)} AS {q('raw:' + t)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT {', '.join(staged)} FROM _src")
+    typed = [f"_row", f"{_key_expr(table, q('raw:' + key))} AS {q(key)}"]
+    for t in src_of:
+        if t != key:
+            typed.append(f"{_value_expr(table, t, table_cols[t], q('raw:' + t), code_cols)} AS {q(t)}")
+    if derive_ts:
+        time_part = (f"coalesce(TRY_CAST(nullif(trim({q('raw:Last Time Modified')}), '') AS TIME), TIME '00:00')"
+                     if "Last Time Modified" in present else "TIME '00:00'")
+        typed.append(
+            f"TRY_CAST(nullif(trim({q('raw:Last Date Modified')}), '') AS DATE) + {time_part} AS \"SystemModifiedAt\"")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {', '.join(typed)} FROM _stage")
+
+    # every bad row, in one query
+    checks = [
+        f"SELECT s._row, ? AS col, s.{q('raw:' + key)} AS value, 'empty key' AS reason FROM _stage s "
+        f"JOIN _typed t USING (_row) WHERE t.{q(key)} IS NULL",
+        f"SELECT t._row, ? , t.{q(key)}, 'duplicate key' FROM _typed t WHERE t.{q(key)} IN "
+        f"(SELECT {q(key)} FROM _typed WHERE {q(key)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)",
+    ]
+    params: list = [key, key]
+    for t in src_of:
+        if t == key:
+            continue
+        dtype = table_cols[t]
+        if dtype in ("TIMESTAMP", "DATE", "TIME") or t in ("statecode", "Type"):
+            what = {"TIMESTAMP": "unparseable timestamp", "DATE": "unparseable date", "TIME": "unparseable time"}
+            reason = what.get(dtype, "invalid value")
+            blank_ok = "" if t == "Type" else f" AND trim(s.{q('raw:' + t)}) <> ''"
+            checks.append(
+                f"SELECT s._row, ?, s.{q('raw:' + t)}, ? FROM _stage s JOIN _typed t USING (_row) "
+                f"WHERE t.{q(t)} IS NULL AND (s.{q('raw:' + t)} IS NOT NULL{blank_ok} OR ? = 'Type')"
+            )
+            params += [t, reason, t]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS {' UNION ALL '.join(checks)}", params)
+    n_bad_rows = con.execute("SELECT count(DISTINCT _row) FROM _bad").fetchone()[0]
+    rejections = pd.DataFrame()
+    if n_bad_rows:
+        summary = con.execute(
+            "SELECT reason, col, count(*) AS n, list(_row ORDER BY _row)[:5] AS rows, "
+            "list(DISTINCT left(coalesce(value, ''), 40))[:3] AS vals FROM _bad GROUP BY ALL ORDER BY n DESC"
+        ).fetchall()
+        if on_error == "raise":
+            parts = []
+            for reason, col, n, rows, vals in summary:
+                rows_txt = ", ".join(str(r) for r in rows) + (" …" if n > 5 else "")
+                vals_txt = f" (values {vals})" if reason != "empty key" else ""
+                parts.append(f"{n} row(s) with {reason} in column {col!r}{vals_txt} at data row(s) {rows_txt}")
+            raise ImportFileError(
+                f"{name} was not imported: " + "; ".join(parts)
+                + ". Fix the file, or import with on_error='skip' to leave these rows out. Nothing was changed.",
+                source=name, problems=summary,
+            )
+        rejections = con.execute(
+            "SELECT _row AS row, col AS column, value, reason FROM _bad ORDER BY _row").df()
+        con.execute("DELETE FROM _typed WHERE _row IN (SELECT _row FROM _bad)")
+
+    cols = [c for c in con.execute("SELECT * FROM _typed LIMIT 0").df().columns if c != "_row"]
+    data_cols = [c for c in cols if c != key]
+    # classify
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _class AS
+            SELECT s.{q(key)} AS k, t.{q(key)} IS NULL AS is_new,
+                   {('(' + ' OR '.join(f's.{q(c)} IS DISTINCT FROM t.{q(c)}' for c in data_cols) + ')') if data_cols else 'false'} AS is_changed
+            FROM _typed s LEFT JOIN {q(table)} t ON t.{q(key)} = s.{q(key)}"""
+    )
+    inserted, updated, unchanged = con.execute(
+        "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new AND is_changed),"
+        " count(*) FILTER (WHERE NOT is_new AND NOT is_changed) FROM _class").fetchone()
+
+    run_id = history.start_run(con, "import", note=f"{table} from {name}")
+    side = history.TABLE_SIDE[table]
+    if updated and data_cols:
+        unions = " UNION ALL ".join(
+            f"SELECT ?, ?, s.{q(key)}, ?, CAST(t.{q(c)} AS VARCHAR), CAST(s.{q(c)} AS VARCHAR), 'update' "
+            f"FROM _typed s JOIN {q(table)} t ON t.{q(key)} = s.{q(key)} WHERE s.{q(c)} IS DISTINCT FROM t.{q(c)}"
+            for c in data_cols
+        )
+        con.execute(f"INSERT INTO change_log {unions}",
+                    [x for c in data_cols for x in (run_id, side, c)])
+        sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in data_cols)
+        con.execute(
+            f"UPDATE {q(table)} AS t SET {sets} FROM _typed s JOIN _class k ON k.k = s.{q(key)} "
+            f"WHERE t.{q(key)} = s.{q(key)} AND k.is_changed AND NOT k.is_new")
+    if inserted:
+        # NAV text is never null: columns absent from the file get ''
+        fill = []
+        for c, dtype in table_cols.items():
+            if c in cols:
+                fill.append(f"s.{q(c)}")
+            elif table == "nav_contact" and dtype == "VARCHAR":
+                fill.append("''")
+            elif c == "statecode":
+                fill.append("0")
+            else:
+                fill.append("NULL")
+        con.execute(
+            f"INSERT INTO {q(table)} ({', '.join(q(c) for c in table_cols)}) SELECT {', '.join(fill)} "
+            f"FROM _typed s JOIN _class k ON k.k = s.{q(key)} WHERE k.is_new")
+        con.execute(
+            "INSERT INTO change_log SELECT ?, ?, k, NULL, NULL, NULL, 'insert' FROM _class WHERE is_new",
+            [run_id, side])
+    missing = 0
+    if snapshot and table in ("nav_contact", "crm_contact", "crm_account"):
+        entity = "company" if table == "crm_account" else None
+        flag = "nav_missing" if table == "nav_contact" else "crm_missing"
+        keycol = "nav_no" if table == "nav_contact" else "crm_id"
+        ent_cond = "c.entity = 'company'" if entity else ("c.entity = 'contact'" if table == "crm_contact" else "true")
+        cond = (f"{ent_cond} AND (c.{flag} IS DISTINCT FROM "
+                f"(c.{keycol} NOT IN (SELECT {q(key)} FROM _typed)))")
+        history.log_before(con, run_id, cond)
+        missing = con.execute(
+            f"SELECT count(*) FROM coupling c WHERE {ent_cond} AND c.{keycol} NOT IN (SELECT {q(key)} FROM _typed)"
+        ).fetchone()[0]
+        con.execute(f"UPDATE coupling c SET {flag} = (c.{keycol} NOT IN (SELECT {q(key)} FROM _typed)) WHERE {cond}")
+    history.add_counts(con, run_id, inserted=inserted, modified=updated, unchanged=unchanged,
+                       failed=int(n_bad_rows))
+    history.finish_run(con, run_id)
+    for t in ("_stage", "_typed", "_bad", "_class"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute("DROP VIEW IF EXISTS _src")
+    con.execute("DROP VIEW IF EXISTS _src_raw")
+    con.execute("DROP TABLE IF EXISTS _src_tab")
+    return ImportResult(inserted=inserted, updated=updated, unchanged=unchanged, rejected=int(n_bad_rows),
+                        missing=missing, run_id=run_id, source=name, ignored_columns=tuple(ignored),
+                        rejections=rejections)

@@ -1,0 +1,274 @@
+"""The table mapping: which NAV field maps to which CRM attribute, in which direction.
+
+Mappings are frozen dataclasses, validated on construction, loadable from TOML or YAML and
+savable to TOML. :func:`default_mapping` is Business Central's contact mapping.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Iterable, Mapping as _Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import MappingError
+
+DIRECTIONS = ("Bidirectional", "ToCRM", "FromCRM")
+OPERATORS = ("=", "<>", "in", "not in", "is empty", "is not empty", "references")
+LOOKUPS = ("company",)
+VALIDATORS = ("email",)
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """One NAV field <-> one CRM attribute.
+
+    ``code``: a NAV Code field (stored upper-case, compared case-insensitively).
+    ``lookup="company"``: the value is a company, translated through the company<->account coupling.
+    ``constant``: written to the destination instead of the source value (one-way mappings only).
+    """
+
+    nav: str
+    crm: str
+    direction: str = "Bidirectional"
+    max_length: int | None = None
+    code: bool = False
+    validate: str | None = None
+    lookup: str | None = None
+    constant: str | None = None
+
+    def __post_init__(self):
+        for side in ("nav", "crm"):
+            value = getattr(self, side)
+            if not isinstance(value, str) or not value.strip():
+                raise MappingError(f"field mapping needs a non-empty '{side}' column name, got {value!r}")
+        if self.direction not in DIRECTIONS:
+            raise MappingError(
+                f"field {self.nav!r}: direction {self.direction!r} is not one of {', '.join(DIRECTIONS)}"
+            )
+        if self.max_length is not None and (not isinstance(self.max_length, int) or self.max_length <= 0):
+            raise MappingError(f"field {self.nav!r}: max_length must be a positive integer")
+        if self.validate is not None and self.validate not in VALIDATORS:
+            raise MappingError(f"field {self.nav!r}: validate must be one of {VALIDATORS}, got {self.validate!r}")
+        if self.lookup is not None and self.lookup not in LOOKUPS:
+            raise MappingError(f"field {self.nav!r}: lookup must be one of {LOOKUPS}, got {self.lookup!r}")
+        if self.constant is not None and self.direction == "Bidirectional":
+            raise MappingError(
+                f"field {self.nav!r}: a constant value needs a one-way direction (ToCRM or FromCRM)"
+            )
+
+    @property
+    def to_crm(self) -> bool:
+        return self.direction in ("Bidirectional", "ToCRM")
+
+    @property
+    def from_crm(self) -> bool:
+        return self.direction in ("Bidirectional", "FromCRM")
+
+    @property
+    def base_column(self) -> str:
+        """The coupling column holding the last-synced value of this field."""
+        return f"base:{self.crm}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A filter condition, built as SQL from a fixed set of operators (never from user SQL)."""
+
+    column: str
+    op: str = "="
+    value: Any = None
+
+    def __post_init__(self):
+        if not isinstance(self.column, str) or not self.column:
+            raise MappingError(f"filter condition needs a column name, got {self.column!r}")
+        if self.op not in OPERATORS:
+            raise MappingError(f"filter on {self.column!r}: operator {self.op!r} is not one of {OPERATORS}")
+        if self.op in ("in", "not in"):
+            if isinstance(self.value, str) or not isinstance(self.value, Iterable):
+                raise MappingError(f"filter on {self.column!r}: '{self.op}' needs a list of values")
+            object.__setattr__(self, "value", tuple(self.value))
+        if self.op == "references" and self.value not in ("crm_account",):
+            raise MappingError(f"filter on {self.column!r}: 'references' supports only 'crm_account'")
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    """Per entity: each side's table, key, modified-on column, filter and the field mappings."""
+
+    name: str
+    nav_table: str
+    nav_key: str
+    nav_modified: str | None
+    crm_table: str
+    crm_key: str
+    crm_modified: str | None
+    fields: tuple[FieldMapping, ...]
+    nav_filter: tuple[Condition, ...] = ()
+    crm_filter: tuple[Condition, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "fields", tuple(self.fields))
+        object.__setattr__(self, "nav_filter", tuple(self.nav_filter))
+        object.__setattr__(self, "crm_filter", tuple(self.crm_filter))
+        if not self.fields:
+            raise MappingError(f"mapping {self.name!r} has no field mappings")
+        for attr in ("nav", "crm"):
+            seen: dict[str, int] = {}
+            for f in self.fields:
+                seen[getattr(f, attr)] = seen.get(getattr(f, attr), 0) + 1
+            dup = [k for k, n in seen.items() if n > 1]
+            if dup:
+                raise MappingError(f"mapping {self.name!r}: {attr.upper()} column(s) mapped twice: {dup}")
+        lookups = [f for f in self.fields if f.lookup]
+        if len(lookups) > 1:
+            raise MappingError(f"mapping {self.name!r}: only one company lookup field is supported")
+
+    # -- convenience -------------------------------------------------------------------------
+    def field(self, name: str) -> FieldMapping:
+        for f in self.fields:
+            if name in (f.nav, f.crm):
+                return f
+        raise MappingError(f"no mapped field named {name!r}; mapped fields: {[f.nav for f in self.fields]}")
+
+    @property
+    def lookup_field(self) -> FieldMapping | None:
+        return next((f for f in self.fields if f.lookup), None)
+
+    def with_fields(self, fields: Iterable[FieldMapping]) -> TableMapping:
+        return replace(self, fields=tuple(fields))
+
+    # -- validation against a workspace --------------------------------------------------------
+    def validate_columns(self, columns: _Mapping[str, Iterable[str]]) -> None:
+        """Raise :class:`MappingError` naming every column that the tables do not have."""
+        problems = []
+        for table, key, modified, names, conds in (
+            (self.nav_table, self.nav_key, self.nav_modified, [f.nav for f in self.fields], self.nav_filter),
+            (self.crm_table, self.crm_key, self.crm_modified, [f.crm for f in self.fields], self.crm_filter),
+        ):
+            if table not in columns:
+                problems.append(f"table {table!r} does not exist (tables: {sorted(columns)})")
+                continue
+            have = list(columns[table])
+            wanted = [key, *([modified] if modified else []), *names, *(c.column for c in conds)]
+            for name in wanted:
+                if name not in have:
+                    close = difflib.get_close_matches(name, have, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    problems.append(f"column {name!r} is not in table {table!r}{hint}")
+        if problems:
+            raise MappingError(
+                f"mapping {self.name!r} does not fit the workspace: " + "; ".join(problems)
+                + ". Fix the column names in the mapping file (or import data that has them).",
+                problems=problems,
+            )
+
+    # -- (de)serialization ----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        def clean(d):
+            return {k: v for k, v in d.items() if v is not None and v != () and v is not False}
+
+        return {
+            "name": self.name,
+            "nav": clean({"table": self.nav_table, "key": self.nav_key, "modified": self.nav_modified,
+                          "filter": [clean(asdict(c)) | {"op": c.op} for c in self.nav_filter]}),
+            "crm": clean({"table": self.crm_table, "key": self.crm_key, "modified": self.crm_modified,
+                          "filter": [clean(asdict(c)) | {"op": c.op} for c in self.crm_filter]}),
+            "fields": [clean(asdict(f)) for f in self.fields],
+        }
+
+    @classmethod
+    def from_dict(cls, data: _Mapping) -> TableMapping:
+        try:
+            nav, crm = data["nav"], data["crm"]
+
+            def conds(items):
+                return tuple(Condition(**{k: (list(v) if isinstance(v, list) else v) for k, v in c.items()})
+                             for c in items or ())
+
+            known = set(FieldMapping.__dataclass_fields__)
+            fields = []
+            for i, f in enumerate(data["fields"]):
+                unknown = set(f) - known
+                if unknown:
+                    raise MappingError(f"field mapping #{i + 1}: unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
+                fields.append(FieldMapping(**f))
+            return cls(
+                name=data.get("name", "contact"),
+                nav_table=nav["table"], nav_key=nav["key"], nav_modified=nav.get("modified"),
+                crm_table=crm["table"], crm_key=crm["key"], crm_modified=crm.get("modified"),
+                fields=tuple(fields), nav_filter=conds(nav.get("filter")), crm_filter=conds(crm.get("filter")),
+            )
+        except MappingError:
+            raise
+        except (KeyError, TypeError) as exc:
+            raise MappingError(
+                f"mapping is missing or has a malformed entry ({exc}); it needs [nav] and [crm] tables with "
+                "table/key and a [[fields]] list with nav/crm names"
+            ) from exc
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+
+def default_mapping() -> TableMapping:
+    """Business Central's contact mapping with its field lengths and Code fields."""
+    F = FieldMapping
+    return TableMapping(
+        name="contact",
+        nav_table="nav_contact", nav_key="No.", nav_modified="SystemModifiedAt",
+        crm_table="crm_contact", crm_key="contactid", crm_modified="modifiedon",
+        fields=(
+            F("First Name", "firstname", max_length=30),
+            F("Middle Name", "middlename", max_length=30),
+            F("Surname", "lastname", max_length=30),
+            F("Job Title", "jobtitle", max_length=30),
+            F("Address", "address1_line1", max_length=100),
+            F("Address 2", "address1_line2", max_length=50),
+            F("Post Code", "address1_postalcode", max_length=20, code=True),
+            F("City", "address1_city", max_length=30),
+            F("County", "address1_stateorprovince", max_length=30),
+            F("Country/Region Code", "address1_country", max_length=10, code=True),
+            F("E-Mail", "emailaddress1", max_length=80, validate="email"),
+            F("Fax No.", "fax", max_length=30),
+            F("Home Page", "websiteurl", max_length=80),
+            F("Phone No.", "telephone1", max_length=30),
+            F("Mobile Phone No.", "mobilephone", max_length=30),
+            F("Company No.", "parentcustomerid", max_length=20, code=True, lookup="company"),
+        ),
+        nav_filter=(Condition("Type", "=", "Person"), Condition("Company No.", "is not empty")),
+        crm_filter=(Condition("statecode", "=", 0), Condition("parentcustomerid", "references", "crm_account")),
+    )
+
+
+def load_mapping(path: str | Path) -> TableMapping:
+    """Load a mapping from a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file."""
+    path = Path(path)
+    if not path.exists():
+        raise MappingError(f"mapping file {str(path)!r} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = tomllib.loads(text)
+    except Exception as exc:  # parse errors of either format
+        raise MappingError(f"mapping file {str(path)!r} cannot be parsed: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MappingError(f"mapping file {str(path)!r} must hold a table/object at the top level")
+    return TableMapping.from_dict(data)
+
+
+def save_mapping(mapping: TableMapping, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(mapping.to_toml(), encoding="utf-8")
+    return path
+
+
+__all__ = ["Condition", "FieldMapping", "TableMapping", "default_mapping", "load_mapping", "save_mapping"]

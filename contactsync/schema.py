@@ -1,0 +1,113 @@
+"""The workspace schema: tables, their column types, and the DDL that creates them."""
+
+from __future__ import annotations
+
+from .mapping import TableMapping
+from .sqlbuild import q
+
+SCHEMA_VERSION = 1
+
+NAV_CONTACT_COLUMNS: dict[str, str] = {
+    "No.": "VARCHAR", "Type": "VARCHAR", "Company No.": "VARCHAR", "Company Name": "VARCHAR",
+    "Name": "VARCHAR", "First Name": "VARCHAR", "Middle Name": "VARCHAR", "Surname": "VARCHAR",
+    "Job Title": "VARCHAR", "Address": "VARCHAR", "Address 2": "VARCHAR", "Post Code": "VARCHAR",
+    "City": "VARCHAR", "County": "VARCHAR", "Country/Region Code": "VARCHAR", "E-Mail": "VARCHAR",
+    "Phone No.": "VARCHAR", "Mobile Phone No.": "VARCHAR", "Fax No.": "VARCHAR", "Home Page": "VARCHAR",
+    "SystemModifiedAt": "TIMESTAMP", "Last Date Modified": "DATE", "Last Time Modified": "TIME",
+}
+CRM_CONTACT_COLUMNS: dict[str, str] = {
+    "contactid": "VARCHAR", "firstname": "VARCHAR", "middlename": "VARCHAR", "lastname": "VARCHAR",
+    "fullname": "VARCHAR", "jobtitle": "VARCHAR", "address1_line1": "VARCHAR", "address1_line2": "VARCHAR",
+    "address1_postalcode": "VARCHAR", "address1_city": "VARCHAR", "address1_stateorprovince": "VARCHAR",
+    "address1_country": "VARCHAR", "emailaddress1": "VARCHAR", "telephone1": "VARCHAR",
+    "mobilephone": "VARCHAR", "fax": "VARCHAR", "websiteurl": "VARCHAR", "parentcustomerid": "VARCHAR",
+    "modifiedon": "TIMESTAMP", "statecode": "INTEGER",
+}
+CRM_ACCOUNT_COLUMNS: dict[str, str] = {
+    "accountid": "VARCHAR", "name": "VARCHAR", "accountnumber": "VARCHAR", "telephone1": "VARCHAR",
+    "websiteurl": "VARCHAR", "address1_city": "VARCHAR", "address1_country": "VARCHAR",
+    "modifiedon": "TIMESTAMP", "statecode": "INTEGER",
+}
+
+#: The record tables: name -> (key column, columns, required columns for an import, side)
+RECORD_TABLES = {
+    "nav_contact": ("No.", NAV_CONTACT_COLUMNS, ("No.", "Type"), "nav"),
+    "crm_contact": ("contactid", CRM_CONTACT_COLUMNS, ("contactid",), "crm"),
+    "crm_account": ("accountid", CRM_ACCOUNT_COLUMNS, ("accountid",), "crm"),
+}
+
+COUPLING_COLUMNS: dict[str, str] = {
+    "entity": "VARCHAR NOT NULL", "nav_no": "VARCHAR NOT NULL", "crm_id": "VARCHAR NOT NULL",
+    "coupled_at": "TIMESTAMP", "nav_synced_modified": "TIMESTAMP", "crm_synced_modified": "TIMESTAMP",
+    "last_synced_at": "TIMESTAMP", "last_result_nav": "VARCHAR", "last_result_crm": "VARCHAR",
+    "skipped": "BOOLEAN DEFAULT false", "nav_missing": "BOOLEAN DEFAULT false",
+    "crm_missing": "BOOLEAN DEFAULT false",
+}
+
+
+def _create_table(name: str, columns: dict[str, str]) -> str:
+    cols = ", ".join(f"{q(c)} {t}" for c, t in columns.items())
+    return f"CREATE TABLE IF NOT EXISTS {q(name)} ({cols})"
+
+
+def schema_ddl() -> list[str]:
+    """DDL for a new workspace (idempotent)."""
+    stmts = [
+        "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        _create_table("nav_contact", NAV_CONTACT_COLUMNS),
+        _create_table("crm_contact", CRM_CONTACT_COLUMNS),
+        _create_table("crm_account", CRM_ACCOUNT_COLUMNS),
+        _create_table("coupling", COUPLING_COLUMNS),
+        _create_table("coupling_log", {"run_id": "BIGINT", "image": "VARCHAR", **{
+            c: t.replace(" NOT NULL", "").replace(" DEFAULT false", "") for c, t in COUPLING_COLUMNS.items()}}),
+        "CREATE SEQUENCE IF NOT EXISTS run_seq START 1",
+        _create_table("run", {
+            "run_id": "BIGINT", "kind": "VARCHAR", "direction": "VARCHAR", "started_at": "TIMESTAMP",
+            "ended_at": "TIMESTAMP", "dry_run": "BOOLEAN", "force": "BOOLEAN", "inserted": "BIGINT",
+            "modified": "BIGINT", "unchanged": "BIGINT", "skipped": "BIGINT", "failed": "BIGINT",
+            "coupled": "BIGINT", "uncoupled": "BIGINT", "undone_by": "BIGINT", "undoes": "BIGINT",
+            "note": "VARCHAR",
+        }),
+        _create_table("change_log", {
+            "run_id": "BIGINT", "side": "VARCHAR", "key": "VARCHAR", "field": "VARCHAR",
+            "old_value": "VARCHAR", "new_value": "VARCHAR", "op": "VARCHAR",
+        }),
+        _create_table("run_error", {
+            "run_id": "BIGINT", "nav_no": "VARCHAR", "crm_id": "VARCHAR", "message": "VARCHAR",
+        }),
+        _create_table("run_conflict", {
+            "run_id": "BIGINT", "nav_no": "VARCHAR", "crm_id": "VARCHAR", "nav_field": "VARCHAR",
+            "crm_field": "VARCHAR", "nav_value": "VARCHAR", "crm_value": "VARCHAR", "base_value": "VARCHAR",
+        }),
+    ]
+    return stmts
+
+
+def mapping_ddl(mapping: TableMapping, existing: set[str], existing_log: set[str]) -> list[str]:
+    """Columns the coupling tables need for the mapping's last-synced values."""
+    stmts = []
+    for f in mapping.fields:
+        if f.base_column not in existing:
+            stmts.append(f"ALTER TABLE coupling ADD COLUMN {q(f.base_column)} VARCHAR")
+        if f.base_column not in existing_log:
+            stmts.append(f"ALTER TABLE coupling_log ADD COLUMN {q(f.base_column)} VARCHAR")
+    return stmts
+
+
+def views_ddl(mapping: TableMapping) -> list[str]:
+    """Views for ad hoc SQL: each coupled NAV and CRM row side by side."""
+    m = mapping
+    return [
+        f"""CREATE OR REPLACE VIEW coupled_contact AS
+            SELECT c.nav_no, c.crm_id, n.*, r.*
+            FROM coupling c
+            JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = c.nav_no
+            JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = c.crm_id
+            WHERE c.entity = 'contact'""",
+        """CREATE OR REPLACE VIEW coupled_company AS
+            SELECT c.nav_no, c.crm_id, n."Name" AS nav_name, a.name AS crm_name
+            FROM coupling c
+            LEFT JOIN nav_contact n ON n."No." = c.nav_no
+            LEFT JOIN crm_account a ON a.accountid = c.crm_id
+            WHERE c.entity = 'company'""",
+    ]

@@ -1,0 +1,359 @@
+"""Synchronization: plan (one set-based query over all coupled pairs), then apply.
+
+The plan computes, for every coupled pair in scope and every mapped field, whether each side
+changed since the last sync (against the last-synced value, or the modified-on when there is
+none), and the action: push, pull, conflict or none. Records then get one status: Failed,
+Skipped (a conflict), Modified or Unchanged. Applying is a fixed number of statements: log
+changes, update CRM, update NAV, update couplings, record conflicts and errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+
+from . import history
+from .errors import SyncError
+from .mapping import TableMapping
+from .sqlbuild import filter_sql, norm, q
+from .validate import invalid_emails
+
+DIRECTIONS = ("push", "pull", "both")
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    run_id: int | None
+    direction: str
+    dry_run: bool = False
+    inserted: int = 0
+    modified: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    coupled: int = 0
+    conflicts: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    errors: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+
+    @property
+    def message(self) -> str:
+        """"Synchronization completed", with what needs attention when records failed or were skipped."""
+        issues = []
+        if self.failed:
+            issues.append(f"{self.failed} record(s) failed (see .errors)")
+        if self.skipped:
+            issues.append(f"{self.skipped} skipped on a conflict (see .conflicts)")
+        return "Synchronization completed" + (": " + "; ".join(issues) if issues else "")
+
+    def counts(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("inserted", "modified", "unchanged", "skipped", "failed")}
+
+    def __str__(self) -> str:
+        c = ", ".join(f"{k} {v}" for k, v in self.counts().items())
+        run = "dry run" if self.dry_run else f"run {self.run_id}"
+        return f"{self.message} ({run}, {self.direction}: {c})"
+
+
+def _actions(f, direction: str, force: bool, differ: str, nav_chg: str, crm_chg: str) -> str:
+    bi = f.direction == "Bidirectional"
+    if direction == "push":
+        if not f.to_crm:
+            return "'none'"
+        if force:
+            return f"CASE WHEN {differ} THEN 'push' ELSE 'none' END"
+        if bi:
+            return (f"CASE WHEN {differ} AND {nav_chg} AND {crm_chg} THEN 'conflict' "
+                    f"WHEN {differ} AND {nav_chg} THEN 'push' ELSE 'none' END")
+        return f"CASE WHEN {differ} AND {nav_chg} THEN 'push' ELSE 'none' END"
+    if direction == "pull":
+        if not f.from_crm:
+            return "'none'"
+        if force:
+            return f"CASE WHEN {differ} THEN 'pull' ELSE 'none' END"
+        if bi:
+            return (f"CASE WHEN {differ} AND {nav_chg} AND {crm_chg} THEN 'conflict' "
+                    f"WHEN {differ} AND {crm_chg} THEN 'pull' ELSE 'none' END")
+        return f"CASE WHEN {differ} AND {crm_chg} THEN 'pull' ELSE 'none' END"
+    # both
+    if bi:
+        return (f"CASE WHEN NOT {differ} THEN 'none' WHEN {nav_chg} AND {crm_chg} THEN 'conflict' "
+                f"WHEN {nav_chg} THEN 'push' WHEN {crm_chg} THEN 'pull' ELSE 'none' END")
+    if f.to_crm:
+        return f"CASE WHEN {differ} AND {nav_chg} THEN 'push' ELSE 'none' END"
+    return f"CASE WHEN {differ} AND {crm_chg} THEN 'pull' ELSE 'none' END"
+
+
+def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool) -> tuple[str, list]:
+    """The plan query (pure): one row per coupled pair in scope with per-field values and actions."""
+    params: list = []
+    lk = m.lookup_field
+    nav_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL::TIMESTAMP"
+    crm_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"
+    nav_side = "(nav_synced_modified IS NULL OR n_mod IS NULL OR n_mod > nav_synced_modified)"
+    crm_side = "(crm_synced_modified IS NULL OR c_mod IS NULL OR c_mod > crm_synced_modified)"
+    inner = [
+        "c.nav_no", "c.crm_id", f"{nav_mod} AS n_mod", f"{crm_mod} AS c_mod",
+        f"(n.{q(m.nav_key)} IS NULL OR c.nav_missing) AS nav_gone",
+        f"(r.{q(m.crm_key)} IS NULL OR c.crm_missing) AS crm_gone",
+        "c.nav_synced_modified", "c.crm_synced_modified",
+    ]
+    if m.nav_table == "nav_contact":
+        inner += ['n."Last Date Modified" AS n_ld', 'n."Last Time Modified" AS n_lt']
+    for i, f in enumerate(m.fields):
+        nav_raw = f"n.{q(f.nav)}"
+        crm_raw = f"r.{q(f.crm)}"
+        inner += [f"CAST({nav_raw} AS VARCHAR) AS nraw_{i}", f"CAST({crm_raw} AS VARCHAR) AS craw_{i}",
+                  f"c.{q(f.base_column)} AS b_{i}"]
+        if f.lookup:
+            inner += ["cn.crm_id AS lk_nav_as_crm", "cr.nav_no AS lk_crm_as_nav"]
+    joins = ""
+    if lk:
+        joins = (f" LEFT JOIN coupling cn ON cn.entity = 'company' AND cn.nav_no = n.{q(lk.nav)}"
+                 f" LEFT JOIN coupling cr ON cr.entity = 'company' AND cr.crm_id = r.{q(lk.crm)}")
+    nf, nfp = filter_sql("n", m.nav_filter)
+    cf, cfp = filter_sql("r", m.crm_filter)
+    where = "c.entity = 'contact'"
+    if scoped:
+        where += " AND c.nav_no IN (SELECT nav_no FROM _scope)"
+    else:
+        where += f" AND (n.{q(m.nav_key)} IS NULL OR ({nf})) AND (r.{q(m.crm_key)} IS NULL OR ({cf}))"
+        params += nfp + cfp
+    src = (f"SELECT {', '.join(inner)} FROM coupling c "
+           f"LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = c.nav_no "
+           f"LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = c.crm_id{joins} WHERE {where}")
+
+    # second level: normalized values, changes, actions, new values
+    cols = ["*"]
+    cparams: list = []
+    for i, f in enumerate(m.fields):
+        code = f.code or bool(f.lookup)
+        if f.constant is not None and f.direction == "ToCRM":
+            nv = norm("CAST(? AS VARCHAR)", code)
+            cparams.append(f.constant)
+        else:
+            nv = norm(f"nraw_{i}", code)
+        if f.lookup:
+            cv = (f"upper(coalesce(lk_crm_as_nav, CASE WHEN craw_{i} IS NULL OR craw_{i} = '' THEN '' "
+                  f"ELSE '#' || craw_{i} END))")
+        elif f.constant is not None and f.direction == "FromCRM":
+            cv = norm("CAST(? AS VARCHAR)", code)
+            cparams.append(f.constant)
+        else:
+            cv = norm(f"craw_{i}", code)
+        cols += [f"{nv} AS nv_{i}", f"{cv} AS cv_{i}"]
+    lvl2 = f"SELECT {', '.join(cols)} FROM ({src})"
+    cols3 = ["*"]
+    for i, f in enumerate(m.fields):
+        differ = f"(nv_{i} <> cv_{i})"
+        nav_chg = f"(CASE WHEN b_{i} IS NOT NULL THEN nv_{i} <> b_{i} ELSE {nav_side} END)"
+        crm_chg = f"(CASE WHEN b_{i} IS NOT NULL THEN cv_{i} <> b_{i} ELSE {crm_side} END)"
+        cols3 += [f"{nav_chg} AS nchg_{i}", f"{crm_chg} AS cchg_{i}",
+                  f"{_actions(f, direction, force, differ, nav_chg, crm_chg)} AS act_{i}"]
+        # value written to CRM on push / to NAV on pull
+        if f.lookup:
+            cols3.append(f"lk_nav_as_crm AS pushv_{i}")
+            cols3.append(f"lk_crm_as_nav AS pullv_{i}")
+        else:
+            push_src = "nv_%d" % i if f.constant is not None else f"nraw_{i}"
+            cols3.append(f"nullif(CAST({push_src} AS VARCHAR), '') AS pushv_{i}")
+            pull_src = f"cv_{i}" if f.constant is not None else f"craw_{i}"
+            pull = f"coalesce(CAST({pull_src} AS VARCHAR), '')"
+            cols3.append(f"{'upper(' + pull + ')' if f.code else pull} AS pullv_{i}")
+    sql = f"SELECT {', '.join(cols3)} FROM ({lvl2})"
+    return sql, cparams + params
+
+
+def build_status_sql(m: TableMapping) -> tuple[str, list]:
+    """Per-record failure messages and status over ``_plan0`` (pure)."""
+    msgs, params = [], []
+    for i, f in enumerate(m.fields):
+        if f.lookup:
+            msgs.append(
+                f"CASE WHEN act_{i} = 'push' AND nv_{i} <> '' AND pushv_{i} IS NULL THEN "
+                f"'NAV company ' || nv_{i} || ' is not coupled to a CRM account: couple it first "
+                f"(couple_company(''' || nv_{i} || ''', account_id))' END")
+            msgs.append(
+                f"CASE WHEN act_{i} = 'pull' AND craw_{i} IS NOT NULL AND craw_{i} <> '' AND pullv_{i} IS NULL "
+                f"THEN 'CRM account ' || craw_{i} || ' is not coupled to a NAV company: couple it first "
+                f"(couple_company(company_no, ''' || craw_{i} || '''))' END")
+        if f.max_length:
+            msgs.append(
+                f"CASE WHEN act_{i} = 'pull' AND length(pullv_{i}) > ? THEN "
+                f"? || ': ''' || pullv_{i} || ''' has ' || length(pullv_{i}) || ' characters; the NAV field "
+                f"holds at most ' || ? || '. Shorten it in CRM, then sync again.' END")
+            params += [f.max_length, f.nav, f.max_length]
+        if f.validate == "email":
+            msgs.append(
+                f"CASE WHEN act_{i} = 'push' AND pushv_{i} IN (SELECT v FROM _bad_email) THEN "
+                f"? || ': ''' || pushv_{i} || ''' is not a valid e-mail address. Correct it in NAV.' "
+                f"WHEN act_{i} = 'pull' AND pullv_{i} IN (SELECT v FROM _bad_email) THEN "
+                f"? || ': ''' || pullv_{i} || ''' is not a valid e-mail address. Correct it in CRM.' END")
+            params += [f.nav, f.crm]
+    n = len(m.fields)
+    acts = ", ".join(f"act_{i}" for i in range(n))
+    any_conflict = f"list_contains([{acts}], 'conflict')"
+    any_push = f"list_contains([{acts}], 'push')"
+    any_pull = f"list_contains([{acts}], 'pull')"
+    gone = ("CASE WHEN nav_gone THEN 'The coupled NAV contact ' || nav_no || ' no longer exists (deleted, or missing "
+            "from the last full import). Restore it, or delete the coupling.' "
+            "WHEN crm_gone THEN 'The coupled CRM contact ' || crm_id || ' no longer exists (deleted, or missing "
+            "from the last full import). Restore it, or delete the coupling.' END")
+    msg = f"concat_ws('; ', {gone}, {', '.join(msgs) if msgs else 'NULL'})"
+    sql = f"""SELECT *, CASE WHEN fail_msg <> '' THEN 'failed' WHEN {any_conflict} THEN 'skipped'
+                  WHEN {any_push} OR {any_pull} THEN 'modified' ELSE 'unchanged' END AS status,
+                  {any_push} AS any_push, {any_pull} AS any_pull
+              FROM (SELECT *, {msg} AS fail_msg FROM _plan0)"""
+    return sql, params
+
+
+def _changes_sql(m: TableMapping, run_ts_param: bool = True) -> tuple[str, list]:
+    """The field-level changes of the plan (old/new as VARCHAR), one UNION over fields."""
+    parts, params = [], []
+    for i, f in enumerate(m.fields):
+        parts.append(f"SELECT 'crm' AS side, crm_id AS key, ? AS field, craw_{i} AS old_value, "
+                     f"pushv_{i} AS new_value FROM _plan WHERE status = 'modified' AND act_{i} = 'push'")
+        parts.append(f"SELECT 'nav', nav_no, ?, nraw_{i}, pullv_{i} FROM _plan "
+                     f"WHERE status = 'modified' AND act_{i} = 'pull'")
+        params += [f.crm, f.nav]
+    if m.crm_modified:
+        parts.append("SELECT 'crm', crm_id, ?, CAST(c_mod AS VARCHAR), CAST(?::TIMESTAMP AS VARCHAR) FROM _plan "
+                     "WHERE status = 'modified' AND any_push")
+        params += [m.crm_modified, "RUN_TS"]
+    if m.nav_modified:
+        parts.append("SELECT 'nav', nav_no, ?, CAST(n_mod AS VARCHAR), CAST(?::TIMESTAMP AS VARCHAR) FROM _plan "
+                     "WHERE status = 'modified' AND any_pull")
+        params += [m.nav_modified, "RUN_TS"]
+    if m.nav_table == "nav_contact":
+        parts.append("SELECT 'nav', nav_no, 'Last Date Modified', CAST(n_ld AS VARCHAR), "
+                     "CAST(CAST(?::TIMESTAMP AS DATE) AS VARCHAR) FROM _plan WHERE status = 'modified' AND any_pull")
+        parts.append("SELECT 'nav', nav_no, 'Last Time Modified', CAST(n_lt AS VARCHAR), "
+                     "CAST(CAST(?::TIMESTAMP AS TIME) AS VARCHAR) FROM _plan WHERE status = 'modified' AND any_pull")
+        params += ["RUN_TS", "RUN_TS"]
+    return " UNION ALL ".join(parts), params
+
+
+def _conflicts_sql(m: TableMapping) -> tuple[str, list]:
+    parts, params = [], []
+    for i, f in enumerate(m.fields):
+        parts.append(f"SELECT nav_no, crm_id, ? AS nav_field, ? AS crm_field, nraw_{i} AS nav_value, "
+                     f"craw_{i} AS crm_value, b_{i} AS base_value FROM _plan "
+                     f"WHERE status = 'skipped' AND act_{i} = 'conflict'")
+        params += [f.nav, f.crm]
+    return " UNION ALL ".join(parts), params
+
+
+def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: bool = False) -> None:
+    """Create the temp table ``_plan`` for the run."""
+    sql, params = build_plan_sql(m, direction, force, scoped)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _plan0 AS {sql}", params)
+    # e-mails about to be written: validated in Python, the few distinct values only
+    email_parts = []
+    for i, f in enumerate(m.fields):
+        if f.validate == "email":
+            email_parts.append(f"SELECT pushv_{i} AS v FROM _plan0 WHERE act_{i} = 'push' AND pushv_{i} <> ''")
+            email_parts.append(f"SELECT pullv_{i} FROM _plan0 WHERE act_{i} = 'pull' AND pullv_{i} <> ''")
+    con.execute("CREATE OR REPLACE TEMP TABLE _bad_email (v VARCHAR, problem VARCHAR)")
+    if email_parts:
+        values = [r[0] for r in con.execute(" UNION ".join(email_parts)).fetchall()]
+        bad = invalid_emails(values)
+        if bad:
+            con.register("_bad_email_df", pd.DataFrame(bad, columns=["v", "problem"]))
+            con.execute("INSERT INTO _bad_email SELECT v, problem FROM _bad_email_df")
+            con.unregister("_bad_email_df")
+    sql, params = build_status_sql(m)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _plan AS {sql}", params)
+
+
+def _sub_ts(params: list, ts: datetime) -> list:
+    return [ts if p == "RUN_TS" else p for p in params]
+
+
+def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
+    """Write the ``_plan``: change log, CRM and NAV updates, coupling bases, conflicts, errors."""
+    sql, params = _changes_sql(m)
+    con.execute(f"INSERT INTO change_log SELECT ?, side, key, field, old_value, new_value, 'update' FROM ({sql})",
+                [run_id, *_sub_ts(params, ts)])
+    push_fields = [(i, f) for i, f in enumerate(m.fields) if f.to_crm]
+    if push_fields:
+        sets = [f"{q(f.crm)} = CASE WHEN p.act_{i} = 'push' THEN p.pushv_{i} ELSE t.{q(f.crm)} END"
+                for i, f in push_fields]
+        p2 = []
+        if m.crm_modified:
+            sets.append(f"{q(m.crm_modified)} = ?")
+            p2.append(ts)
+        con.execute(f"UPDATE {q(m.crm_table)} AS t SET {', '.join(sets)} FROM _plan p "
+                    f"WHERE t.{q(m.crm_key)} = p.crm_id AND p.status = 'modified' AND p.any_push", p2)
+    pull_fields = [(i, f) for i, f in enumerate(m.fields) if f.from_crm]
+    if pull_fields:
+        sets = [f"{q(f.nav)} = CASE WHEN p.act_{i} = 'pull' THEN p.pullv_{i} ELSE t.{q(f.nav)} END"
+                for i, f in pull_fields]
+        p2 = []
+        if m.nav_modified:
+            sets.append(f"{q(m.nav_modified)} = ?")
+            p2.append(ts)
+        if m.nav_table == "nav_contact":
+            sets += ['"Last Date Modified" = CAST(?::TIMESTAMP AS DATE)',
+                     '"Last Time Modified" = CAST(?::TIMESTAMP AS TIME)']
+            p2 += [ts, ts]
+        con.execute(f"UPDATE {q(m.nav_table)} AS t SET {', '.join(sets)} FROM _plan p "
+                    f"WHERE t.{q(m.nav_key)} = p.nav_no AND p.status = 'modified' AND p.any_pull", p2)
+    # couplings: last-synced values become the agreed values; results and flags
+    newbase = [
+        (f, f"CASE WHEN p.status IN ('modified', 'unchanged') AND (p.act_{i} IN ('push', 'pull') OR p.nv_{i} = p.cv_{i})"
+            f" THEN (CASE WHEN p.act_{i} = 'pull' THEN p.cv_{i} ELSE p.nv_{i} END) ELSE p.b_{i} END")
+        for i, f in enumerate(m.fields)
+    ]
+    ok = "p.status IN ('modified', 'unchanged')"
+    new_nmod = f"CASE WHEN p.status = 'modified' AND p.any_pull THEN ?::TIMESTAMP ELSE p.n_mod END"
+    new_cmod = f"CASE WHEN p.status = 'modified' AND p.any_push THEN ?::TIMESTAMP ELSE p.c_mod END"
+    touch = (f"p.status <> 'unchanged' OR c.nav_synced_modified IS DISTINCT FROM p.n_mod OR "
+             f"c.crm_synced_modified IS DISTINCT FROM p.c_mod OR "
+             + " OR ".join(f"p.b_{i} IS DISTINCT FROM ({expr})" for i, (f, expr) in enumerate(newbase)))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _touch AS SELECT p.nav_no FROM _plan p JOIN coupling c "
+                f"ON c.entity = 'contact' AND c.nav_no = p.nav_no WHERE {touch}")
+    in_touch = "c.entity = 'contact' AND c.nav_no IN (SELECT nav_no FROM _touch)"
+    history.log_before(con, run_id, in_touch)
+    sets = [f"{q(f.base_column)} = {expr}" for f, expr in newbase]
+    sets += [
+        f"nav_synced_modified = CASE WHEN {ok} THEN {new_nmod} ELSE c.nav_synced_modified END",
+        f"crm_synced_modified = CASE WHEN {ok} THEN {new_cmod} ELSE c.crm_synced_modified END",
+        f"last_synced_at = CASE WHEN {ok} THEN ?::TIMESTAMP ELSE c.last_synced_at END",
+        "last_result_nav = CASE WHEN p.status = 'modified' AND p.any_pull THEN 'Modified' "
+        "WHEN p.status IN ('failed', 'skipped') THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END ELSE c.last_result_nav END",
+        "last_result_crm = CASE WHEN p.status = 'modified' AND p.any_push THEN 'Modified' "
+        "WHEN p.status IN ('failed', 'skipped') THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END ELSE c.last_result_crm END",
+        "skipped = p.status = 'skipped'",
+    ]
+    con.execute(f"UPDATE coupling AS c SET {', '.join(sets)} FROM _plan p "
+                f"WHERE c.entity = 'contact' AND c.nav_no = p.nav_no AND c.nav_no IN (SELECT nav_no FROM _touch)",
+                [ts, ts, ts])
+    sql, params = _conflicts_sql(m)
+    con.execute(f"INSERT INTO run_conflict SELECT ?, * FROM ({sql})", [run_id, *params])
+    con.execute("INSERT INTO run_error SELECT ?, nav_no, crm_id, fail_msg FROM _plan WHERE status = 'failed'",
+                [run_id])
+
+
+def counts(con) -> dict[str, int]:
+    rows = dict(con.execute("SELECT status, count(*) FROM _plan GROUP BY status").fetchall())
+    return {k: int(rows.get(k, 0)) for k in ("modified", "unchanged", "skipped", "failed")}
+
+
+def plan_frames(con, m: TableMapping, ts: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    sql, params = _conflicts_sql(m)
+    conflicts = con.execute(f"{sql} ORDER BY nav_no, nav_field", params).df()
+    errors = con.execute("SELECT nav_no, crm_id, fail_msg AS message FROM _plan WHERE status = 'failed' "
+                         "ORDER BY nav_no").df()
+    sql, params = _changes_sql(m)
+    changes = con.execute(f"SELECT * FROM ({sql}) ORDER BY side, key, field", _sub_ts(params, ts)).df()
+    return conflicts, errors, changes
+
+
+def check_direction(direction: str, force: bool) -> None:
+    if direction not in DIRECTIONS:
+        raise SyncError(f"direction must be one of {DIRECTIONS} ('push' = send to CRM, 'pull' = get from CRM), "
+                        f"got {direction!r}")
+    if force and direction == "both":
+        raise SyncError("force=True overwrites one side with the other: choose direction 'push' or 'pull'")

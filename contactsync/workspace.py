@@ -1,0 +1,677 @@
+"""The workspace: one DuckDB file holding both sides' contacts, couplings and run history.
+
+:class:`Workspace` is the one entry point for notebooks, widgets, the CLI and scripts. Every
+method that changes data is one transaction and one run in the history.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterable, Iterator, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import coupling as cp
+from . import history, sync
+from .compare import compare_sql, differences_sql, list_sql
+from .errors import ContactSyncError, CouplingError, MappingError, SyncError, WorkspaceError
+from .imports import ImportResult, import_records
+from .mapping import TableMapping, default_mapping, load_mapping
+from .schema import SCHEMA_VERSION, mapping_ddl, schema_ddl, views_ddl
+from .sources import describe, load_source
+from .sqlbuild import q
+from .sync import SyncResult
+
+DEFAULT_SETTINGS = {
+    "crm_base_url": "https://contoso.crm.dynamics.com",
+    "nav_base_url": "https://businesscentral.dynamics.com/",
+    "nav_no_prefix": "CT",
+    "nav_no_width": "6",
+}
+
+
+def _now() -> datetime:
+    return datetime.now()
+
+
+class Created(str):
+    """The new record's key (a ``str``) with the action's ``message`` and ``run_id``."""
+
+    message: str
+    run_id: int
+    nav_no: str
+    crm_id: str
+    uncoupled: tuple
+
+    def __new__(cls, key: str, *, message: str, run_id: int, nav_no: str, crm_id: str, uncoupled=()):
+        obj = super().__new__(cls, key)
+        obj.message, obj.run_id, obj.nav_no, obj.crm_id, obj.uncoupled = message, run_id, nav_no, crm_id, tuple(uncoupled)
+        return obj
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What a coupling action did."""
+
+    run_id: int
+    message: str
+    nav_no: str | None = None
+    crm_id: str | None = None
+    sync: SyncResult | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    rows: int
+    formula_cells: tuple[tuple[str, str, str], ...]  # (key, column, value) a spreadsheet would run
+    neutralized: bool = False
+
+    def __str__(self) -> str:
+        text = f"wrote {self.rows} record(s) to {self.path}"
+        if self.formula_cells:
+            verb = "neutralized" if self.neutralized else "kept exact; pass neutralize=True to neutralize them"
+            text += f"; {len(self.formula_cells)} cell(s) start like a spreadsheet formula ({verb})"
+        return text
+
+
+class Settings(MutableMapping):
+    """Workspace settings kept in the file (``meta`` table), with validated values."""
+
+    def __init__(self, ws: Workspace):
+        self._ws = ws
+
+    def _all(self) -> dict[str, str]:
+        with self._ws._store.connection() as con:
+            stored = dict(con.execute("SELECT substr(key, 10), value FROM meta WHERE key LIKE 'setting:%'").fetchall())
+        return {**DEFAULT_SETTINGS, **stored}
+
+    def __getitem__(self, key: str) -> str:
+        return self._all()[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        value = str(value)
+        if key.endswith("_base_url"):
+            parsed = urllib.parse.urlparse(value)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ContactSyncError(f"setting {key!r} must be an http(s) URL like "
+                                       f"{DEFAULT_SETTINGS.get(key, 'https://example.com')!r}, got {value!r}")
+        elif key == "nav_no_prefix" and not re.fullmatch(r"[A-Z]{0,10}", value):
+            raise ContactSyncError(f"nav_no_prefix must be 0-10 upper-case letters, got {value!r}")
+        elif key == "nav_no_width" and not (value.isdigit() and 1 <= int(value) <= 15):
+            raise ContactSyncError(f"nav_no_width must be a number from 1 to 15, got {value!r}")
+        elif key not in DEFAULT_SETTINGS:
+            raise ContactSyncError(f"unknown setting {key!r}; settings are {sorted(DEFAULT_SETTINGS)}")
+        with self._ws._store.transaction() as con:
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ["setting:" + key, value])
+
+    def __delitem__(self, key: str) -> None:
+        with self._ws._store.transaction() as con:
+            con.execute("DELETE FROM meta WHERE key = ?", ["setting:" + key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return f"Settings({self._all()!r})"
+
+
+class Workspace:
+    """A contactsync workspace. Open with :meth:`open`; use as a context manager."""
+
+    def __init__(self, store, mapping: TableMapping):
+        from .store import Store
+
+        self._store: Store = store
+        self.mapping = mapping
+        self.settings = Settings(self)
+
+    # -- opening --------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path = ":memory:", mapping: TableMapping | str | Path | None = None,
+             *, busy_timeout: float = 5.0) -> Workspace:
+        """Open (creating on first use) the workspace at ``path``; ``:memory:`` for a throwaway one.
+
+        ``mapping``: a :class:`TableMapping` or a TOML/YAML file; it is validated against the tables
+        and kept in the workspace. Without one, the workspace's stored mapping (or BC's default) is used.
+        """
+        from .store import Store
+
+        if isinstance(mapping, (str, Path)):
+            mapping = load_mapping(mapping)
+        path = str(path)
+        if path != ":memory:":
+            p = Path(path)
+            if p.exists() and p.is_dir():
+                raise WorkspaceError(f"{path!r} is a folder; give a workspace file name like {str(p / 'workspace.duckdb')!r}")
+            if not p.parent.exists():
+                raise WorkspaceError(f"folder {str(p.parent)!r} does not exist; create it first")
+        store = Store(path, busy_timeout=busy_timeout)
+        with store.transaction() as con:
+            has_meta = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' AND table_schema = 'main'"
+            ).fetchone()[0]
+            if has_meta:
+                row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                version = int(row[0]) if row else None
+                if version is None:
+                    raise WorkspaceError(f"{path!r} is a DuckDB file but not a contactsync workspace")
+                if version > SCHEMA_VERSION:
+                    raise WorkspaceError(
+                        f"workspace {path!r} was written by a newer contactsync (schema {version}; this one "
+                        f"reads up to {SCHEMA_VERSION}). Upgrade contactsync: pip install -U contactsync.")
+            else:
+                others = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'"
+                                     ).fetchone()[0]
+                if others:
+                    raise WorkspaceError(f"{path!r} is a DuckDB database that is not a contactsync workspace; "
+                                         "choose a new file name")
+                for stmt in schema_ddl():
+                    con.execute(stmt)
+                con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            if mapping is None:
+                row = con.execute("SELECT value FROM meta WHERE key = 'mapping'").fetchone()
+                mapping = TableMapping.from_dict(__import__("tomllib").loads(row[0])) if row else default_mapping()
+            mapping.validate_columns({t: history.table_columns(con, t)
+                                      for t in ("nav_contact", "crm_contact", "crm_account")})
+            for stmt in mapping_ddl(mapping, set(history.table_columns(con, "coupling")),
+                                    set(history.table_columns(con, "coupling_log"))):
+                con.execute(stmt)
+            for stmt in views_ddl(mapping):
+                con.execute(stmt)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('mapping', ?)", [mapping.to_toml()])
+        return cls(store, mapping)
+
+    @property
+    def path(self) -> str:
+        return self._store.path
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def hold(self):
+        """Keep the file open across several calls (faster; blocks other processes meanwhile)."""
+        return self._store.hold()
+
+    def __repr__(self) -> str:
+        return f"Workspace({self.path!r})"
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _code_cols(self, table: str) -> set[str]:
+        if table == "nav_contact":
+            return {f.nav for f in self.mapping.fields if f.code or f.lookup}
+        return set()
+
+    def _run(self, con, kind, **kw) -> int:
+        return history.start_run(con, kind, **kw)
+
+    # -- imports ---------------------------------------------------------------------------------
+    def _import(self, table: str, src, **kw) -> ImportResult:
+        with self._store.transaction() as con:
+            return import_records(con, table, src, code_cols=self._code_cols(table), **kw)
+
+    def import_nav(self, src, *, snapshot: bool = False, on_error: str = "raise",
+                   add_columns: bool = False) -> ImportResult:
+        """Upsert NAV contacts (companies and persons) by ``No.`` from a file or DataFrame.
+
+        ``snapshot=True``: the source is a full export; coupled records missing from it are flagged
+        (their syncs fail with a clear message) — never silently uncoupled.
+        """
+        return self._import("nav_contact", src, snapshot=snapshot, on_error=on_error, add_columns=add_columns)
+
+    def import_crm(self, src, *, snapshot: bool = False, on_error: str = "raise",
+                   add_columns: bool = False) -> ImportResult:
+        """Upsert CRM contacts by ``contactid``."""
+        return self._import("crm_contact", src, snapshot=snapshot, on_error=on_error, add_columns=add_columns)
+
+    def import_accounts(self, src, *, snapshot: bool = False, on_error: str = "raise",
+                        add_columns: bool = False) -> ImportResult:
+        """Upsert CRM accounts by ``accountid``."""
+        return self._import("crm_account", src, snapshot=snapshot, on_error=on_error, add_columns=add_columns)
+
+    def import_couplings(self, src, entity: str = "contact") -> ImportResult:
+        """Couple the pairs in ``src`` (``No.`` + ``contactid``, or ``accountid`` for companies), all or
+        nothing. Optional ``Last Synch. Modified On`` / ``Last Synch. CRM Modified On`` columns (BC's CRM
+        Integration Record) tell the sync what was already in step."""
+        if entity not in ("contact", "company"):
+            raise CouplingError(f"entity must be 'contact' or 'company', got {entity!r}")
+        name = describe(src)
+        with self._store.transaction() as con:
+            load_source(con, src, "No.")
+            run_id = history.start_run(con, "couple", note=f"{entity} couplings from {name}")
+            inserted, unchanged = cp.import_couplings(con, run_id, self.mapping, entity, _now(), name)
+            history.finish_run(con, run_id)
+        return ImportResult(inserted=inserted, unchanged=unchanged, run_id=run_id, source=name)
+
+    # -- coupling --------------------------------------------------------------------------------
+    def couple_company(self, no: str, account_id: str, *, replace: bool = False) -> ActionResult:
+        """Couple a NAV contact of Type Company to a CRM account."""
+        no, account_id = cp.nav_key(no), cp.crm_key(account_id)
+        with self._store.transaction() as con:
+            nav = cp.fetch_nav(con, self.mapping, no)
+            if nav.get("Type") != "Company":
+                raise CouplingError(f"NAV contact {no} is a {nav.get('Type')} contact; only Company contacts couple "
+                                    "to CRM accounts (couple persons with couple()).")
+            cp.fetch_crm(con, self.mapping, account_id, "crm_account", "accountid", "CRM account")
+            run_id = history.start_run(con, "couple", note=f"company {no} <-> account {account_id}")
+            notes = cp.couple_pair(con, run_id, "company", no, account_id, replace=replace, ts=_now())
+            history.finish_run(con, run_id)
+        return ActionResult(run_id, " ".join([f"Company {no} is coupled to account {account_id}.", *notes]),
+                            no, account_id)
+
+    def uncouple_company(self, no: str | None = None, account_id: str | None = None) -> ActionResult:
+        no = cp.nav_key(no) if no is not None else None
+        account_id = cp.crm_key(account_id) if account_id is not None else None
+        with self._store.transaction() as con:
+            run_id = history.start_run(con, "uncouple")
+            n, c = cp.uncouple(con, run_id, "company", nav_no=no, crm_id=account_id)
+            history.finish_run(con, run_id)
+        return ActionResult(run_id, f"The coupling of company {n} to account {c} was deleted.", n, c)
+
+    def couple(self, no: str, crm_id: str | None = None, *, create_new: bool = False,
+               sync_after: str | None = None, replace: bool = False) -> ActionResult:
+        """Set Up Coupling: couple NAV person ``no`` to CRM contact ``crm_id`` (or to a new one with
+        ``create_new=True``), then optionally synchronize: ``sync_after="push"`` (Yes - Use the Dynamics
+        NAV Data) or ``"pull"`` (Yes - Use the Dynamics CRM Data)."""
+        no = cp.nav_key(no)
+        if sync_after not in (None, "push", "pull"):
+            raise SyncError(f"sync_after must be None, 'push' (use the NAV data) or 'pull' (use the CRM data), "
+                            f"got {sync_after!r}")
+        if create_new:
+            if crm_id is not None:
+                raise CouplingError("give either crm_id or create_new=True, not both")
+            if sync_after == "pull":
+                raise SyncError("with create_new=True the NAV data is always used (sync_after='push')")
+            created = self.create_crm_from_nav(no)
+            return ActionResult(created.run_id, created.message, no, str(created))
+        if crm_id is None:
+            raise CouplingError("choose the CRM contact to couple to (crm_id), or pass create_new=True")
+        crm_id = cp.crm_key(crm_id)
+        ts = _now()
+        with self._store.transaction() as con:
+            cp.check_person(cp.fetch_nav(con, self.mapping, no))
+            cp.fetch_crm(con, self.mapping, crm_id)
+            run_id = history.start_run(con, "couple", direction=sync_after, force=bool(sync_after),
+                                       note=f"{no} <-> {crm_id}")
+            notes = cp.couple_pair(con, run_id, "contact", no, crm_id, replace=replace, ts=ts)
+            result = None
+            if sync_after:
+                result = self._sync_in(con, run_id, sync_after, [no], force=True, ts=ts)
+                if result.failed:
+                    raise SyncError(f"Coupling not made: {result.errors['message'].iloc[0]}")
+            history.finish_run(con, run_id)
+        msg = " ".join([f"{no} is coupled to CRM contact {crm_id}.", *notes,
+                        *(["Synchronization completed."] if result else [])])
+        return ActionResult(run_id, msg, no, crm_id, result)
+
+    def uncouple(self, no: str | None = None, crm_id: str | None = None) -> ActionResult:
+        """Delete Coupling (logged, undoable)."""
+        no = cp.nav_key(no) if no is not None else None
+        crm_id = cp.crm_key(crm_id) if crm_id is not None else None
+        with self._store.transaction() as con:
+            run_id = history.start_run(con, "uncouple")
+            n, c = cp.uncouple(con, run_id, "contact", nav_no=no, crm_id=crm_id)
+            history.finish_run(con, run_id)
+        return ActionResult(run_id, f"The coupling of {n} to CRM contact {c} was deleted.", n, c)
+
+    def create_crm_from_nav(self, no: str) -> Created:
+        """Create Contact in Dynamics CRM: a new CRM contact from NAV person ``no``, coupled.
+        Returns the new ``contactid`` (with ``.message == "Synchronization completed"``)."""
+        no = cp.nav_key(no)
+        ts = _now()
+        with self._store.transaction() as con:
+            cp.fetch_nav(con, self.mapping, no)
+            run_id = history.start_run(con, "create", direction="push", note=f"CRM contact from {no}")
+            con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT ? AS nav_no", [no])
+            created, _ = cp.create_crm(con, self.mapping, run_id, ts, strict=True)
+            history.finish_run(con, run_id)
+        crm_id = created["crm_id"].iloc[0]
+        return Created(crm_id, message="Synchronization completed", run_id=run_id, nav_no=no, crm_id=crm_id)
+
+    def create_nav_from_crm(self, crm_id: str) -> Created:
+        """Create Contact in Dynamics NAV: a new NAV person from CRM contact ``crm_id`` under the company
+        coupled to its account; coupled. If the CRM contact was coupled, that coupling is deleted (said in
+        ``.message``). Returns the new ``No.``."""
+        crm_id = cp.crm_key(crm_id)
+        ts = _now()
+        s = self.settings._all()
+        with self._store.transaction() as con:
+            cp.fetch_crm(con, self.mapping, crm_id)
+            run_id = history.start_run(con, "create", direction="pull", note=f"NAV contact from {crm_id}")
+            old = cp.partner(con, "contact", crm_id=crm_id)
+            notes = []
+            if old is not None:
+                cp.uncouple(con, run_id, "contact", nav_no=None, crm_id=crm_id)
+                notes.append(f"The coupling between NAV contact {old} and this CRM contact was deleted.")
+            con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT ? AS crm_id", [crm_id])
+            created, _ = cp.create_nav(con, self.mapping, run_id, ts, strict=True, prefix=s["nav_no_prefix"],
+                                       width=int(s["nav_no_width"]))
+            history.finish_run(con, run_id)
+        no = created["nav_no"].iloc[0]
+        msg = " ".join([f"NAV contact {no} was created and coupled.", *notes])
+        return Created(no, message=msg, run_id=run_id, nav_no=no, crm_id=crm_id,
+                       uncoupled=(old,) if old else ())
+
+    # -- lists -----------------------------------------------------------------------------------
+    def _list(self, side, search, coupled, limit, offset) -> pd.DataFrame:
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ContactSyncError(f"limit must be a non-negative integer, got {limit!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise ContactSyncError(f"offset must be a non-negative integer, got {offset!r}")
+        if coupled not in (None, True, False):
+            raise ContactSyncError(f"coupled must be None, True or False, got {coupled!r}")
+        table = self.mapping.crm_table if side == "crm" else self.mapping.nav_table
+        with self._store.connection() as con:
+            cols = history.table_columns(con, table)
+            sql = list_sql(side, self.mapping, search=bool(search), coupled=coupled, columns=set(cols))
+            params = ([search] if search else []) + [limit if limit is not None else 2**62, offset]
+            df = con.execute(sql, params).df()
+        total = int(df["_total"].iloc[0]) if len(df) else (0 if offset == 0 else self._count(side, search, coupled))
+        df = df.drop(columns="_total")
+        df.attrs["total"] = total
+        return df
+
+    def _count(self, side, search, coupled) -> int:
+        df = self._list(side, search, coupled, 1, 0)
+        return df.attrs["total"]
+
+    def crm_contacts(self, search: str | None = None, coupled: bool | None = None, limit: int | None = 100,
+                     offset: int = 0) -> pd.DataFrame:
+        """CRM contacts with ``coupled`` and the coupled NAV ``nav_no``; search across name, e-mail, phone and
+        account; paged in DuckDB. ``df.attrs["total"]`` holds the count of all matches."""
+        return self._list("crm", search, coupled, limit, offset)
+
+    def nav_contacts(self, search: str | None = None, coupled: bool | None = None, limit: int | None = 100,
+                     offset: int = 0) -> pd.DataFrame:
+        """NAV contacts with ``coupled`` and the coupled ``crm_id``."""
+        return self._list("nav", search, coupled, limit, offset)
+
+    def nav_contact(self, no: str) -> dict:
+        """One NAV contact as a dict, with ``coupled`` and ``crm_id``."""
+        no = cp.nav_key(no)
+        with self._store.connection() as con:
+            row = cp.fetch_nav(con, self.mapping, no)
+            row["crm_id"] = cp.partner(con, "contact", nav_no=no)
+        row["coupled"] = row["crm_id"] is not None
+        return row
+
+    def crm_contact(self, crm_id: str) -> dict:
+        crm_id = cp.crm_key(crm_id)
+        with self._store.connection() as con:
+            row = cp.fetch_crm(con, self.mapping, crm_id)
+            row["nav_no"] = cp.partner(con, "contact", crm_id=crm_id)
+        row["coupled"] = row["nav_no"] is not None
+        return row
+
+    def accounts(self) -> pd.DataFrame:
+        """CRM accounts with the coupled NAV company ``nav_no``."""
+        with self._store.connection() as con:
+            return con.execute(
+                "SELECT a.*, c.nav_no IS NOT NULL AS coupled, c.nav_no FROM crm_account a LEFT JOIN coupling c "
+                "ON c.entity = 'company' AND c.crm_id = a.accountid ORDER BY a.name").df()
+
+    # -- compare ---------------------------------------------------------------------------------
+    def compare(self, no: str | None = None, crm_id: str | None = None) -> pd.DataFrame:
+        """One row per mapped field for a NAV contact and a CRM contact (its coupled one by default):
+        ``nav_field, crm_field, direction, nav_value, crm_value, differs``."""
+        if no is None and crm_id is None:
+            raise ContactSyncError("compare needs a NAV No., a CRM id, or both")
+        with self._store.connection() as con:
+            if no is not None:
+                no = cp.nav_key(no)
+                cp.fetch_nav(con, self.mapping, no)
+            if crm_id is not None:
+                crm_id = cp.crm_key(crm_id)
+                cp.fetch_crm(con, self.mapping, crm_id)
+            if crm_id is None:
+                crm_id = cp.partner(con, "contact", nav_no=no)
+                if crm_id is None:
+                    raise CouplingError(f"NAV contact {no} is not coupled; name the CRM contact to compare with")
+            if no is None:
+                no = cp.partner(con, "contact", crm_id=crm_id)
+                if no is None:
+                    raise CouplingError(f"CRM contact {crm_id} is not coupled; name the NAV contact to compare with")
+            sql, params = compare_sql(self.mapping)
+            # params order: field names come first in the SELECT list of the unions, the keys in the CTE
+            return con.execute(sql, [no, crm_id, *params]).df()
+
+    def differences(self, nos: Iterable[str] | None = None) -> pd.DataFrame:
+        """All coupled pairs x differing mapped fields, long format, from one set-based query."""
+        with self._store.connection() as con:
+            scoped = nos is not None
+            if scoped:
+                self._scope(con, nos)
+            sql, params = differences_sql(self.mapping, scoped)
+            return con.execute(sql, params).df()
+
+    # -- sql -------------------------------------------------------------------------------------
+    def sql(self, query: str, params=None, *, write: bool = False) -> pd.DataFrame:
+        """Run ad hoc SQL over the workspace's tables and views (``coupled_contact`` pairs each coupled NAV
+        and CRM row). Read-only unless ``write=True`` (then it runs as one transaction)."""
+        if not isinstance(query, str) or not query.strip():
+            raise ContactSyncError("sql() needs a query string")
+        with self._store.connection() as con:
+            try:
+                stmts = con.extract_statements(query)
+            except duckdb.Error as exc:
+                raise ContactSyncError(f"SQL does not parse: {exc}") from exc
+            if not write:
+                allowed = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+                bad = [s.type.name for s in stmts if s.type not in allowed]
+                if bad:
+                    raise ContactSyncError(f"sql() is read-only: {', '.join(bad)} statements are refused. Pass "
+                                           "write=True to change data (it is then not in the undo history).")
+            with self._store.transaction():
+                try:
+                    result = con.execute(query, params or []).df() if len(stmts) == 1 else None
+                    if result is None:
+                        for st in stmts:
+                            con.execute(st)
+                        result = pd.DataFrame()
+                except duckdb.Error as exc:
+                    raise ContactSyncError(f"SQL failed: {exc}") from exc
+                if not write:
+                    con.execute("SELECT 1")  # nothing to commit; a read-only statement wrote nothing
+            return result
+
+    # -- sync ------------------------------------------------------------------------------------
+    def _scope(self, con, nos) -> list[str]:
+        if isinstance(nos, str):
+            nos = [nos]
+        keys = sorted({cp.nav_key(n) for n in nos})
+        con.register("_scope_df", pd.DataFrame({"nav_no": pd.Series(keys, dtype=object)}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT CAST(nav_no AS VARCHAR) AS nav_no FROM _scope_df")
+        con.unregister("_scope_df")
+        return keys
+
+    def _sync_in(self, con, run_id: int | None, direction: str, nos, *, force: bool, ts: datetime,
+                 dry_run: bool = False) -> SyncResult:
+        m = self.mapping
+        scoped = nos is not None
+        sync.plan(con, m, direction, force=force, scoped=scoped)
+        c = sync.counts(con)
+        conflicts, errors, changes = sync.plan_frames(con, m, ts)
+        if not dry_run:
+            sync.apply(con, m, run_id, ts)
+            history.add_counts(con, run_id, **c)
+        return SyncResult(run_id=run_id, direction=direction, dry_run=dry_run, conflicts=conflicts, errors=errors,
+                          changes=changes, **c)
+
+    def sync(self, direction: str = "both", nos: Iterable[str] | None = None, *, force: bool = False,
+             dry_run: bool = False, create_missing: bool = False) -> SyncResult:
+        """Synchronize coupled contacts: ``"push"`` (send updated data to CRM), ``"pull"`` (get updated data
+        from CRM) or ``"both"``. Incremental unless ``force``; conflicts are skipped and reported; failures
+        are per record. ``dry_run`` returns the plan and writes nothing. One run = one transaction."""
+        sync.check_direction(direction, force)
+        ts = _now()
+        try:
+            return self._sync_tx(direction, nos, force=force, dry_run=dry_run, create_missing=create_missing, ts=ts)
+        except _DryRun as planned:  # the dry run's transaction was rolled back: nothing written
+            return planned.result
+
+    def _sync_tx(self, direction, nos, *, force, dry_run, create_missing, ts) -> SyncResult:
+        with self._store.transaction() as con:
+            scoped_keys = None
+            if nos is not None:
+                scoped_keys = self._scope(con, nos)
+                unknown = con.execute(
+                    "SELECT s.nav_no, n.\"No.\" IS NULL FROM _scope s LEFT JOIN coupling c ON c.entity = 'contact' "
+                    "AND c.nav_no = s.nav_no LEFT JOIN nav_contact n ON n.\"No.\" = s.nav_no "
+                    "WHERE c.nav_no IS NULL ORDER BY 1").fetchall()
+                if unknown and not create_missing:
+                    names = ", ".join(k + (" (does not exist)" if gone else "") for k, gone in unknown[:10])
+                    raise SyncError(f"not coupled: {names}. Couple them first (couple), or pass "
+                                    "create_missing=True to create them in CRM.")
+            run_id = None if dry_run else history.start_run(con, "sync", direction=direction, dry_run=dry_run,
+                                                            force=force)
+            result = self._sync_in(con, run_id, direction, scoped_keys, force=force, ts=ts, dry_run=dry_run)
+            if create_missing:
+                result = self._create_missing(con, run_id, direction, scoped_keys, ts, result, dry_run)
+            if dry_run:
+                raise _DryRun(result)
+            history.finish_run(con, run_id)
+        return result
+
+    def _create_missing(self, con, run_id, direction, scoped_keys, ts, result: SyncResult, dry_run) -> SyncResult:
+        m = self.mapping
+        s = self.settings._all()
+        inserted, failures, created_frames = 0, [], []
+        from .sqlbuild import filter_sql
+
+        if direction in ("push", "both"):
+            nf, nfp = filter_sql("n", m.nav_filter)
+            scope = " AND n.\"No.\" IN (SELECT nav_no FROM _scope)" if scoped_keys is not None else ""
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT n.{q(m.nav_key)} AS nav_no FROM {q(m.nav_table)} n "
+                f"WHERE ({nf}){scope} AND NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' "
+                f"AND c.nav_no = n.{q(m.nav_key)})", nfp)
+            created, fails = cp.create_crm(con, m, run_id or 0, ts, strict=False)
+            inserted += len(created)
+            failures += fails
+        if direction in ("pull", "both") and scoped_keys is None:
+            cf, cfp = filter_sql("r", m.crm_filter)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT r.{q(m.crm_key)} AS crm_id FROM {q(m.crm_table)} r "
+                f"WHERE ({cf}) AND NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' "
+                f"AND c.crm_id = r.{q(m.crm_key)})", cfp)
+            created, fails = cp.create_nav(con, m, run_id or 0, ts, strict=False, prefix=s["nav_no_prefix"],
+                                           width=int(s["nav_no_width"]))
+            inserted += len(created)
+            failures += fails
+        errors = pd.concat([result.errors, pd.DataFrame(failures, columns=["nav_no", "crm_id", "message"])],
+                           ignore_index=True) if failures else result.errors
+        changes = result.changes
+        if run_id is not None:
+            changes = history.changes(con, run_id)[["side", "key", "field", "old_value", "new_value"]]
+        return SyncResult(run_id=run_id, direction=direction, dry_run=dry_run, inserted=inserted,
+                          modified=result.modified, unchanged=result.unchanged, skipped=result.skipped,
+                          failed=result.failed + len(failures), coupled=inserted, conflicts=result.conflicts,
+                          errors=errors, changes=changes)
+
+    # -- history ---------------------------------------------------------------------------------
+    def runs(self) -> pd.DataFrame:
+        """One row per run: kind, direction, start/end, counts, dry run, undone."""
+        with self._store.connection() as con:
+            return history.runs(con)
+
+    def changes(self, run_id: int) -> pd.DataFrame:
+        """The field-level changes of a run: ``side, key, field, old_value, new_value, op``."""
+        with self._store.connection() as con:
+            return history.changes(con, int(run_id))
+
+    def errors(self, run_id: int) -> pd.DataFrame:
+        with self._store.connection() as con:
+            return con.execute("SELECT nav_no, crm_id, message FROM run_error WHERE run_id = ? ORDER BY nav_no",
+                               [int(run_id)]).df()
+
+    def conflicts(self, run_id: int) -> pd.DataFrame:
+        with self._store.connection() as con:
+            return con.execute("SELECT * EXCLUDE (run_id) FROM run_conflict WHERE run_id = ? ORDER BY nav_no",
+                               [int(run_id)]).df()
+
+    def undo(self, run_id: int) -> ActionResult:
+        """Undo a run: restore old values and couplings, where nothing changed since (else refuse, naming
+        what changed)."""
+        with self._store.transaction() as con:
+            undo_id, restored = history.undo(
+                con, int(run_id), lambda: history.start_run(con, "undo", note=f"undo of run {run_id}"))
+            history.add_counts(con, undo_id, modified=restored)
+            history.finish_run(con, undo_id)
+        return ActionResult(undo_id, f"Run {run_id} was undone ({restored} record change(s) restored).")
+
+    def export_changes(self, side: str, path: str | Path, since_run: int | None = None, *,
+                       neutralize: bool = False) -> ExportResult:
+        """Write the records of ``side`` ('nav' or 'crm') created or modified by runs after ``since_run``
+        (all runs by default, undone ones left out) in that system's column names, for re-import. Values
+        stay exact; cells a spreadsheet would run as a formula are reported (``neutralize=True`` prefixes
+        them with ``'``)."""
+        if side not in ("nav", "crm"):
+            raise ContactSyncError(f"side must be 'nav' or 'crm', got {side!r}")
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".parquet", ".xlsx", ".json"):
+            raise ContactSyncError(f"export to .csv, .parquet, .xlsx or .json, not {suffix!r}")
+        if not path.parent.exists():
+            raise ContactSyncError(f"folder {str(path.parent)!r} does not exist")
+        m = self.mapping
+        table, key = (m.nav_table, m.nav_key) if side == "nav" else (m.crm_table, m.crm_key)
+        with self._store.connection() as con:
+            df = con.execute(
+                f"""SELECT t.* FROM {q(table)} t WHERE t.{q(key)} IN (
+                      SELECT l.key FROM change_log l JOIN run r USING (run_id)
+                      WHERE l.side = ? AND l.run_id > ? AND r.kind NOT IN ('import', 'undo') AND r.undone_by IS NULL)
+                    ORDER BY t.{q(key)}""", [side, since_run or 0]).df()
+        formula = []
+        for c in df.columns:
+            if df[c].dtype == object or str(df[c].dtype).startswith("str"):
+                s = df[c].astype("object")
+                mask = s.map(lambda v: isinstance(v, str) and v[:1] in ("=", "+", "-", "@"))
+                for k, v in zip(df.loc[mask, key], s[mask]):
+                    formula.append((k, c, v))
+                if neutralize and mask.any():
+                    df.loc[mask, c] = "'" + s[mask]
+        if suffix == ".csv":
+            df.to_csv(path, index=False)
+        elif suffix == ".parquet":
+            df.to_parquet(path, index=False)
+        elif suffix == ".xlsx":
+            df.to_excel(path, index=False)
+        else:
+            df.to_json(path, orient="records", date_format="iso", force_ascii=False, indent=1)
+        return ExportResult(path, len(df), tuple(formula), neutralize and bool(formula))
+
+    # -- deep links ------------------------------------------------------------------------------
+    def crm_url(self, crm_id: str) -> str:
+        """Link to the CRM contact's form."""
+        base = self.settings["crm_base_url"].rstrip("/")
+        query = urllib.parse.urlencode({"etn": "contact", "pagetype": "entityrecord", "id": cp.crm_key(crm_id)})
+        return f"{base}/main.aspx?{query}"
+
+    def nav_url(self, no: str) -> str:
+        """Link to the NAV/BC contact card (page 5050) filtered to the contact."""
+        base = self.settings["nav_base_url"]
+        query = urllib.parse.urlencode({"page": "5050", "filter": f"'No.' IS '{cp.nav_key(no)}'"},
+                                       quote_via=urllib.parse.quote)
+        return f"{base}?{query}"
+
+
+class _DryRun(Exception):
+    def __init__(self, result):
+        self.result = result
