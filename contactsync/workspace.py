@@ -657,6 +657,49 @@ class Workspace:
             df.to_json(path, orient="records", date_format="iso", force_ascii=False, indent=1)
         return ExportResult(path, len(df), tuple(formula), neutralize and bool(formula))
 
+    # -- backup ----------------------------------------------------------------------------------
+    def backup(self, dest: str | Path) -> Path:
+        """Write a consistent copy of the workspace to ``dest`` (a new file)."""
+        dest = Path(dest)
+        if dest.exists():
+            raise ContactSyncError(f"backup target {str(dest)!r} exists; choose a new file name")
+        if not dest.parent.exists():
+            raise ContactSyncError(f"folder {str(dest.parent)!r} does not exist")
+        with self._store.connection() as con:
+            con.execute("ATTACH ? AS _backup", [str(dest)])
+            try:
+                con.execute("COPY FROM DATABASE memory TO _backup" if self._store.in_memory else
+                            f"COPY FROM DATABASE {q(con.execute('SELECT current_database()').fetchone()[0])} TO _backup")
+            finally:
+                con.execute("DETACH _backup")
+        return dest
+
+    @classmethod
+    def restore(cls, backup: str | Path, dest: str | Path, *, overwrite: bool = False) -> Workspace:
+        """Restore a backup into ``dest`` (refuses to overwrite unless ``overwrite=True``); returns it opened."""
+        import shutil
+
+        backup, dest = Path(backup), Path(dest)
+        if not backup.exists():
+            raise ContactSyncError(f"backup {str(backup)!r} does not exist")
+        Workspace.open(backup).close()  # a readable workspace of a version we know
+        if dest.exists() and not overwrite:
+            raise ContactSyncError(f"{str(dest)!r} exists; pass overwrite=True to replace it with the backup")
+        if dest.exists():
+            from .store import Store
+
+            probe = Store(dest, busy_timeout=1.0)  # fails with WorkspaceBusyError when in use
+            with probe.connection():
+                pass
+            probe.close()
+        tmp = dest.with_name(dest.name + ".restoring")
+        shutil.copyfile(backup, tmp)
+        wal = Path(str(dest) + ".wal")
+        if wal.exists():
+            wal.unlink()
+        tmp.replace(dest)
+        return cls.open(dest)
+
     # -- deep links ------------------------------------------------------------------------------
     def crm_url(self, crm_id: str) -> str:
         """Link to the CRM contact's form."""
