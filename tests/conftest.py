@@ -1,0 +1,105 @@
+"""Shared fixtures: small hand-made workspaces and the sample-data workspace."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import contactsync as cs
+from contactsync.demo import build_demo
+
+ACC_A = "aaaaaaaa-0000-0000-0000-000000000001"
+ACC_B = "aaaaaaaa-0000-0000-0000-000000000002"
+CRM_1 = "cccccccc-0000-0000-0000-000000000001"
+CRM_2 = "cccccccc-0000-0000-0000-000000000002"
+CRM_3 = "cccccccc-0000-0000-0000-000000000003"
+
+
+def nav_frame(**overrides) -> pd.DataFrame:
+    rows = [
+        {"No.": "C00001", "Type": "Company", "Company No.": "C00001", "Name": "Müller & Söhne GmbH",
+         "Company Name": "Müller & Söhne GmbH", "SystemModifiedAt": "2025-01-01 10:00:00"},
+        {"No.": "C00002", "Type": "Company", "Company No.": "C00002", "Name": "O'Brien Ltd",
+         "Company Name": "O'Brien Ltd", "SystemModifiedAt": "2025-01-01 10:00:00"},
+        {"No.": "CT000001", "Type": "Person", "Company No.": "C00001", "Company Name": "Müller & Söhne GmbH",
+         "First Name": "Jürgen", "Surname": "Müller", "Job Title": "Einkauf", "E-Mail": "jm@mueller.de",
+         "Phone No.": "+49 30 1234567", "Post Code": "10115", "City": "Berlin", "Country/Region Code": "DE",
+         "SystemModifiedAt": "2025-01-02 10:00:00"},
+        {"No.": "CT000002", "Type": "Person", "Company No.": "C00002", "Company Name": "O'Brien Ltd",
+         "First Name": "Siobhán", "Surname": "O'Brien", "Job Title": "Director", "E-Mail": "sob@obrien.ie",
+         "Post Code": "D02 X285", "City": "Dublin", "Country/Region Code": "IE",
+         "SystemModifiedAt": "2025-01-02 10:00:00"},
+        {"No.": "CT000003", "Type": "Person", "Company No.": "", "First Name": "Lone", "Surname": "Wolf",
+         "SystemModifiedAt": "2025-01-02 10:00:00"},
+        {"No.": "CT000004", "Type": "Person", "Company No.": "C00001", "Company Name": "Müller & Söhne GmbH",
+         "First Name": "Anna", "Surname": "Schmidt", "E-Mail": "as@mueller.de",
+         "SystemModifiedAt": "2025-01-02 10:00:00"},
+    ]
+    return pd.DataFrame(rows).fillna("")
+
+
+def crm_frame() -> pd.DataFrame:
+    return pd.DataFrame([
+        {"contactid": CRM_1, "firstname": "Jürgen", "lastname": "Müller", "jobtitle": "Einkauf",
+         "emailaddress1": "jm@mueller.de", "telephone1": "+49 30 1234567", "address1_postalcode": "10115",
+         "address1_city": "Berlin", "address1_country": "DE", "parentcustomerid": ACC_A,
+         "modifiedon": "2025-01-02 10:00:00", "statecode": 0},
+        {"contactid": CRM_2, "firstname": "Siobhan", "lastname": "O'Brien", "jobtitle": "Director",
+         "emailaddress1": "sob@obrien.ie", "address1_postalcode": "d02 x285", "address1_city": "Dublin",
+         "address1_country": "IE", "parentcustomerid": ACC_B, "modifiedon": "2025-01-02 10:00:00", "statecode": 0},
+        {"contactid": CRM_3, "firstname": "Nina", "lastname": "Nowak", "jobtitle": "Buyer",
+         "emailaddress1": "nina@example.com", "parentcustomerid": ACC_A, "modifiedon": "2025-01-02 10:00:00",
+         "statecode": 0},
+    ])
+
+
+def account_frame() -> pd.DataFrame:
+    return pd.DataFrame([
+        {"accountid": ACC_A, "name": "Müller & Söhne GmbH", "modifiedon": "2025-01-01 10:00:00", "statecode": 0},
+        {"accountid": ACC_B, "name": "O'Brien Ltd", "modifiedon": "2025-01-01 10:00:00", "statecode": 0},
+    ])
+
+
+@pytest.fixture
+def ws():
+    """A small in-memory workspace: 2 companies coupled to 2 accounts, 4 persons, 3 CRM contacts, no
+    person couplings."""
+    w = cs.Workspace.open(":memory:")
+    w.import_accounts(account_frame())
+    w.import_nav(nav_frame())
+    w.import_crm(crm_frame())
+    w.couple_company("C00001", ACC_A)
+    w.couple_company("C00002", ACC_B)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def synced(ws):
+    """``ws`` with CT000001 <-> CRM_1 and CT000002 <-> CRM_2 coupled and synced once (NAV data wins)."""
+    ws.couple("CT000001", CRM_1, sync_after="push")
+    ws.couple("CT000002", CRM_2, sync_after="push")
+    return ws
+
+
+@pytest.fixture
+def demo(tmp_path):
+    """The bundled sample data in a workspace file."""
+    w = build_demo(tmp_path / "demo.duckdb")
+    yield w
+    w.close()
+
+
+def table_state(w, table: str) -> pd.DataFrame:
+    """A table's full content, sorted, for exact before/after comparisons."""
+    df = w.sql(f'SELECT * FROM "{table}"')
+    return df.sort_values(list(df.columns[:1])).reset_index(drop=True)
+
+
+def all_state(w) -> dict[str, pd.DataFrame]:
+    return {t: table_state(w, t) for t in ("nav_contact", "crm_contact", "crm_account", "coupling")}
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    for t in a:
+        pd.testing.assert_frame_equal(a[t], b[t], check_dtype=False, obj=t)
