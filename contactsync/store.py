@@ -48,12 +48,12 @@ class Store:
                         "contactsync workspace (a DuckDB file)."
                     ) from exc
                 if time.monotonic() >= deadline:
-                    holder = re.search(r"held in (.*?)(?:\.|$)", text)
-                    by = f" by {holder.group(1)}" if holder else ""
+                    holder = re.search(r"held in (.+?) \(PID (\d+)\)", text)
+                    by = f" by {holder.group(1)} (PID {holder.group(2)})" if holder else ""
                     raise WorkspaceBusyError(
                         f"workspace {self.path!r} is busy: it is in use{by}. Wait for that run to finish "
                         "(or close the other notebook/app), then try again.",
-                        holder=holder.group(1) if holder else None,
+                        holder=holder.group(0)[8:] if holder else None,
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)

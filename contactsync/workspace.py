@@ -91,7 +91,7 @@ class Settings(MutableMapping):
 
     def _all(self) -> dict[str, str]:
         with self._ws._store.connection() as con:
-            stored = dict(con.execute("SELECT substr(key, 10), value FROM meta WHERE key LIKE 'setting:%'").fetchall())
+            stored = dict(con.execute("SELECT substr(key, 9), value FROM meta WHERE key LIKE 'setting:%'").fetchall())
         return {**DEFAULT_SETTINGS, **stored}
 
     def __getitem__(self, key: str) -> str:
@@ -505,6 +505,8 @@ class Workspace:
                  dry_run: bool = False) -> SyncResult:
         m = self.mapping
         scoped = nos is not None
+        if scoped:
+            self._scope(con, nos)
         sync.plan(con, m, direction, force=force, scoped=scoped)
         c = sync.counts(con)
         conflicts, errors, changes = sync.plan_frames(con, m, ts)
