@@ -1,0 +1,17 @@
+"""Widget views for the steward: every seed procedure over a :class:`~contactsync.Workspace`.
+
+>>> from contactsync.ui import StewardApp, open_workspace
+>>> app = StewardApp(open_workspace(":memory:"))  # doctest: +SKIP
+"""
+
+from .app import StewardApp, default_workspace_path, open_workspace
+from .common import RowTable, esc
+from .crm_contacts import CrmContactsView
+from .dialogs import CouplingDialog, SyncNowDialog
+from .differences import DifferencesView
+from .history import HistoryView
+from .nav_contacts import ContactCard, NavContactsView
+
+__all__ = ["ContactCard", "CouplingDialog", "CrmContactsView", "DifferencesView", "HistoryView",
+           "NavContactsView", "RowTable", "StewardApp", "SyncNowDialog", "default_workspace_path", "esc",
+           "open_workspace"]

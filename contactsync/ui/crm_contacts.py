@@ -1,0 +1,107 @@
+"""Dynamics CRM Contacts: search, Coupled filter, paged table, Create Contact in Dynamics NAV."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ipywidgets as w
+
+from .common import Column, Confirm, Messages, Pager, Progress, RowTable, button, esc, guarded, text, yes_no
+
+COUPLED_OPTIONS = [("All", None), ("Coupled", True), ("Uncoupled", False)]
+
+
+def _name(_v, row) -> str:
+    return esc(" ".join(p for p in (text(row.get("firstname")), text(row.get("middlename")),
+                                    text(row.get("lastname"))) if p))
+
+
+class CrmContactsView(w.VBox):
+    """The Dynamics CRM Contacts window. ``on_nav_created(no)`` is called after a NAV contact was created
+    (the app opens its card)."""
+
+    title = "Dynamics CRM Contacts"
+
+    def __init__(self, ws, on_nav_created: Callable[[str], None] | None = None, page_size: int = 15):
+        self.ws = ws
+        self.on_nav_created = on_nav_created
+        self.search = w.Text(placeholder="Search name, e-mail, phone, account…", description="Search",
+                             continuous_update=False, layout=w.Layout(width="360px"))
+        self.search.add_class("cs-search")
+        self.coupled = w.Dropdown(options=COUPLED_OPTIONS, value=None, description="Coupled",
+                                  layout=w.Layout(width="220px"))
+        self.coupled.add_class("cs-coupled-filter")
+        self.table = RowTable([
+            Column("fullname", "Name", "1.3fr", _name),
+            Column("account_name", "Account", "1.2fr"),
+            Column("emailaddress1", "E-Mail", "1.6fr"),
+            Column("telephone1", "Phone", "1fr"),
+            Column("address1_city", "City", "0.9fr"),
+            Column("coupled", "Coupled", "70px", yes_no),
+            Column("nav_no", "NAV No.", "90px"),
+        ], key="contactid", on_select=self._selected, empty="No CRM contacts match.")
+        self.table.add_class("cs-crm-table")
+        self.pager = Pager(page_size, self.refresh)
+        self.create_nav_button = button("Create Contact in Dynamics NAV", "cs-create-nav", style="primary")
+        self.create_nav_button.disabled = True
+        self.create_nav_button.on_click(lambda _b: self.create_nav())
+        self.confirm = Confirm()
+        self.messages = Messages()
+        self.progress = Progress()
+        self.search.observe(lambda _c: self._refilter(), names="value")
+        self.coupled.observe(lambda _c: self._refilter(), names="value")
+        super().__init__([
+            w.HTML(f'<div class="cs-title">{self.title}</div>'),
+            w.HBox([self.search, self.coupled]),
+            self.table, self.pager,
+            w.HBox([self.create_nav_button]),
+            self.confirm, self.progress, self.messages,
+        ])
+        self.add_class("cs-crm-contacts")
+        self.refresh()
+
+    # -- data -------------------------------------------------------------------------------------
+    def _refilter(self) -> None:
+        self.pager.reset()
+        self.refresh()
+
+    @guarded()
+    def refresh(self) -> None:
+        df = self.ws.crm_contacts(search=self.search.value.strip() or None, coupled=self.coupled.value,
+                                  limit=self.pager.page_size, offset=self.pager.offset)
+        self.table.set_rows(df)
+        self.pager.update(df.attrs.get("total", len(df)), len(df))
+        self._selected(self.table.selected)
+
+    @property
+    def selected_id(self) -> str | None:
+        return self.table.selected[0] if self.table.selected else None
+
+    def _selected(self, keys) -> None:
+        self.create_nav_button.disabled = not keys
+        self.confirm.close_box()
+
+    # -- Create Contact in Dynamics NAV ----------------------------------------------------------
+    @guarded()
+    def create_nav(self) -> None:
+        crm_id = self.selected_id
+        if crm_id is None:
+            self.messages.warn("Select a CRM contact first.")
+            return
+        row = self.table.row(crm_id) or {}
+        if row.get("coupled"):
+            nav_no = text(row.get("nav_no"))
+            self.confirm.ask(
+                f"This CRM contact is already coupled to NAV contact {nav_no}. If you create a new NAV "
+                f"contact, the coupling between NAV contact {nav_no} and this CRM contact will be deleted. "
+                "Do you want to continue?", lambda: self._create(crm_id))
+            return
+        self._create(crm_id)
+
+    @guarded(progress="Creating the contact in Dynamics NAV…")
+    def _create(self, crm_id: str) -> None:
+        created = self.ws.create_nav_from_crm(crm_id)
+        self.refresh()
+        self.messages.ok(created.message)
+        if self.on_nav_created:
+            self.on_nav_created(str(created))

@@ -1,0 +1,261 @@
+"""The per-contact dialogs: Dynamics CRM Contact Coupling and Synchronize Now."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ipywidgets as w
+import pandas as pd
+
+from .common import Confirm, Messages, Progress, button, esc, guarded, html_table, text
+from .data import DEST_CHANGED, compare_pair, crm_label
+
+SYNC_AFTER_OPTIONS = [("No", None), ("Yes - Use the Dynamics NAV Data", "push"),
+                      ("Yes - Use the Dynamics CRM Data", "pull")]
+SYNC_NOW_OPTIONS = [("Send updated data to Dynamics CRM", "push"), ("Get updated data from Dynamics CRM", "pull")]
+
+
+def coupled_records_html(df: pd.DataFrame | None, *, new: bool = False) -> str:
+    """The Coupled Records FastTab: field | Dynamics NAV Contact | Dynamics CRM Contact, differences marked."""
+    if df is None or df.empty:
+        return '<div class="cs-hint">Choose a CRM contact to see its values next to the NAV contact.</div>'
+    rows = []
+    for r in df.to_dict("records"):
+        differs = bool(r.get("differs")) and not new
+        crm = '<i class="cs-hint">(new contact)</i>' if new else esc(r.get("crm_value"))
+        mark = ' <span title="differs">≠</span>' if differs else ""
+        rows.append(f'<tr{" class=cs-diff" if differs else ""}><td>{esc(r.get("nav_field"))}{mark}</td>'
+                    f'<td>{esc(r.get("nav_value"))}</td><td>{esc(r.get("crm_field"))}</td><td>{crm}</td></tr>')
+    n = 0 if new else int(df["differs"].fillna(False).astype(bool).sum())
+    summary = ("" if new else f'<div class="cs-hint">{n} of {len(df)} mapped field(s) differ '
+               f'(highlighted).</div>')
+    return ('<div class="cs-title" style="font-size:14px">Coupled Records</div>' + summary +
+            '<table class="cs-t cs-coupled-records-table"><tr><th>Field</th><th>Dynamics NAV Contact</th>'
+            '<th>CRM attribute</th><th>Dynamics CRM Contact</th></tr>' + "".join(rows) + "</table>")
+
+
+class CouplingDialog(w.VBox):
+    """Dynamics CRM Contact Coupling for NAV contact ``no``. ``on_done(result)`` after OK succeeded,
+    ``on_cancel()`` after Cancel."""
+
+    def __init__(self, ws, no: str, on_done: Callable | None = None, on_cancel: Callable | None = None,
+                 picker_size: int = 50):
+        self.ws = ws
+        self.no = no
+        self.on_done = on_done
+        self.on_cancel = on_cancel
+        self.picker_size = picker_size
+        self.messages = Messages()
+        self.progress = Progress()
+        self.confirm = Confirm()
+        nav = ws.nav_contact(no)
+        self.current_crm_id = text(nav.get("crm_id")) or None
+        self.search = w.Text(placeholder="Search CRM contacts…", description="Contact", continuous_update=False,
+                             layout=w.Layout(width="420px"))
+        self.search.add_class("cs-coupling-search")
+        self.picker = w.Select(options=[], rows=8, layout=w.Layout(width="640px"))
+        self.picker.add_class("cs-coupling-picker")
+        self.create_new = w.Checkbox(value=False, description="Create New Contact", indent=False)
+        self.create_new.add_class("cs-create-new")
+        self.sync_after = w.Dropdown(options=SYNC_AFTER_OPTIONS, value=None, description="Synchronize After Coupling",
+                                     style={"description_width": "190px"}, layout=w.Layout(width="480px"))
+        self.sync_after.add_class("cs-sync-after")
+        self.coupled_records = w.HTML()
+        self.coupled_records.add_class("cs-coupled-records")
+        self.ok = button("OK", "cs-coupling-ok", style="primary", width="90px")
+        self.cancel = button("Cancel", "cs-coupling-cancel", width="90px")
+        self.ok.on_click(lambda _b: self.submit())
+        self.cancel.on_click(lambda _b: self.on_cancel and self.on_cancel())
+        self.search.observe(lambda _c: self.refresh_picker(), names="value")
+        self.picker.observe(lambda _c: self.refresh_records(), names="value")
+        self.create_new.observe(self._create_new_changed, names="value")
+        name = text(nav.get("Name"))
+        status = (f"Currently coupled to CRM contact {esc(self.current_crm_id)}." if self.current_crm_id
+                  else "Not coupled yet.")
+        super().__init__([
+            w.HTML(f'<div class="cs-title">Dynamics CRM Contact Coupling — {esc(no)} {esc(name)}</div>'
+                   f'<div class="cs-hint">{status}</div>'),
+            w.HBox([self.search]), self.picker, self.create_new, self.sync_after,
+            self.coupled_records, w.HBox([self.ok, self.cancel]), self.confirm, self.progress, self.messages,
+        ])
+        self.add_class("cs-coupling-dialog")
+        self.add_class("cs-box")
+        self.refresh_picker()
+
+    @property
+    def crm_id(self) -> str | None:
+        return self.picker.value
+
+    @guarded()
+    def refresh_picker(self) -> None:
+        df = self.ws.crm_contacts(search=self.search.value.strip() or None, limit=self.picker_size)
+        options = [(crm_label(r), r["contactid"]) for r in df.to_dict("records")]
+        keep = self.picker.value
+        if self.current_crm_id and not any(v == self.current_crm_id for _, v in options) and not self.search.value:
+            cur = self.ws.crm_contact(self.current_crm_id)
+            options.insert(0, (crm_label(cur), self.current_crm_id))
+        self.picker.options = options
+        values = [v for _, v in options]
+        if keep in values:
+            self.picker.value = keep
+        elif self.current_crm_id in values and not self.search.value:
+            self.picker.value = self.current_crm_id
+        else:
+            self.picker.value = None
+        self.refresh_records()
+
+    def _create_new_changed(self, change) -> None:
+        if change["new"]:
+            self.sync_after.value = "push"
+            self.sync_after.disabled = True
+            self.picker.disabled = self.search.disabled = True
+        else:
+            self.sync_after.disabled = False
+            self.picker.disabled = self.search.disabled = False
+        self.refresh_records()
+
+    @guarded()
+    def refresh_records(self) -> None:
+        if self.create_new.value:
+            df = compare_pair(self.ws, self.no, self.current_crm_id) if self.current_crm_id else None
+            if df is None:
+                nav = self.ws.nav_contact(self.no)
+                df = pd.DataFrame([{"nav_field": f.nav, "crm_field": f.crm, "nav_value": nav.get(f.nav),
+                                    "crm_value": None, "differs": False} for f in self.ws.mapping.fields])
+            self.coupled_records.value = coupled_records_html(df, new=True)
+            return
+        if not self.crm_id:
+            self.coupled_records.value = coupled_records_html(None)
+            return
+        self.coupled_records.value = coupled_records_html(compare_pair(self.ws, self.no, self.crm_id))
+
+    @guarded()
+    def submit(self) -> None:
+        if self.create_new.value:
+            self._couple(None, create=True, replace=False)
+            return
+        crm_id = self.crm_id
+        if not crm_id:
+            self.messages.warn("Select the CRM contact to couple to, or check Create New Contact.")
+            return
+        if crm_id == self.current_crm_id:
+            if self.sync_after.value is None:
+                self.messages.show(f"{self.no} is already coupled to this CRM contact; nothing to change.", "info")
+                return
+            self._resync(self.sync_after.value)
+            return
+        other = text(self.ws.crm_contact(crm_id).get("nav_no")) or None
+        notes = []
+        if self.current_crm_id:
+            notes.append(f"NAV contact {self.no} is coupled to CRM contact {self.current_crm_id}; that coupling "
+                         "will be deleted.")
+        if other:
+            notes.append(f"The CRM contact is coupled to NAV contact {other}; that coupling will be deleted.")
+        if notes:
+            self.confirm.ask(" ".join(notes) + " Do you want to continue?",
+                             lambda: self._couple(crm_id, create=False, replace=True))
+            return
+        self._couple(crm_id, create=False, replace=False)
+
+    @guarded(progress="Coupling…")
+    def _couple(self, crm_id, *, create: bool, replace: bool) -> None:
+        if create:
+            result = self.ws.couple(self.no, create_new=True, sync_after="push")
+        else:
+            result = self.ws.couple(self.no, crm_id, sync_after=self.sync_after.value, replace=replace)
+        self.messages.ok(str(result))
+        if self.on_done:
+            self.on_done(result)
+
+    @guarded(progress="Synchronizing…")
+    def _resync(self, direction: str) -> None:
+        result = self.ws.sync(direction, nos=[self.no], force=True)
+        if result.failed:
+            self.messages.error(result.message + ": " + "; ".join(map(str, result.errors["message"])))
+            return
+        self.messages.ok(result.message)
+        if self.on_done:
+            self.on_done(result)
+
+
+def changes_html(changes: pd.DataFrame) -> str:
+    if changes is None or changes.empty:
+        return '<div class="cs-hint">Nothing to change: the mapped fields already match.</div>'
+    df = changes.copy()
+    df["where"] = df["side"].map({"nav": "Dynamics NAV", "crm": "Dynamics CRM"}).fillna(df["side"])
+    return html_table(df, [("where", "Changes in"), ("field", "Field"), ("old_value", "Current value"),
+                           ("new_value", "New value")], css_class="cs-changes")
+
+
+class SyncNowDialog(w.VBox):
+    """Synchronize Now for coupled NAV contact ``no``: choose the direction, see the changes first (a dry
+    run), a warning when the destination changed since the last sync, then OK."""
+
+    def __init__(self, ws, no: str, on_done: Callable | None = None, on_cancel: Callable | None = None):
+        self.ws = ws
+        self.no = no
+        self.on_done = on_done
+        self.on_cancel = on_cancel
+        self.messages = Messages()
+        self.progress = Progress()
+        self.direction = w.RadioButtons(options=SYNC_NOW_OPTIONS, value=None, layout=w.Layout(width="auto"))
+        self.direction.add_class("cs-sync-direction")
+        self.warning = w.HTML()
+        self.warning.add_class("cs-sync-warning")
+        self.preview = w.HTML('<div class="cs-hint">Choose what to synchronize to see what will change.</div>')
+        self.preview.add_class("cs-sync-preview")
+        self.ok = button("OK", "cs-sync-ok", style="primary", width="90px")
+        self.ok.disabled = True
+        self.cancel = button("Cancel", "cs-sync-cancel", width="90px")
+        self.ok.on_click(lambda _b: self.run())
+        self.cancel.on_click(lambda _b: self.on_cancel and self.on_cancel())
+        self.direction.observe(lambda _c: self.refresh_preview(), names="value")
+        self.planned = None
+        super().__init__([
+            w.HTML(f'<div class="cs-title">Synchronize Now — {esc(no)}</div>'),
+            self.direction, self.warning, self.preview, w.HBox([self.ok, self.cancel]), self.progress,
+            self.messages,
+        ])
+        self.add_class("cs-sync-dialog")
+        self.add_class("cs-box")
+
+    @guarded(progress="Working out what will change…")
+    def refresh_preview(self) -> None:
+        d = self.direction.value
+        self.warning.value = ""
+        self.messages.clear()
+        if d is None:
+            self.ok.disabled = True
+            return
+        plan = self.ws.sync(d, nos=[self.no], force=True, dry_run=True)
+        self.planned = plan
+        self.preview.value = ('<div class="cs-hint">What will change:</div>' + changes_html(plan.changes))
+        diffs = self.ws.differences(nos=[self.no])
+        dest = DEST_CHANGED[d]
+        changed = diffs[diffs["state"].isin(dest)] if "state" in diffs else diffs.iloc[0:0]
+        if len(changed):
+            where = "Dynamics CRM" if d == "push" else "Dynamics NAV"
+            fields = ", ".join(sorted(set(map(str, changed["nav_field"]))))
+            self.warning.value = (
+                f'<div class="cs-msg-warn">{esc(where)} changed since the last synchronization '
+                f'({esc(fields)}). Those changes will be overwritten.</div>')
+        self.ok.disabled = False
+
+    @guarded(progress="Synchronizing…")
+    def run(self) -> None:
+        d = self.direction.value
+        if d is None:
+            self.messages.warn("Choose Send updated data to Dynamics CRM or Get updated data from Dynamics CRM.")
+            return
+        result = self.ws.sync(d, nos=[self.no], force=True)
+        if result.failed:
+            errs = "; ".join(map(str, result.errors["message"])) if len(result.errors) else ""
+            self.messages.error(f"{result.message}. {errs}".strip())
+            return
+        if result.skipped:
+            self.messages.warn(result.message)
+        else:
+            self.messages.ok(result.message)
+        self.ok.disabled = True
+        if self.on_done:
+            self.on_done(result)

@@ -1,0 +1,195 @@
+"""NAV Contacts list and the Contact card with its "Dynamics CRM" group."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from .common import Column, Messages, Pager, Progress, RowTable, button, esc, guarded, text, yes_no
+from .crm_contacts import COUPLED_OPTIONS
+from .data import nav_name
+from .dialogs import CouplingDialog, SyncNowDialog
+
+CARD_FIELDS = ["No.", "Type", "Name", "Company No.", "Company Name", "Job Title", "Address", "Address 2",
+               "Post Code", "City", "County", "Country/Region Code", "E-Mail", "Phone No.", "Mobile Phone No.",
+               "Fax No.", "Home Page", "SystemModifiedAt", "Last Date Modified", "Last Time Modified"]
+
+
+class ContactCard(w.VBox):
+    """One NAV contact: its fields, its coupling status and the Dynamics CRM actions. ``on_changed()`` is
+    called after an action changed data (lists refresh)."""
+
+    def __init__(self, ws, on_changed=None):
+        self.ws = ws
+        self.on_changed = on_changed
+        self.no: str | None = None
+        self.contact: dict = {}
+        self.heading = w.HTML()
+        self.fields = w.HTML()
+        self.fields.add_class("cs-card-fields-html")
+        self.status = w.HTML()
+        self.status.add_class("cs-coupling-status")
+        self.create_crm_button = button("Create Contact in Dynamics CRM", "cs-create-crm")
+        self.setup_coupling_button = button("Set Up Coupling", "cs-setup-coupling")
+        self.delete_coupling_button = button("Delete Coupling", "cs-delete-coupling")
+        self.sync_now_button = button("Synchronize Now", "cs-sync-now")
+        self.crm_link = w.HTML()
+        self.crm_link.add_class("cs-crm-link")
+        self.create_crm_button.on_click(lambda _b: self.create_crm())
+        self.setup_coupling_button.on_click(lambda _b: self.open_coupling())
+        self.delete_coupling_button.on_click(lambda _b: self.delete_coupling())
+        self.sync_now_button.on_click(lambda _b: self.open_sync_now())
+        self.group = w.VBox([
+            w.HTML('<b>Dynamics CRM</b>'),
+            w.HBox([self.create_crm_button, self.setup_coupling_button, self.delete_coupling_button,
+                    self.sync_now_button, self.crm_link], layout=w.Layout(align_items="center", flex_flow="row wrap")),
+        ])
+        self.group.add_class("cs-crm-group")
+        self.dialog_area = w.VBox([])
+        self.dialog: CouplingDialog | SyncNowDialog | None = None
+        self.messages = Messages()
+        self.progress = Progress()
+        super().__init__([self.heading, self.fields, self.status, self.group, self.progress, self.messages,
+                          self.dialog_area], layout=w.Layout(display="none"))
+        self.add_class("cs-contact-card")
+        self.add_class("cs-box")
+
+    # -- showing -----------------------------------------------------------------------------------
+    @guarded()
+    def load(self, no: str, keep_message: bool = False) -> None:
+        c = self.ws.nav_contact(no)
+        self.no, self.contact = text(c.get("No.")) or no, c
+        if not keep_message:
+            self.messages.clear()
+        self.heading.value = (f'<div class="cs-title">Contact Card — {esc(self.no)} · {esc(nav_name(c))}</div>')
+        cells = []
+        for f in CARD_FIELDS:
+            if f in c and (text(c.get(f)) or f not in ("Last Date Modified", "Last Time Modified",
+                                                       "SystemModifiedAt")):
+                cells.append(f'<div class="k">{esc(f)}</div><div class="v cs-field" data-field="{esc(f)}">'
+                             f'{esc(c.get(f))}</div>')
+        self.fields.value = f'<div class="cs-card-fields">{"".join(cells)}</div>'
+        coupled = bool(c.get("coupled"))
+        crm_id = text(c.get("crm_id"))
+        if coupled:
+            self.status.value = (f'<div class="cs-msg-ok cs-status-coupled">Coupled to Dynamics CRM contact '
+                                 f'{esc(crm_id)}</div>')
+            url = self.ws.crm_url(crm_id)
+            self.crm_link.value = (f'<a class="cs-crm-link-a" href="{esc(url)}" target="_blank" '
+                                   f'rel="noopener noreferrer">Contact ↗</a>')
+        else:
+            self.status.value = '<div class="cs-msg-info cs-status-uncoupled">Not coupled to Dynamics CRM</div>'
+            self.crm_link.value = '<span class="cs-hint" title="Couple the contact first">Contact</span>'
+        self.create_crm_button.disabled = coupled
+        self.delete_coupling_button.disabled = not coupled
+        self.sync_now_button.disabled = not coupled
+        self.close_dialog()
+        self.layout.display = "flex"
+
+    @property
+    def coupled(self) -> bool:
+        return bool(self.contact.get("coupled"))
+
+    def close_dialog(self) -> None:
+        self.dialog = None
+        self.dialog_area.children = []
+
+    def _changed(self, message: str, kind: str = "ok") -> None:
+        self.load(self.no, keep_message=True)
+        self.messages.show(message, kind)
+        if self.on_changed:
+            self.on_changed()
+
+    # -- actions -----------------------------------------------------------------------------------
+    @guarded(progress="Creating the contact in Dynamics CRM…")
+    def create_crm(self) -> None:
+        created = self.ws.create_crm_from_nav(self.no)
+        self._changed(created.message)
+
+    @guarded(progress="Deleting the coupling…")
+    def delete_coupling(self) -> None:
+        result = self.ws.uncouple(self.no)
+        self._changed(f"{result} (You can undo this in History.)")
+
+    @guarded()
+    def open_coupling(self) -> CouplingDialog:
+        self.messages.clear()
+        self.dialog = CouplingDialog(self.ws, self.no, on_done=self._dialog_done, on_cancel=self.close_dialog)
+        self.dialog_area.children = [self.dialog]
+        return self.dialog
+
+    @guarded()
+    def open_sync_now(self) -> SyncNowDialog:
+        self.messages.clear()
+        self.dialog = SyncNowDialog(self.ws, self.no, on_done=self._dialog_done, on_cancel=self.close_dialog)
+        self.dialog_area.children = [self.dialog]
+        return self.dialog
+
+    def _dialog_done(self, result) -> None:
+        msgs = self.dialog.messages if self.dialog is not None else None
+        kind, msg = (msgs.kind or "ok", msgs.text) if msgs is not None and msgs.text else ("ok", str(result))
+        self._changed(msg, kind)
+
+
+class NavContactsView(w.VBox):
+    """The Contacts list (NAV); choosing a row opens its card below."""
+
+    title = "Contacts (Dynamics NAV)"
+
+    def __init__(self, ws, on_changed=None, page_size: int = 12):
+        self.ws = ws
+        self.search = w.Text(placeholder="Search No., name, company, e-mail, phone…", description="Search",
+                             continuous_update=False, layout=w.Layout(width="360px"))
+        self.search.add_class("cs-nav-search")
+        self.coupled = w.Dropdown(options=COUPLED_OPTIONS, value=None, description="Coupled",
+                                  layout=w.Layout(width="220px"))
+        self.coupled.add_class("cs-nav-coupled-filter")
+        self.table = RowTable([
+            Column("No.", "No.", "90px"),
+            Column("Type", "Type", "70px"),
+            Column("Name", "Name", "1.4fr"),
+            Column("Company Name", "Company", "1.4fr"),
+            Column("City", "City", "1fr"),
+            Column("E-Mail", "E-Mail", "1.6fr"),
+            Column("coupled", "Coupled", "70px", yes_no),
+        ], key="No.", on_select=self._selected, empty="No NAV contacts match.")
+        self.table.add_class("cs-nav-table")
+        self.pager = Pager(page_size, self.refresh)
+        self.messages = Messages()
+        self.card = ContactCard(ws, on_changed=self._card_changed)
+        self._external_changed = on_changed
+        self.search.observe(lambda _c: self._refilter(), names="value")
+        self.coupled.observe(lambda _c: self._refilter(), names="value")
+        super().__init__([
+            w.HTML(f'<div class="cs-title">{self.title}</div>'),
+            w.HBox([self.search, self.coupled]), self.table, self.pager, self.messages, self.card,
+        ])
+        self.add_class("cs-nav-contacts")
+        self.refresh()
+
+    def _refilter(self) -> None:
+        self.pager.reset()
+        self.refresh()
+
+    @guarded()
+    def refresh(self) -> None:
+        df = self.ws.nav_contacts(search=self.search.value.strip() or None, coupled=self.coupled.value,
+                                  limit=self.pager.page_size, offset=self.pager.offset)
+        self.table.set_rows(df)
+        self.pager.update(df.attrs.get("total", len(df)), len(df))
+
+    def _selected(self, keys) -> None:
+        if keys:
+            self.card.load(keys[0])
+
+    def open_contact(self, no: str) -> None:
+        """Show the card of ``no`` (and find it in the list)."""
+        self.search.value = no  # refreshes the list to that contact
+        if no in self.table.checkboxes and not self.table.checkboxes[no].value:
+            self.table.select(no)
+        else:
+            self.card.load(no)
+
+    def _card_changed(self) -> None:
+        self.refresh()
+        if self._external_changed:
+            self._external_changed()
