@@ -659,6 +659,32 @@ class Workspace:
             df.to_json(path, orient="records", date_format="iso", force_ascii=False, indent=1)
         return ExportResult(path, len(df), tuple(formula), neutralize and bool(formula))
 
+    # -- matching --------------------------------------------------------------------------------
+    def match_couple(self, groups, *, case_sensitive=False, side: str = "nav", keys=None, create_new: bool = False,
+                     sync_after: str | None = None, dry_run: bool = False):
+        """Match-Based Coupling (BC): couple uncoupled records whose ``groups`` fields match exactly one
+        uncoupled record on the other side; see :func:`contactsync.matching.match_couple`."""
+        from . import matching
+
+        return matching.run_match_couple(self, groups, case_sensitive=case_sensitive, side=side, keys=keys,
+                                         create_new=create_new, sync_after=sync_after, dry_run=dry_run)
+
+    def suggest_couplings(self, *, threshold: float = 0.5, min_score: float = 0.2, top: int = 5, nos=None,
+                          crm_ids=None) -> pd.DataFrame:
+        """Scored candidate pairs (``nav_no, crm_id, score, match, reasons, ...``) between uncoupled NAV
+        persons and uncoupled CRM contacts; see :func:`contactsync.matching.suggest_couplings`."""
+        from . import matching
+
+        return matching.run_suggest(self, threshold=threshold, min_score=min_score, top=top, nos=nos,
+                                    crm_ids=crm_ids)
+
+    def couple_matches(self, pairs, *, sync_after: str | None = None):
+        """Couple accepted pairs (a DataFrame from ``suggest_couplings`` or ``(nav_no, crm_id)`` tuples) by the
+        rules of ``import_couplings``: all or nothing, one run (undo with ``undo(result.run_id)``)."""
+        from . import matching
+
+        return matching.run_couple_matches(self, pairs, sync_after=sync_after)
+
     # -- backup ----------------------------------------------------------------------------------
     def backup(self, dest: str | Path) -> Path:
         """Write a consistent copy of the workspace to ``dest`` (a new file)."""

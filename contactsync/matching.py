@@ -1,0 +1,636 @@
+"""Match-based coupling (Business Central parity) and scored coupling suggestions.
+
+Two services over the workspace's connection, both set-based in DuckDB:
+
+* :func:`match_couple` — BC's *Match-Based Coupling*: match uncoupled records on chosen fields in
+  priority groups (fields in a group are ANDed, groups are tried in order), case-insensitive unless
+  asked, empty values never match; couple only where exactly one uncoupled candidate matches, on both
+  sides; optionally create new records for the unmatched and synchronize after coupling.
+* :func:`suggest_couplings` — scored candidate pairs for the records no exact rule can couple (typos,
+  swapped first/last names, accents, missing values, e-mail case and spacing, phone formatting).
+  Candidates are found by blocking (several cheap equi-joins in DuckDB), then every pair is scored
+  field by field with Fellegi-Sunter-style evidence weights (log2 Bayes factors) summed and turned into
+  a probability. The method and its weights were chosen on the labelled benchmark in
+  ``bench/matching`` (see the README, section *Matching*).
+* :func:`couple_matches` — couple accepted pairs through the same coupling rules as
+  ``Workspace.import_couplings``: all or nothing, one run.
+
+Nothing here opens connections or transactions: the :class:`~contactsync.Workspace` methods do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+
+import pandas as pd
+
+from . import coupling as cp
+from . import history, sync
+from .errors import ContactSyncError, CouplingError
+from .mapping import TableMapping
+from .sqlbuild import filter_sql, q
+from .sync import SyncResult
+
+REASONS = ("none", "several", "already coupled", "not eligible")
+DEFAULT_THRESHOLD = 0.5
+
+
+# ================================================================================================ results
+@dataclass(frozen=True)
+class MatchResult:
+    """What a match-based coupling did.
+
+    ``details``: one row per record considered — ``nav_no``, ``crm_id``, ``status`` (``coupled``,
+    ``created`` or ``not coupled``), ``reason`` (for ``not coupled``: ``none``, ``several``,
+    ``already coupled`` or ``not eligible``), ``group`` (1-based priority group that matched) and
+    ``candidates`` (how many uncoupled candidates that group found).
+    """
+
+    run_id: int | None
+    coupled: int = 0
+    created: int = 0
+    not_coupled: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+    details: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    sync: SyncResult | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def message(self) -> str:
+        parts = [f"{self.coupled} coupled"]
+        if self.created:
+            parts.append(f"{self.created} created and coupled")
+        why = ", ".join(f"{n} {r}" for r, n in self.reasons.items() if n)
+        parts.append(f"{self.not_coupled} not coupled" + (f" ({why})" if why else ""))
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        return "Match-based coupling: " + "; ".join(parts) + "."
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# ====================================================================================== field resolution
+def _resolve(m: TableMapping, name: str):
+    for f in m.fields:
+        if name.strip().lower() in (f.nav.lower(), f.crm.lower()):
+            return f
+    raise ContactSyncError(f"cannot match on {name!r}: it is not a mapped field. Mapped fields: "
+                           f"{', '.join(f.nav for f in m.fields)} (or their CRM names)")
+
+
+def normalize_groups(m: TableMapping, groups) -> list[list]:
+    """``groups`` as given by a user -> list of lists of FieldMappings.
+
+    Accepts a field name (one group), a list of names (one group, ANDed), a list of lists (priority
+    groups in order) or a mapping ``{field: priority}`` (BC's Match Priority; equal priorities ANDed,
+    lower first)."""
+    if isinstance(groups, str):
+        groups = [[groups]]
+    elif isinstance(groups, Mapping):
+        by_prio: dict = {}
+        for name, prio in groups.items():
+            by_prio.setdefault(prio, []).append(name)
+        groups = [by_prio[p] for p in sorted(by_prio)]
+    else:
+        groups = list(groups or [])
+        if groups and all(isinstance(g, str) for g in groups):
+            groups = [groups]
+    out = []
+    for g in groups:
+        names = [g] if isinstance(g, str) else list(g)
+        if not names:
+            continue
+        out.append([_resolve(m, n) for n in names])
+    if not out:
+        raise ContactSyncError("choose at least one field to match on, e.g. groups=[['E-Mail'], "
+                               "['First Name', 'Surname']]")
+    return out
+
+
+def _match_expr(alias: str, side: str, f, case_sensitive: bool) -> str:
+    """The comparable value of one field; NULL when empty (so it never matches)."""
+    if f.lookup:  # Company No. <-> parentcustomerid, through the company<->account coupling
+        if side == "nav":
+            return (f"(SELECT cc.crm_id FROM coupling cc WHERE cc.entity = 'company' "
+                    f"AND cc.nav_no = {alias}.{q(f.nav)})")
+        return f"nullif(lower(trim(CAST({alias}.{q(f.crm)} AS VARCHAR))), '')"
+    v = f"trim(CAST({alias}.{q(f.nav if side == 'nav' else f.crm)} AS VARCHAR))"
+    if not case_sensitive or f.code:
+        v = f"lower({v})"
+    return f"nullif({v}, '')"
+
+
+def _case_set(case_sensitive, m: TableMapping) -> set[str]:
+    if case_sensitive is True:
+        return {f.nav for f in m.fields}
+    if not case_sensitive:
+        return set()
+    names = [case_sensitive] if isinstance(case_sensitive, str) else list(case_sensitive)
+    return {_resolve(m, n).nav for n in names}
+
+
+# ============================================================================= match-based coupling
+def match_couple(con, m: TableMapping, run_id: int, ts: datetime, groups, *, case_sensitive=False,
+                 side: str = "nav", keys: Iterable[str] | None = None, create_new: bool = False,
+                 sync_after: str | None = None, nav_no_prefix: str = "CT", nav_no_width: int = 6) -> MatchResult:
+    """BC's Match-Based Coupling, set-based, inside the caller's transaction and run.
+
+    ``side``: whose records are coupled ('nav': NAV persons look for CRM contacts; 'crm': the other way);
+    ``keys``: only these records of that side (default: all its uncoupled ones). A record is coupled
+    at the first priority group where it has exactly one uncoupled candidate and that candidate has no
+    other record of ``side`` matching it in that group. A record with several candidates in a group is
+    not coupled (reason ``several``) and lower groups are not tried for it — as BC, never a guess.
+    """
+    if side not in ("nav", "crm"):
+        raise ContactSyncError(f"side must be 'nav' or 'crm', got {side!r}")
+    if sync_after not in (None, "push", "pull"):
+        raise ContactSyncError(f"sync_after must be None, 'push' or 'pull', got {sync_after!r}")
+    glist = normalize_groups(m, groups)
+    cs = _case_set(case_sensitive, m)
+    other = "crm" if side == "nav" else "nav"
+    tab = {"nav": (m.nav_table, m.nav_key, m.nav_filter), "crm": (m.crm_table, m.crm_key, m.crm_filter)}
+    ccol = {"nav": "nav_no", "crm": "crm_id"}
+    keyfn = cp.nav_key if side == "nav" else cp.crm_key
+
+    # every key column for every group: k{g}_{i}
+    def prepared(s: str, scoped: bool) -> tuple[str, list]:
+        table, key, filt = tab[s]
+        fsql, fparams = filter_sql("t", filt)
+        cols = ", ".join(f"{_match_expr('t', s, f, f.nav in cs)} AS k{g}_{i}"
+                         for g, grp in enumerate(glist) for i, f in enumerate(grp))
+        scope = " AND t.{k} IN (SELECT key FROM _mc_scope)".format(k=q(key)) if scoped else ""
+        return (f"SELECT CAST(t.{q(key)} AS VARCHAR) AS key, {cols} FROM {q(table)} t WHERE ({fsql}){scope} "
+                f"AND NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' "
+                f"AND c.{ccol[s]} = t.{q(key)})"), fparams
+
+    scoped = keys is not None
+    if scoped:
+        klist = sorted({keyfn(k) for k in ([keys] if isinstance(keys, str) else keys)})
+        con.register("_mc_scope_df", pd.DataFrame({"key": pd.Series(klist, dtype=object)}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _mc_scope AS SELECT CAST(key AS VARCHAR) AS key FROM _mc_scope_df")
+        con.unregister("_mc_scope_df")
+    sql, p = prepared(side, scoped)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _mc_d AS {sql}", p)
+    sql, p = prepared(other, False)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _mc_o AS {sql}", p)
+    # the outcome per driving record; filled group by group
+    con.execute("CREATE OR REPLACE TEMP TABLE _mc_out (key VARCHAR, okey VARCHAR, status VARCHAR, reason VARCHAR, "
+                "grp INTEGER, candidates INTEGER)")
+    for g, grp in enumerate(glist):
+        on = " AND ".join(f"d.k{g}_{i} = o.k{g}_{i}" for i in range(len(grp)))
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _mc_hit AS
+                SELECT d.key, o.key AS okey FROM _mc_d d JOIN _mc_o o ON {on}
+                WHERE d.key NOT IN (SELECT key FROM _mc_out)
+                  AND o.key NOT IN (SELECT okey FROM _mc_out WHERE okey IS NOT NULL AND status = 'coupled')""")
+        con.execute(
+            f"""INSERT INTO _mc_out
+                SELECT key, CASE WHEN nd = 1 AND max(no_) = 1 THEN any_value(okey) END,
+                       CASE WHEN nd = 1 AND max(no_) = 1 THEN 'coupled' ELSE 'not coupled' END,
+                       CASE WHEN nd = 1 AND max(no_) = 1 THEN NULL ELSE 'several' END, {g + 1},
+                       greatest(nd, max(no_))
+                FROM (SELECT key, okey, count(*) OVER (PARTITION BY key) AS nd,
+                             count(*) OVER (PARTITION BY okey) AS no_ FROM _mc_hit)
+                GROUP BY key, nd""")
+    # no uncoupled candidate in any group: 'already coupled' when a coupled record would have matched
+    table_o, key_o, _ = tab[other]
+    kcols = ", ".join(f"{_match_expr('t', other, f, f.nav in cs)} AS k{g}_{i}"
+                      for g, grp in enumerate(glist) for i, f in enumerate(grp))
+    coupled_o = (f"SELECT {kcols} "
+                 f"FROM {q(table_o)} t JOIN coupling c ON c.entity = 'contact' AND c.{ccol[other]} = t.{q(key_o)}")
+    any_group = " OR ".join("(" + " AND ".join(f"d.k{g}_{i} = o.k{g}_{i}" for i in range(len(grp))) + ")"
+                            for g, grp in enumerate(glist))
+    con.execute(
+        f"""INSERT INTO _mc_out
+            SELECT d.key, NULL, 'not coupled',
+                   CASE WHEN EXISTS (SELECT 1 FROM ({coupled_o}) o WHERE {any_group}) THEN 'already coupled'
+                        ELSE 'none' END, NULL, 0
+            FROM _mc_d d WHERE d.key NOT IN (SELECT key FROM _mc_out)""")
+    if scoped:  # asked-for records that were not drivers: coupled already, or outside the filter
+        table, key, _ = tab[side]
+        con.execute(
+            f"""INSERT INTO _mc_out
+                SELECT s.key, NULL, 'not coupled',
+                       CASE WHEN c.{ccol[side]} IS NOT NULL THEN 'already coupled' ELSE 'not eligible' END, NULL, 0
+                FROM _mc_scope s LEFT JOIN coupling c ON c.entity = 'contact' AND c.{ccol[side]} = s.key
+                WHERE s.key NOT IN (SELECT key FROM _mc_d)""")
+
+    # couple: the same rules as import_couplings, all or nothing
+    nav_c, crm_c = ("key", "okey") if side == "nav" else ("okey", "key")
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW _src AS SELECT {nav_c} AS "No.", {crm_c} AS contactid
+                    FROM _mc_out WHERE status = 'coupled'""")
+    coupled, _ = cp.import_couplings(con, run_id, m, "contact", ts, "match-based coupling")
+
+    created_n, failures = 0, []
+    if create_new:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT key AS {ccol[side]} FROM _mc_out "
+                    "WHERE status = 'not coupled' AND reason = 'none'")
+        if side == "nav":
+            made, failures = cp.create_crm(con, m, run_id, ts, strict=False)
+            made = made.rename(columns={"nav_no": "key", "crm_id": "okey"})
+        else:
+            made, failures = cp.create_nav(con, m, run_id, ts, strict=False, prefix=nav_no_prefix,
+                                           width=nav_no_width)
+            made = made.rename(columns={"crm_id": "key", "nav_no": "okey"})
+        created_n = len(made)
+        if created_n:
+            con.register("_mc_made_df", made[["key", "okey"]])
+            con.execute("UPDATE _mc_out o SET okey = m.okey, status = 'created', reason = NULL "
+                        "FROM _mc_made_df m WHERE o.key = m.key")
+            con.unregister("_mc_made_df")
+
+    result_sync = None
+    if sync_after and coupled:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _scope AS SELECT {nav_c} AS nav_no FROM _mc_out "
+                    "WHERE status = 'coupled'")
+        result_sync = sync_scoped(con, m, run_id, ts, sync_after)
+
+    nav_sel, crm_sel = ("key", "okey") if side == "nav" else ("okey", "key")
+    details = con.execute(
+        f"SELECT {nav_sel} AS nav_no, {crm_sel} AS crm_id, status, reason, grp AS \"group\", candidates "
+        "FROM _mc_out ORDER BY status, key").df()
+    reasons = {r: int((details["reason"] == r).sum()) for r in REASONS}
+    not_coupled = int((details["status"] == "not coupled").sum())
+    return MatchResult(run_id=run_id, coupled=int(coupled), created=created_n, not_coupled=not_coupled,
+                       reasons={r: n for r, n in reasons.items() if n}, failed=len(failures), details=details,
+                       sync=result_sync)
+
+
+def sync_scoped(con, m: TableMapping, run_id: int, ts: datetime, direction: str) -> SyncResult:
+    """Force-synchronize the NAV records in temp table ``_scope(nav_no)`` (Synchronize After Coupling)."""
+    sync.plan(con, m, direction, force=True, scoped=True)
+    c = sync.counts(con)
+    conflicts, errors, changes = sync.plan_frames(con, m, ts)
+    sync.apply(con, m, run_id, ts)
+    history.add_counts(con, run_id, **c)
+    return SyncResult(run_id=run_id, direction=direction, conflicts=conflicts, errors=errors, changes=changes, **c)
+
+
+# ======================================================================================= suggestions
+# roles of the fields that the scorer reads (NAV names of the default mapping)
+ROLES = {
+    "first": "First Name", "middle": "Middle Name", "last": "Surname", "email": "E-Mail", "phone": "Phone No.",
+    "mobile": "Mobile Phone No.", "street": "Address", "post": "Post Code", "city": "City",
+    "country": "Country/Region Code", "job": "Job Title",
+}
+
+# Evidence weights (log2 Bayes factors, as Splink's match weights) per comparison level. Tuned on the
+# benchmark's tuning seed and reported on other seeds (bench/matching). Missing values weigh 0.
+WEIGHTS = {
+    "name_exact": 8.0, "name_swapped": 7.5, "name_close": 5.5, "name_similar": 2.0, "name_last_only": 1.0,
+    "name_differs": -9.0,
+    "email_exact": 10.0, "email_local": 4.0, "email_differs": -2.5,
+    "mobile_same": 7.0, "phone_same": 3.0, "phone_differs": -2.0,
+    "company_same": 2.5, "company_differs": -3.0,
+    "address_same": 2.0, "city_same": 0.5, "address_differs": -1.0,
+    "job_same": 1.0,
+}
+PRIOR = -11.0  # log2 odds before any evidence; score = 1 / (1 + 2^-(PRIOR + sum of weights))
+
+_TRANSLIT = (("ø", "o"), ("ß", "ss"), ("æ", "ae"), ("đ", "d"), ("ł", "l"), ("œ", "oe"), ("ı", "i"), ("þ", "th"))
+
+
+def name_sql(expr: str) -> str:
+    """Normalized name in SQL: lower-case, accents and punctuation dropped ('O'Brien' -> 'obrien')."""
+    v = f"lower(coalesce(CAST({expr} AS VARCHAR), ''))"
+    for a, b in _TRANSLIT:
+        v = f"replace({v}, '{a}', '{b}')"
+    return f"nullif(regexp_replace(strip_accents({v}), '[^a-z]', '', 'g'), '')"
+
+
+def email_sql(expr: str) -> str:
+    return f"nullif(lower(regexp_replace(coalesce(CAST({expr} AS VARCHAR), ''), '\\s', '', 'g')), '')"
+
+
+def text_sql(expr: str) -> str:
+    return (f"nullif(regexp_replace(strip_accents(lower(coalesce(CAST({expr} AS VARCHAR), ''))), "
+            f"'[^a-z0-9]', '', 'g'), '')")
+
+
+_PHONE_JUNK = re.compile(r"[^\d+]")
+_TRUNK = re.compile(r"\(0\)")
+
+
+@lru_cache(maxsize=1_000_000)
+def _e164(compact: str, region: str | None) -> str | None:
+    import phonenumbers
+
+    try:
+        p = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException:
+        p = None
+    if p is None or not p.national_number:
+        digits = compact.lstrip("+")
+        return ("#" + digits[-9:]) if len(digits) >= 7 else None  # unparseable: compare the last 9 digits
+    lead = "0" * (p.number_of_leading_zeros or 1) if p.italian_leading_zero else ""
+    return f"+{p.country_code}{lead}{p.national_number}"
+
+
+def normalize_phone(value, region: str | None = None) -> str | None:
+    """A phone number in E.164 (``+441134960806``) with ``phonenumbers``; ``region`` (ISO country code)
+    is the default for numbers written without a country prefix. None when there is no number."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    text = _TRUNK.sub("", str(value))
+    if "x" in text.lower():  # extensions: drop
+        text = re.split(r"(?i)\s*(?:ext\.?|x)\s*\d+\s*$", text)[0]
+    compact = _PHONE_JUNK.sub("", text)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if len(compact.lstrip("+")) < 5:
+        return None
+    reg = (str(region).strip().upper() if region else None) or None
+    if reg is not None and not re.fullmatch(r"[A-Z]{2}", reg):
+        reg = None
+    return _e164(compact, reg)
+
+
+def _phone_table(con, src_sql: str) -> None:
+    """Temp table ``_sg_ph(raw, region, e164)`` for the distinct (raw, region) pairs of ``src_sql``."""
+    pairs = con.execute(f"SELECT DISTINCT raw, region FROM ({src_sql}) WHERE raw IS NOT NULL").fetchall()
+    out = [(raw, region, normalize_phone(raw, region)) for raw, region in pairs]
+    df = pd.DataFrame(out, columns=["raw", "region", "e164"], dtype=object)
+    con.register("_sg_ph_df", df)
+    con.execute("CREATE OR REPLACE TEMP TABLE _sg_ph AS SELECT CAST(raw AS VARCHAR) AS raw, "
+                "CAST(region AS VARCHAR) AS region, CAST(e164 AS VARCHAR) AS e164 FROM _sg_ph_df")
+    con.unregister("_sg_ph_df")
+
+
+def _prepare(con, m: TableMapping, side: str, scope_sql: str | None) -> None:
+    """Temp table ``_sg_{side}`` with the normalized comparison columns of the uncoupled records."""
+    table, key, filt = ((m.nav_table, m.nav_key, m.nav_filter) if side == "nav"
+                        else (m.crm_table, m.crm_key, m.crm_filter))
+    ccol = "nav_no" if side == "nav" else "crm_id"
+    cols = set(history.table_columns(con, table))
+
+    def col(role: str) -> str:
+        try:
+            f = m.field(ROLES[role])
+        except Exception:
+            return "NULL"
+        name = f.nav if side == "nav" else f.crm
+        return f"t.{q(name)}" if name in cols else "NULL"
+
+    lk = m.lookup_field
+    if lk is None:
+        company = "NULL"
+    elif side == "nav":
+        company = (f"(SELECT cc.crm_id FROM coupling cc WHERE cc.entity = 'company' "
+                   f"AND cc.nav_no = t.{q(lk.nav)})")
+    else:
+        company = f"nullif(lower(CAST(t.{q(lk.crm)} AS VARCHAR)), '')"
+    fsql, fparams = filter_sql("t", filt)
+    scope = f" AND t.{q(key)} IN ({scope_sql})" if scope_sql else ""
+    country = f"upper(trim(CAST({col('country')} AS VARCHAR)))"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _sg0_{side} AS
+            SELECT CAST(t.{q(key)} AS VARCHAR) AS id,
+                   {name_sql(col('first'))} AS f, {name_sql(col('last'))} AS l,
+                   {email_sql(col('email'))} AS e,
+                   nullif(CAST({col('phone')} AS VARCHAR), '') AS ph_raw,
+                   nullif(CAST({col('mobile')} AS VARCHAR), '') AS mo_raw,
+                   CASE WHEN length({country}) = 2 THEN {country} END AS region,
+                   {text_sql(col('street'))} AS street, {text_sql(col('post'))} AS post,
+                   {text_sql(col('city'))} AS city, {text_sql(col('job'))} AS job, {company} AS co
+            FROM {q(table)} t WHERE ({fsql}){scope}
+              AND NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' AND c.{ccol} = t.{q(key)})""",
+        fparams)
+
+
+def suggest_couplings(con, m: TableMapping, *, threshold: float = DEFAULT_THRESHOLD, min_score: float = 0.2,
+                      top: int = 5, nos: Iterable[str] | None = None,
+                      crm_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Scored candidate pairs between uncoupled NAV persons and uncoupled CRM contacts.
+
+    Returns one row per candidate pair with ``score`` >= ``min_score`` (at most ``top`` per record, best
+    first): ``nav_no, crm_id, score, match, rank, reasons, nav_name, crm_name`` and the per-field levels.
+    ``match`` is True where the score reaches ``threshold`` and the pair is the unique best for both
+    records (so ``match`` pairs are one-to-one and can be coupled as they are).
+    """
+    if not 0 <= threshold <= 1 or not 0 <= min_score <= 1:
+        raise ContactSyncError("threshold and min_score are probabilities between 0 and 1")
+    scope_nav = scope_crm = None
+    if nos is not None:
+        _scope_table(con, "_sg_scope_nav", [cp.nav_key(n) for n in ([nos] if isinstance(nos, str) else nos)])
+        scope_nav = "SELECT key FROM _sg_scope_nav"
+    if crm_ids is not None:
+        _scope_table(con, "_sg_scope_crm",
+                     [cp.crm_key(c) for c in ([crm_ids] if isinstance(crm_ids, str) else crm_ids)])
+        scope_crm = "SELECT key FROM _sg_scope_crm"
+    _prepare(con, m, "nav", scope_nav)
+    _prepare(con, m, "crm", scope_crm)
+    raw = " UNION ALL ".join(f"SELECT {c} AS raw, region FROM _sg0_{s}" for s in ("nav", "crm")
+                             for c in ("ph_raw", "mo_raw"))
+    _phone_table(con, raw)
+    for s in ("nav", "crm"):
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _sg_{s} AS
+                SELECT t.*, p1.e164 AS ph, p2.e164 AS mo, split_part(t.e, '@', 1) AS el,
+                       least(t.f, t.l) AS n1, greatest(t.f, t.l) AS n2
+                FROM _sg0_{s} t
+                LEFT JOIN _sg_ph p1 ON p1.raw = t.ph_raw AND p1.region IS NOT DISTINCT FROM t.region
+                LEFT JOIN _sg_ph p2 ON p2.raw = t.mo_raw AND p2.region IS NOT DISTINCT FROM t.region""")
+    _candidates(con)
+    _score(con, threshold)
+    return con.execute(
+        """SELECT nav_no, crm_id, score, match, rank, reasons, nav_name, crm_name, name_level, email_level,
+                  phone_level, company_level, address_level, job_level
+           FROM _sg_scored WHERE score >= ? AND rank <= ? ORDER BY score DESC, nav_no, crm_id""",
+        [min_score, top]).df()
+
+
+def _scope_table(con, name: str, keys: list[str]) -> None:
+    con.register(f"{name}_df", pd.DataFrame({"key": pd.Series(sorted(set(keys)), dtype=object)}))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT CAST(key AS VARCHAR) AS key FROM {name}_df")
+    con.unregister(f"{name}_df")
+
+
+# Blocking rules: each an equi-join; a true pair survives when any one of them holds.
+_BLOCKS = (
+    "a.e = b.e",                                   # same e-mail (case/spacing normalized)
+    "a.ph = b.ph", "a.mo = b.mo", "a.ph = b.mo", "a.mo = b.ph",  # same phone number (E.164)
+    "a.n1 = b.n1 AND a.n2 = b.n2",                 # same names, either order
+    "a.l = b.l AND a.co = b.co", "a.f = b.f AND a.co = b.co",      # one name + company (typo in the other)
+    "a.l = b.f AND a.co = b.co", "a.f = b.l AND a.co = b.co",      # swapped + typo
+    "a.l = b.l AND a.post = b.post", "a.f = b.f AND a.post = b.post",
+    "a.el = b.el AND length(a.el) >= 4",           # same e-mail local part (work vs private address)
+    "a.l = b.l AND left(a.f, 1) = left(b.f, 1)", "a.f = b.f AND left(a.l, 2) = left(b.l, 2)",
+)
+
+
+def _candidates(con) -> None:
+    parts = [f"SELECT a.id AS nav_no, b.id AS crm_id FROM _sg_nav a JOIN _sg_crm b ON {cond}" for cond in _BLOCKS]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _sg_pairs AS SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)})")
+
+
+def _score(con, threshold: float) -> None:
+    w = WEIGHTS
+    jw = "jaro_winkler_similarity"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _sg_cmp AS
+            SELECT p.nav_no, p.crm_id,
+              a.f AS af, a.l AS al, b.f AS bf, b.l AS bl,
+              CASE
+                WHEN a.l IS NULL OR b.l IS NULL THEN 'missing'
+                WHEN a.f IS NULL OR b.f IS NULL THEN CASE WHEN a.l = b.l THEN 'last_only' ELSE 'missing' END
+                WHEN a.f = b.f AND a.l = b.l THEN 'exact'
+                WHEN a.f = b.l AND a.l = b.f THEN 'swapped'
+                WHEN greatest(least({jw}(a.f, b.f), {jw}(a.l, b.l)), least({jw}(a.f, b.l), {jw}(a.l, b.f))) >= 0.9
+                  THEN 'close'
+                WHEN greatest(least({jw}(a.f, b.f), {jw}(a.l, b.l)), least({jw}(a.f, b.l), {jw}(a.l, b.f))) >= 0.8
+                  AND (a.f = b.f OR a.l = b.l OR a.f = b.l OR a.l = b.f) THEN 'similar'
+                ELSE 'differs' END AS name_level,
+              CASE WHEN a.e IS NULL OR b.e IS NULL THEN 'missing' WHEN a.e = b.e THEN 'exact'
+                   WHEN a.el = b.el AND length(a.el) >= 4 THEN 'local' ELSE 'differs' END AS email_level,
+              CASE WHEN a.mo IS NOT NULL AND (a.mo = b.mo OR a.mo = b.ph) OR b.mo IS NOT NULL AND b.mo = a.ph
+                     THEN 'mobile'
+                   WHEN a.ph IS NOT NULL AND a.ph = b.ph THEN 'phone'
+                   WHEN coalesce(a.ph, a.mo) IS NULL OR coalesce(b.ph, b.mo) IS NULL THEN 'missing'
+                   ELSE 'differs' END AS phone_level,
+              CASE WHEN a.co IS NULL OR b.co IS NULL THEN 'missing' WHEN a.co = b.co THEN 'same'
+                   ELSE 'differs' END AS company_level,
+              CASE WHEN a.post IS NULL OR b.post IS NULL THEN 'missing'
+                   WHEN a.post = b.post AND {jw}(coalesce(a.street, ''), coalesce(b.street, '')) >= 0.9 THEN 'same'
+                   WHEN a.city = b.city THEN 'city'
+                   WHEN a.post <> b.post THEN 'differs' ELSE 'missing' END AS address_level,
+              CASE WHEN a.job IS NOT NULL AND a.job = b.job THEN 'same' ELSE 'other' END AS job_level,
+              concat_ws(' ', a.f, a.l) AS nav_name, concat_ws(' ', b.f, b.l) AS crm_name
+            FROM _sg_pairs p JOIN _sg_nav a ON a.id = p.nav_no JOIN _sg_crm b ON b.id = p.crm_id""")
+    total = f"""{PRIOR}
+        + CASE name_level WHEN 'exact' THEN {w['name_exact']} WHEN 'swapped' THEN {w['name_swapped']}
+            WHEN 'close' THEN {w['name_close']} WHEN 'similar' THEN {w['name_similar']}
+            WHEN 'last_only' THEN {w['name_last_only']} WHEN 'differs' THEN {w['name_differs']} ELSE 0 END
+        + CASE email_level WHEN 'exact' THEN {w['email_exact']} WHEN 'local' THEN {w['email_local']}
+            WHEN 'differs' THEN {w['email_differs']} ELSE 0 END
+        + CASE phone_level WHEN 'mobile' THEN {w['mobile_same']} WHEN 'phone' THEN {w['phone_same']}
+            WHEN 'differs' THEN {w['phone_differs']} ELSE 0 END
+        + CASE company_level WHEN 'same' THEN {w['company_same']} WHEN 'differs' THEN {w['company_differs']}
+            ELSE 0 END
+        + CASE address_level WHEN 'same' THEN {w['address_same']} WHEN 'city' THEN {w['city_same']}
+            WHEN 'differs' THEN {w['address_differs']} ELSE 0 END
+        + CASE job_level WHEN 'same' THEN {w['job_same']} ELSE 0 END"""
+    reasons = """concat_ws('; ',
+        CASE name_level WHEN 'exact' THEN 'name: same' WHEN 'swapped' THEN 'name: same, first and last swapped'
+            WHEN 'close' THEN 'name: close (typo or accents)' WHEN 'similar' THEN 'name: one part same, other similar'
+            WHEN 'last_only' THEN 'name: same surname, first name missing'
+            WHEN 'differs' THEN 'name: differs' ELSE 'name: missing' END,
+        CASE email_level WHEN 'exact' THEN 'e-mail: same (ignoring case and spaces)'
+            WHEN 'local' THEN 'e-mail: same name part, other domain' WHEN 'differs' THEN 'e-mail: differs' END,
+        CASE phone_level WHEN 'mobile' THEN 'mobile: same number' WHEN 'phone' THEN 'phone: same number'
+            WHEN 'differs' THEN 'phones: differ' END,
+        CASE company_level WHEN 'same' THEN 'company: same' WHEN 'differs' THEN 'company: differs' END,
+        CASE address_level WHEN 'same' THEN 'address: same' WHEN 'city' THEN 'address: same city'
+            WHEN 'differs' THEN 'address: differs' END,
+        CASE job_level WHEN 'same' THEN 'job title: same' END)"""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _sg_scored AS
+            SELECT *, score >= ? AND nav_best AND crm_best AS match
+            FROM (SELECT *,
+                    row_number() OVER (PARTITION BY nav_no ORDER BY score DESC, crm_id) AS rank,
+                    score > coalesce(max(score) OVER (PARTITION BY nav_no ORDER BY score DESC, crm_id
+                        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), -1)
+                      AND row_number() OVER (PARTITION BY nav_no ORDER BY score DESC, crm_id) = 1 AS nav_best,
+                    score > coalesce(max(score) OVER (PARTITION BY crm_id ORDER BY score DESC, nav_no
+                        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), -1)
+                      AND row_number() OVER (PARTITION BY crm_id ORDER BY score DESC, nav_no) = 1 AS crm_best
+                  FROM (SELECT *, round(1 / (1 + pow(2, -({total}))), 6) AS score, {reasons} AS reasons
+                        FROM _sg_cmp))""",
+        [threshold])
+
+
+# ==================================================================================== coupling pairs
+def pairs_frame(pairs) -> pd.DataFrame:
+    """Accepted pairs as a DataFrame with ``No.`` and ``contactid``.
+
+    ``pairs``: a DataFrame (``nav_no``/``crm_id`` or ``No.``/``contactid``; when it has an ``accept`` column,
+    only rows where it is true; else every row), or an iterable of ``(nav_no, crm_id)`` tuples."""
+    if isinstance(pairs, pd.DataFrame):
+        df = pairs
+        if "accept" in df.columns:
+            acc = df["accept"].map(lambda v: str(v).strip().lower() in ("true", "1", "yes", "y", "x"))
+            df = df[acc]
+        nav = "nav_no" if "nav_no" in df.columns else "No."
+        crm = "crm_id" if "crm_id" in df.columns else "contactid"
+        if nav not in df.columns or crm not in df.columns:
+            raise CouplingError("the pairs need columns nav_no and crm_id (or No. and contactid); got "
+                                f"{list(pairs.columns)}")
+        return pd.DataFrame({"No.": df[nav].astype(object).to_numpy(), "contactid": df[crm].astype(object).to_numpy()})
+    rows = [tuple(p) for p in pairs]
+    if any(len(r) != 2 for r in rows):
+        raise CouplingError("each pair is (nav_no, crm_id)")
+    return pd.DataFrame(rows, columns=["No.", "contactid"], dtype=object)
+
+
+# ============================================================================ workspace entry points
+class _Rollback(Exception):
+    def __init__(self, result):
+        self.result = result
+
+
+def run_match_couple(ws, groups, *, case_sensitive=False, side: str = "nav", keys=None, create_new: bool = False,
+                     sync_after: str | None = None, dry_run: bool = False) -> MatchResult:
+    """``Workspace.match_couple``: one transaction, one run (none with ``dry_run``: nothing is written)."""
+    settings = ws.settings._all()
+    ts = datetime.now()
+    try:
+        with ws._store.transaction() as con:
+            run_id = history.start_run(con, "couple", direction=sync_after, force=bool(sync_after),
+                                       note="match-based coupling")
+            result = match_couple(con, ws.mapping, run_id, ts, groups, case_sensitive=case_sensitive, side=side,
+                                  keys=keys, create_new=create_new, sync_after=sync_after,
+                                  nav_no_prefix=settings["nav_no_prefix"], nav_no_width=int(settings["nav_no_width"]))
+            history.finish_run(con, run_id, note=result.message)
+            if dry_run:
+                raise _Rollback(result)
+    except _Rollback as planned:
+        from dataclasses import replace
+
+        return replace(planned.result, run_id=None)
+    return result
+
+
+def run_suggest(ws, **kw) -> pd.DataFrame:
+    """``Workspace.suggest_couplings``: read-only (temp tables only)."""
+    with ws._store.connection() as con:
+        return suggest_couplings(con, ws.mapping, **kw)
+
+
+@dataclass(frozen=True)
+class CoupleResult:
+    """What ``couple_matches`` did: ``coupled`` new couplings, ``unchanged`` pairs already coupled so."""
+
+    run_id: int
+    coupled: int
+    unchanged: int
+    sync: SyncResult | None = field(default=None, repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return (f"{self.coupled} pair(s) coupled" + (f", {self.unchanged} already coupled" if self.unchanged else "")
+                + f" (run {self.run_id}).")
+
+
+def run_couple_matches(ws, pairs, *, sync_after: str | None = None) -> CoupleResult:
+    """``Workspace.couple_matches``: couple accepted pairs by the rules of ``import_couplings`` — all or
+    nothing, one run; optionally synchronize them after coupling (``"push"`` or ``"pull"``)."""
+    from .sources import load_source
+
+    if sync_after not in (None, "push", "pull"):
+        raise ContactSyncError(f"sync_after must be None, 'push' or 'pull', got {sync_after!r}")
+    df = pairs_frame(pairs)
+    ts = datetime.now()
+    with ws._store.transaction() as con:
+        load_source(con, df, "No.")
+        run_id = history.start_run(con, "couple", direction=sync_after, force=bool(sync_after),
+                                   note=f"{len(df)} accepted match suggestion(s)")
+        coupled, unchanged = cp.import_couplings(con, run_id, ws.mapping, "contact", ts, "accepted pairs")
+        result_sync = None
+        if sync_after and coupled:
+            con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT nav_no FROM _cpnew")
+            result_sync = sync_scoped(con, ws.mapping, run_id, ts, sync_after)
+        history.finish_run(con, run_id)
+    return CoupleResult(run_id, int(coupled), int(unchanged), result_sync)
