@@ -69,15 +69,17 @@ def _pairs_from(m: TableMapping) -> str:
 
 def compare_sql(m: TableMapping) -> tuple[str, list]:
     """One row per mapped field for one pair; params: [nav_no, crm_id] + field names."""
-    parts, params = [], []
+    exprs, parts, params = [], [], []
     for i, f in enumerate(m.fields):
         nav_v, crm_v, nav_c, crm_c = _pair_values(m, i, f)
-        parts.append(f"SELECT {i} AS pos, ? AS nav_field, ? AS crm_field, ? AS direction, {nav_v} AS nav_value, "
-                     f"{crm_v} AS crm_value, {nav_c} <> {crm_c} AS differs FROM p")
+        exprs.append(f"{nav_v} AS nv_{i}, {crm_v} AS cv_{i}, {nav_c} <> {crm_c} AS d_{i}")
+        parts.append(f"SELECT {i} AS pos, ? AS nav_field, ? AS crm_field, ? AS direction, nv_{i} AS nav_value, "
+                     f"cv_{i} AS crm_value, d_{i} AS differs FROM p")
         params += [f.nav, f.crm, f.direction]
-    sql = (f"WITH p AS (SELECT n.*, r.*, cr.nav_no FROM (SELECT 1) AS one "
+    cr = _pairs_from(m) or " LEFT JOIN (SELECT NULL AS nav_no) cr ON true"
+    sql = (f"WITH p AS (SELECT {', '.join(exprs)} FROM (SELECT 1) AS one "
            f"LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = ? "
-           f"LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = ?{_pairs_from(m) or ' LEFT JOIN (SELECT NULL AS nav_no) cr ON true'}) "
+           f"LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = ?{cr}) "
            f"SELECT nav_field, crm_field, direction, nav_value, crm_value, differs FROM ({' UNION ALL '.join(parts)}) "
            f"ORDER BY pos")
     return sql, params
