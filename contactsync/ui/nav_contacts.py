@@ -9,7 +9,7 @@ from .crm_contacts import COUPLED_OPTIONS
 from .data import nav_name
 from .dialogs import CouplingDialog, SyncNowDialog
 
-CARD_FIELDS = ["No.", "Type", "Name", "Company No.", "Company Name", "Job Title", "Address", "Address 2",
+CARD_FIELDS = ["No.", "Type", "First Name", "Middle Name", "Surname", "Company No.", "Company Name", "Job Title", "Address", "Address 2",
                "Post Code", "City", "County", "Country/Region Code", "E-Mail", "Phone No.", "Mobile Phone No.",
                "Fax No.", "Home Page", "SystemModifiedAt", "Last Date Modified", "Last Time Modified"]
 
