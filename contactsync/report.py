@@ -256,13 +256,21 @@ def write_json(summary: dict, path: str | Path | None) -> Path | None:
     return path
 
 
-def run_sync(params: SyncRunParams | dict, *, progress=None) -> dict:
+def planned_steps(p: SyncRunParams) -> list[str]:
+    """The steps :func:`run_sync` reports to its ``progress`` callable, in order."""
+    files = [k for k in ("accounts", "nav", "crm") if getattr(p, k + "_file")]
+    copy = ["copy workspace for the dry run"] if p.dry_run and files and p.workspace != ":memory:" else []
+    return [*copy, *(f"import {k}" for k in files), "dry run" if p.dry_run else "sync"]
+
+
+def run_sync(params: SyncRunParams | dict, *, progress=None, busy_timeout: float = 5.0) -> dict:
     """Import the given exports, plan the sync, apply it unless ``dry_run``, and return (and write to
     ``output_json``) a summary dict.
 
     A dry run with export files imports them into a temporary copy of the workspace, so the plan
     reflects them and the workspace stays untouched. ``progress``: optional callable taking a step
-    name (the CLI passes a progress bar's update). On any :class:`ContactSyncError` the summary is
+    name (the CLI passes a progress bar's update); ``busy_timeout``: seconds to wait for a workspace
+    another process holds. On any :class:`ContactSyncError` the summary is
     written with ``status="error"`` and the error is raised again.
     """
     from .workspace import Workspace
@@ -278,9 +286,9 @@ def run_sync(params: SyncRunParams | dict, *, progress=None) -> dict:
         if p.dry_run and files and path != ":memory:":
             step("copy workspace for the dry run")
             tmpdir = tempfile.mkdtemp(prefix="contactsync-dry-")
-            with Workspace.open(path) as src:
+            with Workspace.open(path, busy_timeout=busy_timeout) as src:
                 path = str(src.backup(Path(tmpdir) / "dry_run.duckdb"))
-        with Workspace.open(path) as ws:
+        with Workspace.open(path, busy_timeout=busy_timeout) as ws:
             imports = {}
             for kind, f in files:
                 step(f"import {kind}")
