@@ -125,6 +125,13 @@ def _frame_from_excel(path: Path, name: str, key: str) -> pd.DataFrame:
     )
 
 
+def _cell_text(v):
+    """A DataFrame cell as import text: missing values (None, NaN, NA, NaT) become NULL."""
+    if v is None or (not isinstance(v, (list, dict, tuple)) and pd.isna(v)):
+        return None
+    return str(v)
+
+
 def load_source(con: duckdb.DuckDBPyConnection, src, key: str) -> list[str]:
     """Create the temp view ``_src`` (all VARCHAR) from ``src``; return its column names."""
     name = describe(src)
@@ -160,8 +167,14 @@ def load_source(con: duckdb.DuckDBPyConnection, src, key: str) -> list[str]:
         # pandas -> DuckDB: register, then cast everything to VARCHAR below
         for c in frame.columns:
             if frame[c].dtype == object:
-                frame[c] = frame[c].map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
-        rel = con.from_df(frame)
+                frame[c] = frame[c].map(_cell_text)
+        # materialize as a temp table: a view over a Python object cannot live in a workspace file
+        con.register("_src_df", frame)
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE _src_tab AS SELECT * FROM _src_df")
+        finally:
+            con.unregister("_src_df")
+        rel = con.table("_src_tab")
     cols = rel.columns
     clean = [c.replace("\ufeff", "").strip() for c in cols]
     if len(set(clean)) != len(clean):
