@@ -91,9 +91,15 @@ def differences_sql(m: TableMapping, scoped: bool = False) -> tuple[str, list]:
     for i, f in enumerate(m.fields):
         nav_v, crm_v, nav_c, crm_c = _pair_values(m, i, f)
         base = f"c.{q(f.base_column)}"
-        state = (f"CASE WHEN {base} IS NULL THEN 'never synced' WHEN {nav_c} <> {base} AND {crm_c} <> {base} "
-                 f"THEN 'both changed' WHEN {nav_c} <> {base} THEN 'NAV changed' WHEN {crm_c} <> {base} "
-                 f"THEN 'CRM changed' ELSE 'differs' END")
+        # which side changed since the last sync: as the sync decides it (values, else modified-on)
+        n_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL"
+        c_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL"
+        nav_chg = (f"CASE WHEN {base} IS NOT NULL THEN {nav_c} <> {base} ELSE (c.nav_synced_modified IS NULL "
+                   f"OR {n_mod} IS NULL OR {n_mod} > c.nav_synced_modified) END")
+        crm_chg = (f"CASE WHEN {base} IS NOT NULL THEN {crm_c} <> {base} ELSE (c.crm_synced_modified IS NULL "
+                   f"OR {c_mod} IS NULL OR {c_mod} > c.crm_synced_modified) END")
+        state = (f"CASE WHEN ({nav_chg}) AND ({crm_chg}) THEN 'both changed' WHEN {nav_chg} THEN 'NAV changed' "
+                 f"WHEN {crm_chg} THEN 'CRM changed' ELSE 'differs' END")
         parts.append(f"SELECT c.nav_no, c.crm_id, {i} AS pos, ? AS nav_field, ? AS crm_field, {nav_v} AS nav_value, "
                      f"{crm_v} AS crm_value, {state} AS state FROM pairs c "
                      f"JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = c.nav_no "
