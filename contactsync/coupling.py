@@ -259,8 +259,8 @@ def _couple_created(con, m, run_id, ts, side, direction, strict, bad):
 
 def next_numbers_sql(prefix: str, width: int) -> tuple[str, list]:
     pattern = "^" + re.escape(prefix) + r"(\d+)$"
-    sql = (f"SELECT coalesce(max(TRY_CAST(regexp_extract(\"No.\", ?, 1) AS BIGINT)), 0) FROM nav_contact "
-           f"WHERE regexp_matches(\"No.\", ?)")
+    sql = ("SELECT coalesce(max(TRY_CAST(regexp_extract(\"No.\", ?, 1) AS BIGINT)), 0) FROM nav_contact "
+           "WHERE regexp_matches(\"No.\", ?)")
     return sql, [pattern, pattern]
 
 

@@ -109,11 +109,11 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
 
     # stage: row numbers (1 = first data row), raw VARCHAR and typed values
     src_of = {t: c for c, t in target_of.items()}
-    staged = [f"row_number() OVER () AS _row"]
+    staged = ["row_number() OVER () AS _row"]
     for t, c in src_of.items():
         staged.append(f"{q(c)} AS {q('raw:' + t)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT {', '.join(staged)} FROM _src")
-    typed = [f"_row", f"{_key_expr(table, q('raw:' + key))} AS {q(key)}"]
+    typed = ["_row", f"{_key_expr(table, q('raw:' + key))} AS {q(key)}"]
     for t in src_of:
         if t != key:
             typed.append(f"{_value_expr(table, t, table_cols[t], q('raw:' + t), code_cols)} AS {q(t)}")

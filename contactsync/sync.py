@@ -307,10 +307,10 @@ def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
         for i, f in enumerate(m.fields)
     ]
     ok = "p.status IN ('modified', 'unchanged')"
-    new_nmod = f"CASE WHEN p.status = 'modified' AND p.any_pull THEN ?::TIMESTAMP ELSE p.n_mod END"
-    new_cmod = f"CASE WHEN p.status = 'modified' AND p.any_push THEN ?::TIMESTAMP ELSE p.c_mod END"
-    touch = (f"p.status <> 'unchanged' OR c.nav_synced_modified IS DISTINCT FROM p.n_mod OR "
-             f"c.crm_synced_modified IS DISTINCT FROM p.c_mod OR "
+    new_nmod = "CASE WHEN p.status = 'modified' AND p.any_pull THEN ?::TIMESTAMP ELSE p.n_mod END"
+    new_cmod = "CASE WHEN p.status = 'modified' AND p.any_push THEN ?::TIMESTAMP ELSE p.c_mod END"
+    touch = ("p.status <> 'unchanged' OR c.nav_synced_modified IS DISTINCT FROM p.n_mod OR "
+             "c.crm_synced_modified IS DISTINCT FROM p.c_mod OR "
              + " OR ".join(f"p.b_{i} IS DISTINCT FROM ({expr})" for i, (f, expr) in enumerate(newbase)))
     con.execute(f"CREATE OR REPLACE TEMP TABLE _touch AS SELECT p.nav_no FROM _plan p JOIN coupling c "
                 f"ON c.entity = 'contact' AND c.nav_no = p.nav_no WHERE {touch}")

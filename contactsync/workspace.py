@@ -19,7 +19,7 @@ import pandas as pd
 from . import coupling as cp
 from . import history, sync
 from .compare import compare_sql, differences_sql, list_sql
-from .errors import ContactSyncError, CouplingError, MappingError, SyncError, WorkspaceError
+from .errors import ContactSyncError, CouplingError, SyncError, WorkspaceError
 from .imports import ImportResult, import_records
 from .mapping import TableMapping, default_mapping, load_mapping
 from .schema import SCHEMA_VERSION, mapping_ddl, schema_ddl, views_ddl
@@ -554,7 +554,7 @@ class Workspace:
     def _create_missing(self, con, run_id, direction, scoped_keys, ts, result: SyncResult, dry_run) -> SyncResult:
         m = self.mapping
         s = self.settings._all()
-        inserted, failures, created_frames = 0, [], []
+        inserted, failures = 0, []
         from .sqlbuild import filter_sql
 
         if direction in ("push", "both"):

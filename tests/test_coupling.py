@@ -2,9 +2,9 @@
 
 import pandas as pd
 import pytest
+from conftest import ACC_A, ACC_B, CRM_1, CRM_2, CRM_3, all_state, assert_same_state
 
 import contactsync as cs
-from conftest import ACC_A, ACC_B, CRM_1, CRM_2, CRM_3, all_state, assert_same_state
 
 
 def test_couple_only_persons_with_a_company(ws):

@@ -2,9 +2,9 @@
 
 import pandas as pd
 import pytest
+from conftest import CRM_1, CRM_2, all_state, assert_same_state
 
 import contactsync as cs
-from conftest import CRM_1, CRM_2, all_state, assert_same_state
 
 
 def test_undo_restores_exactly(synced):

@@ -5,9 +5,9 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import all_state, assert_same_state, nav_frame
 
 import contactsync as cs
-from conftest import all_state, assert_same_state, nav_frame
 
 HEADER = "No.;Type;Company No.;First Name;Surname;City;SystemModifiedAt\n"
 

@@ -1,9 +1,9 @@
 """Lists with the Coupled flag, paging and search; compare and differences."""
 
 import pytest
+from conftest import CRM_1, CRM_2, CRM_3
 
 import contactsync as cs
-from conftest import CRM_1, CRM_2, CRM_3
 
 
 def test_crm_list_search_filter_paging(synced):

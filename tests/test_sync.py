@@ -2,11 +2,11 @@
 
 import pandas as pd
 import pytest
+from conftest import ACC_B, CRM_1, CRM_2, CRM_3, all_state, assert_same_state
 
 import contactsync as cs
 from contactsync import history
 from contactsync.mapping import FieldMapping
-from conftest import ACC_B, CRM_1, CRM_2, CRM_3, all_state, assert_same_state
 
 
 def nav_set(ws, no, **values):
