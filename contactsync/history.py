@@ -51,8 +51,15 @@ def add_counts(con, run_id: int, **counts: int) -> None:
 
 
 def _logged_in_run(alias: str = "c") -> str:
-    return (f"EXISTS (SELECT 1 FROM coupling_log l WHERE l.run_id = ? AND l.entity = {alias}.entity "
-            f"AND (l.nav_no = {alias}.nav_no OR l.crm_id = {alias}.crm_id))")
+    """Rows this run logged, by NAV No. or by CRM id; two parameters: ``_run_params(run_id)``.
+    Two EXISTS (hash joins) rather than one with an OR inside (a nested loop: quadratic)."""
+    return (f"(EXISTS (SELECT 1 FROM coupling_log l WHERE l.run_id = ? AND l.entity = {alias}.entity "
+            f"AND l.nav_no = {alias}.nav_no) OR EXISTS (SELECT 1 FROM coupling_log l WHERE l.run_id = ? "
+            f"AND l.entity = {alias}.entity AND l.crm_id = {alias}.crm_id))")
+
+
+def _run_params(run_id: int) -> list:
+    return [run_id, run_id]
 
 
 def log_before(con, run_id: int, where: str, params: list | None = None) -> None:
@@ -64,7 +71,7 @@ def log_before(con, run_id: int, where: str, params: list | None = None) -> None
         f"INSERT INTO coupling_log (run_id, image, {col_sql}) "
         f"SELECT ?, 'before', {', '.join('c.' + q(c) for c in cols)} FROM coupling c "
         f"WHERE ({where}) AND NOT {_logged_in_run('c')}",
-        [run_id, *(params or []), run_id],
+        [run_id, *(params or []), *_run_params(run_id)],
     )
 
 
@@ -83,7 +90,7 @@ def finish_run(con, run_id: int, note: str | None = None) -> None:
     con.execute(
         f"INSERT INTO coupling_log (run_id, image, {col_sql}) "
         f"SELECT ?, 'after', {', '.join('c.' + q(c) for c in cols)} FROM coupling c WHERE {_logged_in_run('c')}",
-        [run_id, run_id],
+        [run_id, *_run_params(run_id)],
     )
     con.execute("UPDATE run SET ended_at = ?, note = coalesce(?, note) WHERE run_id = ?",
                 [datetime.now(), note, run_id])
@@ -160,7 +167,7 @@ def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
                  diff AS ((SELECT * FROM now EXCEPT SELECT * FROM after)
                           UNION ALL (SELECT * FROM after EXCEPT SELECT * FROM now))
             SELECT DISTINCT entity, nav_no, crm_id FROM diff ORDER BY 2 LIMIT 20""",
-        [run_id, run_id],
+        [run_id, *_run_params(run_id)],
     ).fetchall()
     changed += [f"coupling {e} {n} <-> {c}" for e, n, c in moved]
     if changed:
@@ -220,8 +227,8 @@ def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
         restored += n
     # couplings: remove the current rows the run touched, put back the before-images
     touched = _logged_in_run("c")
-    log_before(con, undo_id, touched, [run_id])
-    con.execute(f"DELETE FROM coupling c WHERE {touched}", [run_id])
+    log_before(con, undo_id, touched, _run_params(run_id))
+    con.execute(f"DELETE FROM coupling c WHERE {touched}", _run_params(run_id))
     con.execute(
         f"INSERT INTO coupling ({col_sql}) SELECT {col_sql} FROM coupling_log WHERE run_id = ? AND image = 'before'",
         [run_id],
