@@ -219,9 +219,6 @@ class Workspace:
             return {f.nav for f in self.mapping.fields if f.code or f.lookup}
         return set()
 
-    def _run(self, con, kind, **kw) -> int:
-        return history.start_run(con, kind, **kw)
-
     # -- imports ---------------------------------------------------------------------------------
     def _import(self, table: str, src, **kw) -> ImportResult:
         with self._store.transaction() as con:
