@@ -471,6 +471,12 @@ def _candidates(con) -> None:
 def _score(con, threshold: float) -> None:
     w = WEIGHTS
     jw = "jaro_winkler_similarity"
+
+    def close(x: str, y: str) -> str:  # one typo: an edit, a transposition, or very similar
+        return f"({x} = {y} OR damerau_levenshtein({x}, {y}) <= 1 OR {jw}({x}, {y}) >= 0.92)"
+
+    def near(x: str, y: str) -> str:  # two edits in a longer name
+        return f"(damerau_levenshtein({x}, {y}) <= 2 AND least(length({x}), length({y})) >= 5 OR {jw}({x}, {y}) >= 0.85)"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _sg_cmp AS
             SELECT p.nav_no, p.crm_id,
@@ -480,18 +486,18 @@ def _score(con, threshold: float) -> None:
                 WHEN a.f IS NULL OR b.f IS NULL THEN CASE WHEN a.l = b.l THEN 'last_only' ELSE 'missing' END
                 WHEN a.f = b.f AND a.l = b.l THEN 'exact'
                 WHEN a.f = b.l AND a.l = b.f THEN 'swapped'
-                WHEN greatest(least({jw}(a.f, b.f), {jw}(a.l, b.l)), least({jw}(a.f, b.l), {jw}(a.l, b.f))) >= 0.9
+                WHEN ({close('a.f', 'b.f')} AND {close('a.l', 'b.l')}) OR ({close('a.f', 'b.l')} AND {close('a.l', 'b.f')})
                   THEN 'close'
-                WHEN greatest(least({jw}(a.f, b.f), {jw}(a.l, b.l)), least({jw}(a.f, b.l), {jw}(a.l, b.f))) >= 0.8
-                  AND (a.f = b.f OR a.l = b.l OR a.f = b.l OR a.l = b.f) THEN 'similar'
+                WHEN (a.f = b.f AND {near('a.l', 'b.l')}) OR (a.l = b.l AND {near('a.f', 'b.f')})
+                  OR (a.f = b.l AND {near('a.l', 'b.f')}) OR (a.l = b.f AND {near('a.f', 'b.l')}) THEN 'similar'
                 ELSE 'differs' END AS name_level,
               CASE WHEN a.e IS NULL OR b.e IS NULL THEN 'missing' WHEN a.e = b.e THEN 'exact'
                    WHEN a.el = b.el AND length(a.el) >= 4 THEN 'local' ELSE 'differs' END AS email_level,
               CASE WHEN a.mo IS NOT NULL AND (a.mo = b.mo OR a.mo = b.ph) OR b.mo IS NOT NULL AND b.mo = a.ph
                      THEN 'mobile'
                    WHEN a.ph IS NOT NULL AND a.ph = b.ph THEN 'phone'
-                   WHEN coalesce(a.ph, a.mo) IS NULL OR coalesce(b.ph, b.mo) IS NULL THEN 'missing'
-                   ELSE 'differs' END AS phone_level,
+                   WHEN a.ph <> b.ph OR a.mo <> b.mo THEN 'differs'
+                   ELSE 'missing' END AS phone_level,
               CASE WHEN a.co IS NULL OR b.co IS NULL THEN 'missing' WHEN a.co = b.co THEN 'same'
                    ELSE 'differs' END AS company_level,
               CASE WHEN a.post IS NULL OR b.post IS NULL THEN 'missing'
