@@ -47,13 +47,13 @@ def test_crm_list_search_filter_and_paging(demo):
     assert v.pager.offset == 10 and v.table.rows[0]["contactid"] != first
     v.pager.prev.click()
     assert v.table.rows[0]["contactid"] == first and v.pager.prev.disabled
-    v.coupled.value = False
+    v.coupled.value = "uncoupled"
     assert v.pager.offset == 0
     assert v.table.rows and not any(r["coupled"] for r in v.table.rows)
-    v.coupled.value = True
+    v.coupled.value = "coupled"
     assert all(r["coupled"] for r in v.table.rows)
     name = v.table.rows[0]["lastname"]
-    v.coupled.value = None
+    v.coupled.value = "all"
     v.search.value = name
     assert v.table.rows and all(name.lower() in str(r).lower() for r in v.table.rows)
     v.search.value = "no such contact zzz"
@@ -129,7 +129,7 @@ def test_nav_list_opens_card_with_fields_and_link(ws):
     assert card.no == "CT000004" and not card.coupled
     assert card.sync_now_button.disabled and card.delete_coupling_button.disabled
     assert "href" not in card.crm_link.value
-    v.coupled.value = True
+    v.coupled.value = "coupled"
     assert [r["No."] for r in v.table.rows] == ["CT000001"]
 
 

@@ -44,12 +44,21 @@ table.cs-t td.cs-num { text-align: right; }
 .cs-bar { background: #3b7dd8; height: 14px; display: inline-block; vertical-align: middle; }
 .cs-card-fields { display: grid; grid-template-columns: 170px 1fr 170px 1fr; column-gap: 12px; row-gap: 2px; }
 .cs-card-fields .k { color: #555; }
+.cs-tabs .lm-TabBar-tab, .cs-tabs .p-TabBar-tab { flex: 0 0 auto !important; min-width: 0 !important;
+  max-width: none !important; padding: 0 14px !important; }
+.cs-tabs .lm-TabBar-tabLabel, .cs-tabs .p-TabBar-tabLabel { overflow: visible !important; }
+.cs-group { border-top: 1px solid #d5dbe3; margin-top: 6px; padding-top: 4px; }
 </style>
 """
 
 
 def esc(value) -> str:
     """Text from data, safe inside HTML (``None``/NaN show as empty)."""
+    return html.escape(text(value), quote=True)
+
+
+def text(value) -> str:
+    """A value as plain text (``None``/NaN/NA as empty; date-times to the second, midnight as a date)."""
     if value is None:
         return ""
     if isinstance(value, float) and math.isnan(value):
@@ -59,18 +68,10 @@ def esc(value) -> str:
             return ""
     except (TypeError, ValueError):
         pass
-    return html.escape(str(value), quote=True)
-
-
-def text(value) -> str:
-    """A value as plain text (``None``/NaN/NA as empty)."""
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d") if value == value.normalize() else value.strftime("%Y-%m-%d %H:%M:%S")
+    if hasattr(value, "isoformat") and hasattr(value, "hour") and not hasattr(value, "year"):  # a time
+        return value.strftime("%H:%M:%S")
     return str(value)
 
 
@@ -224,7 +225,8 @@ class RowTable(w.VBox):
         self.row_boxes: dict[str, w.HBox] = {}
         self.selected: tuple = ()
         self._quiet = False
-        self.header = w.HTML()
+        self.header = w.HTML(layout=w.Layout(flex="1 1 auto"))
+        self.header_box = w.HBox([w.HTML(layout=w.Layout(width="28px")), self.header])
         super().__init__([])
         self.add_class("cs-table")
 
@@ -238,10 +240,10 @@ class RowTable(w.VBox):
         keys = [text(r[self.key]) for r in self.rows]
         keep = tuple(k for k in self.selected if k in keys) if keep_selection else ()
         tpl = self._template()
-        self.header.value = (f'<div class="cs-grid cs-head" style="grid-template-columns: 28px {tpl}"><div></div>'
+        self.header.value = (f'<div class="cs-grid cs-head" style="grid-template-columns: {tpl}">'
                              + "".join(f"<div>{esc(c.title)}</div>" for c in self.columns) + "</div>")
         self.checkboxes, self.row_boxes = {}, {}
-        children = [self.header]
+        children = [self.header_box]
         for key, row in zip(keys, self.rows):
             cb = w.Checkbox(value=key in keep, indent=False, layout=w.Layout(width="28px"))
             cb.add_class("cs-row-select")

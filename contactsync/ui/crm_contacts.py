@@ -8,7 +8,8 @@ import ipywidgets as w
 
 from .common import Column, Confirm, Messages, Pager, Progress, RowTable, button, esc, guarded, text, yes_no
 
-COUPLED_OPTIONS = [("All", None), ("Coupled", True), ("Uncoupled", False)]
+COUPLED_OPTIONS = [("All", "all"), ("Coupled", "coupled"), ("Uncoupled", "uncoupled")]
+COUPLED_VALUES = {"all": None, "coupled": True, "uncoupled": False}
 
 
 def _name(_v, row) -> str:
@@ -28,7 +29,7 @@ class CrmContactsView(w.VBox):
         self.search = w.Text(placeholder="Search name, e-mail, phone, account…", description="Search",
                              continuous_update=False, layout=w.Layout(width="360px"))
         self.search.add_class("cs-search")
-        self.coupled = w.Dropdown(options=COUPLED_OPTIONS, value=None, description="Coupled",
+        self.coupled = w.Dropdown(options=COUPLED_OPTIONS, value="all", description="Coupled",
                                   layout=w.Layout(width="220px"))
         self.coupled.add_class("cs-coupled-filter")
         self.table = RowTable([
@@ -67,7 +68,7 @@ class CrmContactsView(w.VBox):
 
     @guarded()
     def refresh(self) -> None:
-        df = self.ws.crm_contacts(search=self.search.value.strip() or None, coupled=self.coupled.value,
+        df = self.ws.crm_contacts(search=self.search.value.strip() or None, coupled=COUPLED_VALUES[self.coupled.value],
                                   limit=self.pager.page_size, offset=self.pager.offset)
         self.table.set_rows(df)
         self.pager.update(df.attrs.get("total", len(df)), len(df))

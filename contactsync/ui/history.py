@@ -23,6 +23,7 @@ class HistoryView(w.VBox):
         self.ws = ws
         self.on_changed = on_changed
         self.max_runs = max_runs
+        self._nav_of: dict[str, str] = {}
         self.table = RowTable([
             Column("run_id", "Run", "50px"),
             Column("kind", "Kind", "70px"),
@@ -60,6 +61,7 @@ class HistoryView(w.VBox):
 
     @guarded()
     def refresh(self) -> None:
+        self._nav_of = {}
         runs = self.ws.runs().sort_values("run_id", ascending=False).head(self.max_runs)
         runs["run_id"] = runs["run_id"].astype(str)
         self.table.set_rows(runs)
@@ -85,10 +87,22 @@ class HistoryView(w.VBox):
             return
         ch = ch.copy()
         ch["where"] = ch["side"].map({"nav": "Dynamics NAV", "crm": "Dynamics CRM"}).fillna(ch["side"])
-        cols = [("where", "Side"), ("key", "Record"), ("field", "Field"), ("old_value", "Old value"),
+        ch["contact"] = [k if s_ == "nav" else self._nav_no_of(k) for s_, k in zip(ch["side"], ch["key"])]
+        cols = [("where", "Side"), ("contact", "NAV No."), ("key", "Record"), ("field", "Field"),
+                ("old_value", "Old value"),
                 ("new_value", "New value")] + ([("op", "Change")] if "op" in ch else [])
         self.changes.value = (f'<div class="cs-title" style="font-size:14px">Changes of run {esc(keys[0])} '
                               f'({len(ch)})</div>' + html_table(ch, cols, max_rows=300))
+
+    def _nav_no_of(self, crm_id) -> str:
+        """The NAV contact coupled to a CRM record named in the change log (blank when none or gone)."""
+        key = text(crm_id)
+        if key not in self._nav_of:
+            try:
+                self._nav_of[key] = text(self.ws.crm_contact(key).get("nav_no"))
+            except Exception:  # noqa: BLE001 - an account, or a record deleted since
+                self._nav_of[key] = ""
+        return self._nav_of[key]
 
     def undo(self) -> None:
         run_id = self.run_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from .common import Column, Messages, Pager, Progress, RowTable, button, esc, guarded, text, yes_no
-from .crm_contacts import COUPLED_OPTIONS
+from .crm_contacts import COUPLED_OPTIONS, COUPLED_VALUES
 from .data import nav_name
 from .dialogs import CouplingDialog, SyncNowDialog
 
@@ -44,6 +44,7 @@ class ContactCard(w.VBox):
                     self.sync_now_button, self.crm_link], layout=w.Layout(align_items="center", flex_flow="row wrap")),
         ])
         self.group.add_class("cs-crm-group")
+        self.group.add_class("cs-group")
         self.dialog_area = w.VBox([])
         self.dialog: CouplingDialog | SyncNowDialog | None = None
         self.messages = Messages()
@@ -140,7 +141,7 @@ class NavContactsView(w.VBox):
         self.search = w.Text(placeholder="Search No., name, company, e-mail, phone…", description="Search",
                              continuous_update=False, layout=w.Layout(width="360px"))
         self.search.add_class("cs-nav-search")
-        self.coupled = w.Dropdown(options=COUPLED_OPTIONS, value=None, description="Coupled",
+        self.coupled = w.Dropdown(options=COUPLED_OPTIONS, value="all", description="Coupled",
                                   layout=w.Layout(width="220px"))
         self.coupled.add_class("cs-nav-coupled-filter")
         self.table = RowTable([
@@ -172,7 +173,7 @@ class NavContactsView(w.VBox):
 
     @guarded()
     def refresh(self) -> None:
-        df = self.ws.nav_contacts(search=self.search.value.strip() or None, coupled=self.coupled.value,
+        df = self.ws.nav_contacts(search=self.search.value.strip() or None, coupled=COUPLED_VALUES[self.coupled.value],
                                   limit=self.pager.page_size, offset=self.pager.offset)
         self.table.set_rows(df)
         self.pager.update(df.attrs.get("total", len(df)), len(df))

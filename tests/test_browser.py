@@ -1,0 +1,288 @@
+"""The steward app in a real browser: Voilà serves notebooks/steward.ipynb on a tmp workspace file and
+Playwright drives Debian's chromium through the seed procedure, checking the DuckDB file between steps."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+XSS = "<img src=x onerror=alert(1)>"
+XSS_ID = "dddddddd-0000-0000-0000-00000000bad1"
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover
+    sync_playwright = expect = None
+
+VOILA = Path(sys.executable).with_name("voila")
+
+if sync_playwright is None:
+    pytestmark = [pytestmark, pytest.mark.skip(reason="playwright (python) is not installed")]
+elif not Path(CHROMIUM).exists():
+    pytestmark = [pytestmark, pytest.mark.skip(reason=f"chromium not found at {CHROMIUM} (apt-get install chromium)")]
+elif not VOILA.exists() and not shutil.which("voila"):
+    pytestmark = [pytestmark, pytest.mark.skip(reason="voila is not installed")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"voila did not listen on port {port} within {timeout}s")
+
+
+def _workspace(path: Path):
+    from contactsync import Workspace
+
+    return Workspace.open(path)
+
+
+def _target_contact(ws) -> dict:
+    """An uncoupled CRM contact whose account is coupled (so a NAV contact can be created for it)."""
+    acc = ws.accounts()
+    coupled_accounts = set(acc.loc[acc["coupled"], "accountid"])
+    df = ws.crm_contacts(coupled=False, limit=None)
+    df = df[df["parentcustomerid"].isin(coupled_accounts) & df["emailaddress1"].notna()
+            & (df["contactid"] != XSS_ID)]
+    return df.iloc[0].to_dict()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(url, workspace file) with Voilà serving the steward app on a workspace built from data/, plus a CRM
+    contact whose name is an HTML injection attempt."""
+    from contactsync.demo import build_demo
+
+    tmp = tmp_path_factory.mktemp("voila")
+    ws_path = tmp / "steward.duckdb"
+    ws = build_demo(ws_path)
+    acc = ws.accounts()
+    account = acc.loc[acc["coupled"], "accountid"].iloc[0]
+    ws.import_crm(pd.DataFrame([{"contactid": XSS_ID, "firstname": XSS, "lastname": "Injection",
+                                 "emailaddress1": "xss@example.com", "parentcustomerid": account,
+                                 "statecode": 0}]))
+    ws.close()
+    port = _free_port()
+    env = dict(os.environ, CONTACTSYNC_WORKSPACE=str(ws_path), JUPYTER_CONFIG_DIR=str(tmp / "cfg"),
+               JUPYTER_RUNTIME_DIR=str(tmp / "rt"), JUPYTER_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1")
+    cmd = [str(VOILA) if VOILA.exists() else "voila", "notebooks/steward.ipynb", "--no-browser",
+           "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0"]
+    log = open(tmp / "voila.log", "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_port(port, proc)
+        yield f"http://127.0.0.1:{port}/", ws_path
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture
+def page():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1300})
+        pg.dialogs = []
+        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+        pg.set_default_timeout(30_000)
+        try:
+            yield pg
+        finally:
+            browser.close()
+
+
+def _open_app(page, url):
+    page.goto(url, timeout=60_000)
+    page.locator(".cs-crm-contacts .cs-row").first.wait_for(timeout=90_000)
+
+
+def _search(page, css: str, text: str) -> None:
+    box = page.locator(f"{css} input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_create_nav_contact_then_get_updated_crm_data(served, page):
+    url, ws_path = served
+    with _workspace(ws_path) as ws:
+        target = _target_contact(ws)
+    crm_id, email = target["contactid"], target["emailaddress1"]
+
+    _open_app(page, url)
+    page.screenshot(path=str(ARTIFACTS / "01-crm-contacts.png"), full_page=True)
+
+    # CRM Contacts: only the uncoupled ones, then search for the one we want
+    page.locator(".cs-coupled-filter select").select_option(label="Uncoupled")
+    _search(page, ".cs-search", email)
+    row = page.locator(".cs-crm-table .cs-row", has_text=email)
+    row.wait_for()
+    page.wait_for_function("document.querySelectorAll('.cs-crm-table .cs-row').length === 1")
+    row.locator(".cs-row-select input").click()
+    create = page.locator("button.cs-create-nav")
+    page.wait_for_function("!document.querySelector('button.cs-create-nav').disabled")
+    page.screenshot(path=str(ARTIFACTS / "02-crm-contact-selected.png"), full_page=True)
+    create.click()
+
+    # the new NAV contact's card opens, coupled
+    card = page.locator(".cs-contact-card")
+    card.locator(".cs-status-coupled").wait_for(timeout=60_000)
+    assert crm_id in card.locator(".cs-status-coupled").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "03-contact-card-coupled.png"), full_page=True)
+    link = card.locator("a.cs-crm-link-a")
+    assert link.get_attribute("target") == "_blank" and crm_id in link.get_attribute("href")
+
+    with _workspace(ws_path) as ws:
+        nav_no = ws.crm_contact(crm_id)["nav_no"]
+        assert nav_no and ws.nav_contact(nav_no)["coupled"]
+        old_title = ws.nav_contact(nav_no)["Job Title"]
+        # a CRM value changes (as an import of a newer CRM export would bring it)
+        row = ws.crm_contact(crm_id)
+        row.update(jobtitle="Chief Browser Tester", modifiedon=pd.Timestamp("2031-01-01 09:00:00"))
+        cols = list(ws.sql("SELECT * FROM crm_contact LIMIT 0").columns)
+        ws.import_crm(pd.DataFrame([{c: row.get(c) for c in cols}]))
+    assert old_title != "Chief Browser Tester"
+    assert nav_no in card.locator(".cs-title").first.inner_text()
+
+    # Synchronize Now -> Get updated data from Dynamics CRM: the change is shown first, then OK
+    card.locator("button.cs-sync-now").click()
+    dialog = page.locator(".cs-sync-dialog")
+    dialog.get_by_text("Get updated data from Dynamics CRM").click()
+    dialog.locator(".cs-sync-preview", has_text="Chief Browser Tester").wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "04-synchronize-now-preview.png"), full_page=True)
+    with _workspace(ws_path) as ws:
+        assert ws.nav_contact(nav_no)["Job Title"] == old_title  # the preview wrote nothing
+    dialog.locator("button.cs-sync-ok").click()
+    card.locator(".cs-message", has_text="Synchronization completed").wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "05-synchronization-completed.png"), full_page=True)
+
+    with _workspace(ws_path) as ws:
+        assert ws.nav_contact(nav_no)["Job Title"] == "Chief Browser Tester"
+    assert "Chief Browser Tester" in card.locator(".cs-card-fields").inner_text()
+    assert page.dialogs == []
+
+
+def test_html_in_data_shows_as_text(served, page):
+    url, _ws_path = served
+    _open_app(page, url)
+    _search(page, ".cs-search", "onerror")
+    row = page.locator(".cs-crm-table .cs-row", has_text="Injection")
+    row.wait_for()
+    assert XSS in row.inner_text()  # the literal text is visible
+    assert page.locator(".cs-crm-table img").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "06-html-shown-as-text.png"), full_page=True)
+    # and on the card of a NAV contact created from it
+    row.locator(".cs-row-select input").click()
+    page.wait_for_function("!document.querySelector('button.cs-create-nav').disabled")
+    page.locator("button.cs-create-nav").click()
+    card = page.locator(".cs-contact-card")
+    card.locator(".cs-status-coupled").wait_for(timeout=60_000)
+    assert XSS in card.locator(".cs-card-fields").inner_text()
+    assert page.locator(".cs-app img").count() == 0
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "07-card-html-as-text.png"), full_page=True)
+    assert page.dialogs == [], f"a script ran: {page.dialogs}"
+
+
+def _tab(page, title: str) -> None:
+    page.locator(".cs-tabs .lm-TabBar-tab", has_text=title).click()
+
+
+def test_coupling_dialog_differences_and_history(served, page):
+    url, ws_path = served
+    with _workspace(ws_path) as ws:
+        diffs = ws.differences()
+        no = diffs["nav_no"].iloc[0]
+        other = diffs[diffs["nav_no"] != no]["nav_no"].iloc[0]
+        crm_id = ws.nav_contact(no)["crm_id"]
+        crm_values = {r["nav_field"]: r["crm_value"] for r in diffs[diffs["nav_no"] == no].to_dict("records")}
+    _open_app(page, url)
+
+    # Contacts -> card -> Set Up Coupling: the coupled CRM contact is preselected, differences highlighted
+    _tab(page, "Contacts (Dynamics NAV)")
+    _search(page, ".cs-nav-search", no)
+    page.locator(".cs-nav-table .cs-row", has_text=no).wait_for()
+    page.wait_for_function("document.querySelectorAll('.cs-nav-table .cs-row').length === 1")
+    page.locator(".cs-nav-table .cs-row-select input").click()
+    card = page.locator(".cs-contact-card")
+    card.locator(".cs-status-coupled").wait_for()
+    card.locator("button.cs-setup-coupling").click()
+    dialog = page.locator(".cs-coupling-dialog")
+    dialog.locator(".cs-coupled-records tr.cs-diff").first.wait_for()
+    page.locator(".cs-sync-after select").select_option(label="Yes - Use the Dynamics CRM Data")
+    page.screenshot(path=str(ARTIFACTS / "08-coupling-dialog.png"), full_page=True)
+    dialog.locator("button.cs-coupling-ok").click()
+    card.locator(".cs-message", has_text="Synchronization completed").wait_for(timeout=60_000)
+    with _workspace(ws_path) as ws:
+        assert ws.nav_contact(no)["crm_id"] == crm_id
+        nav = ws.nav_contact(no)
+        for field, value in crm_values.items():
+            if field != "Company No.":
+                assert (nav[field] or "").upper() == (value or "").upper(), field
+        assert no not in set(ws.differences()["nav_no"])
+
+    # Differences: chart and table; send one pair's NAV data to CRM
+    _tab(page, "Differences")
+    view = page.locator(".cs-differences")
+    view.locator(".cs-field-chart").wait_for()
+    expect(view.locator(".cs-diff-table .cs-row", has_text=no)).to_have_count(0, timeout=30_000)
+    _search(page, ".cs-diff-filter", other)
+    row = view.locator(".cs-diff-table .cs-row", has_text=other)
+    row.wait_for()
+    page.wait_for_function("document.querySelectorAll('.cs-diff-table .cs-row').length === 1")
+    row.locator(".cs-row-select input").click()
+    page.wait_for_function("!document.querySelector('button.cs-diff-push').disabled")
+    page.screenshot(path=str(ARTIFACTS / "09-differences.png"), full_page=True)
+    view.locator("button.cs-diff-push").click()
+    view.locator(".cs-confirm-yes").click()
+    view.locator(".cs-message", has_text="Synchronization completed").wait_for(timeout=60_000)
+    with _workspace(ws_path) as ws:
+        assert other not in set(ws.differences()["nav_no"])
+        last = int(ws.runs()["run_id"].max())
+
+    # History: the push run's field changes, then Undo with confirmation
+    _tab(page, "History")
+    hist = page.locator(".cs-history")
+    hrow = hist.locator(".cs-history-table .cs-row").first
+    expect(hrow.locator(".cs-grid > div").first).to_have_text(str(last), timeout=30_000)
+    hrow.locator(".cs-row-select input").click()
+    hist.locator(".cs-run-changes table").wait_for()
+    assert other in hist.locator(".cs-run-changes").inner_text()
+    hist.locator("button.cs-undo").click()
+    hist.locator(".cs-confirm-yes").click()
+    hist.locator(".cs-message", has_text="undone").wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "10-history-undo.png"), full_page=True)
+    with _workspace(ws_path) as ws:
+        runs = ws.runs().set_index("run_id")
+        assert bool(runs.loc[last, "undone"])
+        assert other in set(ws.differences()["nav_no"])
+    assert page.dialogs == []
