@@ -48,7 +48,7 @@ class RecordCard(w.VBox):
         self.accept_buttons: list[w.Button] = []
         self.reject_buttons: list[w.Button] = []
         rows = []
-        for i, cand in self.candidates.iterrows():
+        for _i, cand in self.candidates.iterrows():
             accept = w.Button(description="✓ Match", button_style="success", layout=w.Layout(width="90px"),
                               tooltip="Couple this NAV contact to this CRM contact")
             reject = w.Button(description="✗", layout=w.Layout(width="40px"), tooltip="Not this one")
