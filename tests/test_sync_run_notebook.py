@@ -165,3 +165,44 @@ def test_cli_report_failing_run_exits_1(wpath, tmp_path):
     (folder,) = reports.iterdir()
     assert error_outputs(folder / "sync_run.ipynb")
     assert json.loads((folder / "summary.json").read_text())["status"] == "failed"
+
+
+# -- the README's scheduler commands, as written ----------------------------------------------
+def readme_commands() -> list[tuple[list[str], int]]:
+    """``$ contactsync ...`` and ``$ papermill ...`` lines of the README's headless section, each with
+    the exit code the README shows (a following ``$ echo $?``), else 0."""
+    import shlex
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Scheduled and headless runs", 1)[1].split("\n## ", 1)[0]
+    lines = [ln for ln in section.splitlines()]
+    cmds = []
+    for i, ln in enumerate(lines):
+        if ln.startswith(("$ contactsync ", "$ papermill ")):
+            code = 0
+            rest = [x for x in lines[i + 1:] if x.startswith("$ ")]
+            if rest and rest[0] == "$ echo $?":
+                code = int(lines[lines.index(rest[0], i + 1) + 1])
+            cmds.append((shlex.split(ln[2:].split("  #")[0]), code))
+    return cmds
+
+
+def test_readme_scheduler_commands_work_as_written(tmp_path, monkeypatch):
+    from papermill.cli import papermill as papermill_cli
+
+    cmds = readme_commands()
+    assert len(cmds) >= 8 and any(c[0][0] == "papermill" for c in cmds)
+    for d in ("data", "notebooks"):
+        (tmp_path / d).symlink_to(ROOT / d)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONTACTSYNC_WORKSPACE", raising=False)
+    runner = CliRunner()
+    for argv, code in cmds:
+        if argv[0] == "papermill":
+            res = runner.invoke(papermill_cli, argv[1:])
+        else:
+            res = runner.invoke(main, argv[1:])
+        assert res.exit_code == code, (argv, res.exit_code, res.stdout, res.stderr)
+    assert scalar(tmp_path / "workspace.duckdb", "SELECT count(*) FROM run WHERE kind = 'sync'") >= 4
+    assert json.loads((tmp_path / "reports" / "nightly.json").read_text())["records"] == ["CT000002", "CT000003"]
+    assert len(list((tmp_path / "reports").glob("20*/sync_run.ipynb"))) == 1
