@@ -620,7 +620,7 @@ def match_accept(workspace, pairs_file, sync_after, as_json):
     try:
         pairs = pd.read_csv(pairs_file, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"{pairs_file!r} is not a readable CSV: {_one_line(exc)}", param_hint="FILE")
+        raise click.BadParameter(f"{pairs_file!r} is not a readable CSV: {_one_line(exc)}", param_hint="FILE") from None
     with _open(workspace) as ws:
         res = ws.couple_matches(pairs, sync_after=sync_after)
     _emit(as_json, {"run_id": res.run_id, "coupled": res.coupled, "unchanged": res.unchanged}, str(res))
