@@ -182,7 +182,8 @@ def test_create_nav_contact_then_get_updated_crm_data(served, page):
     with _workspace(ws_path) as ws:
         assert ws.nav_contact(nav_no)["Job Title"] == old_title  # the preview wrote nothing
     dialog.locator("button.cs-sync-ok").click()
-    card.locator(".cs-message", has_text="Synchronization completed").wait_for(timeout=60_000)
+    card.locator(":scope > .cs-message", has_text="Synchronization completed").wait_for(timeout=60_000)
+    expect(page.locator(".cs-sync-dialog")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "05-synchronization-completed.png"), full_page=True)
 
     with _workspace(ws_path) as ws:
@@ -241,7 +242,7 @@ def test_coupling_dialog_differences_and_history(served, page):
     page.locator(".cs-sync-after select").select_option(label="Yes - Use the Dynamics CRM Data")
     page.screenshot(path=str(ARTIFACTS / "08-coupling-dialog.png"), full_page=True)
     dialog.locator("button.cs-coupling-ok").click()
-    card.locator(".cs-message", has_text="Synchronization completed").wait_for(timeout=60_000)
+    card.locator(":scope > .cs-message", has_text="Synchronization completed").wait_for(timeout=60_000)
     with _workspace(ws_path) as ws:
         assert ws.nav_contact(no)["crm_id"] == crm_id
         nav = ws.nav_contact(no)

@@ -53,7 +53,7 @@ class CouplingDialog(w.VBox):
         self.search = w.Text(placeholder="Search CRM contacts…", description="Contact", continuous_update=False,
                              layout=w.Layout(width="420px"))
         self.search.add_class("cs-coupling-search")
-        self.picker = w.Select(options=[], rows=8, layout=w.Layout(width="640px"))
+        self.picker = w.Select(options=[], rows=8, layout=w.Layout(width="820px"))
         self.picker.add_class("cs-coupling-picker")
         self.create_new = w.Checkbox(value=False, description="Create New Contact", indent=False)
         self.create_new.add_class("cs-create-new")
@@ -178,7 +178,10 @@ class CouplingDialog(w.VBox):
             self.on_done(result)
 
 
-def changes_html(changes: pd.DataFrame) -> str:
+def changes_html(changes: pd.DataFrame, mapped: set[str] | None = None) -> str:
+    """The planned field changes; with ``mapped``, only those fields (modified-at stamps are left out)."""
+    if changes is not None and mapped is not None and not changes.empty:
+        changes = changes[changes["field"].isin(mapped)]
     if changes is None or changes.empty:
         return '<div class="cs-hint">Nothing to change: the mapped fields already match.</div>'
     df = changes.copy()
@@ -229,7 +232,8 @@ class SyncNowDialog(w.VBox):
             return
         plan = self.ws.sync(d, nos=[self.no], force=True, dry_run=True)
         self.planned = plan
-        self.preview.value = ('<div class="cs-hint">What will change:</div>' + changes_html(plan.changes))
+        mapped = {f.nav for f in self.ws.mapping.fields} | {f.crm for f in self.ws.mapping.fields}
+        self.preview.value = ('<div class="cs-hint">What will change:</div>' + changes_html(plan.changes, mapped))
         diffs = self.ws.differences(nos=[self.no])
         dest = DEST_CHANGED[d]
         changed = diffs[diffs["state"].isin(dest)] if "state" in diffs else diffs.iloc[0:0]

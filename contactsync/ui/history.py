@@ -53,7 +53,7 @@ class HistoryView(w.VBox):
         super().__init__([
             w.HTML(f'<div class="cs-title">{self.title}</div><div class="cs-hint">Newest first. Select a run to '
                    'see its field changes.</div>'),
-            self.refresh_button, self.table, self.undo_button, self.confirm, self.progress, self.messages,
+            w.HBox([self.refresh_button]), self.table, w.HBox([self.undo_button]), self.confirm, self.progress, self.messages,
             self.changes,
         ])
         self.add_class("cs-history")
