@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
-
 from conftest import ACC_A, CRM_1, CRM_2, CRM_3
+
 from contactsync.ui import ContactCard, CrmContactsView, DifferencesView, HistoryView, NavContactsView, StewardApp
 from contactsync.ui.dialogs import CouplingDialog, SyncNowDialog
 
