@@ -579,3 +579,18 @@ def test_every_cli_command_is_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [c for c in _all_commands(main) if c not in readme]
     assert not missing, f"README.md does not mention: {missing}"
+
+
+def test_progress_bar_on_a_terminal_only(monkeypatch, capsys):
+    from contactsync import cli
+
+    with cli._progress(["import nav", "sync"], "sync") as step:  # not a terminal: silent
+        step("import nav")
+        step("sync")
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with cli._progress(["import nav", "sync"], "sync") as step:
+        step("import nav")
+        step("sync")
+    err = capsys.readouterr().err
+    assert "sync:" in err and "/2" in err and "import nav" in err
