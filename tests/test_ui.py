@@ -406,7 +406,11 @@ def test_app_tabs_and_refresh_on_switch(ws):
     app = StewardApp(ws)
     titles = [app.tabs.get_title(i) for i in range(len(app.views))]
     assert titles == ["Dynamics CRM Contacts", "Contacts (Dynamics NAV)", "Differences", "History"]
+    assert app.history.table.rows == []  # loaded when first shown
+    app.show(app.history)
     n_runs = len(app.history.table.rows)
+    assert n_runs == len(ws.runs())
+    app.show(app.crm_contacts)
     app.crm_contacts.table.select(CRM_3)
     app.crm_contacts.create_nav_button.click()
     app.show(app.history)

@@ -46,14 +46,15 @@ class StewardApp(w.VBox):
         self.ws = ws
         self.crm_contacts = CrmContactsView(ws, on_nav_created=self.open_nav_contact)
         self.nav_contacts = NavContactsView(ws, on_changed=self._changed)
-        self.differences = DifferencesView(ws, on_changed=self._changed)
-        self.history = HistoryView(ws, on_changed=self._changed)
+        # compared and listed when first shown: opening the app stays fast on a large workspace
+        self.differences = DifferencesView(ws, on_changed=self._changed, autoload=False)
+        self.history = HistoryView(ws, on_changed=self._changed, autoload=False)
         self.views = [self.crm_contacts, self.nav_contacts, self.differences, self.history]
         self.tabs = w.Tab(children=self.views)
         for i, v in enumerate(self.views):
             self.tabs.set_title(i, v.title)
         self.tabs.add_class("cs-tabs")
-        self._stale: set[int] = set()
+        self._stale: set[int] = {self.views.index(self.differences), self.views.index(self.history)}
         self.tabs.observe(self._tab_changed, names="selected_index")
         head = w.HTML(STYLE + f'<div class="cs-title" style="font-size:18px">Contact synchronization — '
                       f'Dynamics NAV ↔ Dynamics CRM</div><div class="cs-hint">Workspace: {esc(ws.path)}</div>')

@@ -31,7 +31,7 @@ def field_chart_html(diffs: pd.DataFrame) -> str:
 class DifferencesView(w.VBox):
     title = "Differences"
 
-    def __init__(self, ws, on_changed=None, max_pairs: int = 200):
+    def __init__(self, ws, on_changed=None, max_pairs: int = 100, autoload: bool = True):
         self.ws = ws
         self.on_changed = on_changed
         self.max_pairs = max_pairs
@@ -77,7 +77,8 @@ class DifferencesView(w.VBox):
             w.HBox([self.push_button, self.pull_button]), self.confirm, self.progress, self.messages,
         ])
         self.add_class("cs-differences")
-        self.refresh()
+        if autoload:
+            self.refresh()
 
     @guarded(progress="Comparing all coupled pairs…")
     def refresh(self) -> None:

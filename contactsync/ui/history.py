@@ -19,7 +19,7 @@ def _flag(v, _r) -> str:
 class HistoryView(w.VBox):
     title = "History"
 
-    def __init__(self, ws, on_changed=None, max_runs: int = 200):
+    def __init__(self, ws, on_changed=None, max_runs: int = 200, autoload: bool = True):
         self.ws = ws
         self.on_changed = on_changed
         self.max_runs = max_runs
@@ -57,7 +57,8 @@ class HistoryView(w.VBox):
             self.changes,
         ])
         self.add_class("cs-history")
-        self.refresh()
+        if autoload:
+            self.refresh()
 
     @guarded()
     def refresh(self) -> None:
