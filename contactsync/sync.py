@@ -86,10 +86,42 @@ def _actions(f, direction: str, force: bool, differ: str, nav_chg: str, crm_chg:
     return f"CASE WHEN {differ} AND {crm_chg} THEN 'pull' ELSE 'none' END"
 
 
-def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool) -> tuple[str, list]:
-    """The plan query (pure): one row per coupled pair in scope with per-field values and actions."""
+def _scope_sql(m: TableMapping, scoped: bool, lookups: bool = True) -> tuple[str, list]:
+    """``FROM ... WHERE ...`` of the coupled pairs in scope (aliases c, n, r; cn, cr for the lookup)."""
     params: list = []
     lk = m.lookup_field
+    joins = ""
+    if lk and lookups:  # company couplings are one-to-one: these joins never change the row count
+        joins = (f" LEFT JOIN coupling cn ON cn.entity = 'company' AND cn.nav_no = n.{q(lk.nav)}"
+                 f" LEFT JOIN coupling cr ON cr.entity = 'company' AND cr.crm_id = r.{q(lk.crm)}")
+    nf, nfp = filter_sql("n", m.nav_filter)
+    cf, cfp = filter_sql("r", m.crm_filter)
+    where = "c.entity = 'contact'"
+    if scoped:
+        where += " AND c.nav_no IN (SELECT nav_no FROM _scope)"
+    else:
+        where += f" AND (n.{q(m.nav_key)} IS NULL OR ({nf})) AND (r.{q(m.crm_key)} IS NULL OR ({cf}))"
+        params += nfp + cfp
+    return (f"FROM coupling c "
+            f"LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = c.nav_no "
+            f"LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = c.crm_id{joins} WHERE {where}"), params
+
+
+def _keep_sql(m: TableMapping) -> str:
+    """Over the plan: the pairs a run can change (an action, a failure, or a coupling to update).
+    Every other pair is Unchanged with its coupling left as is, so the plan keeps only these
+    (a superset of the rows ``apply`` reads) and counts the others (``_plan_n``)."""
+    n = range(len(m.fields))
+    return " OR ".join([
+        "coalesce(nav_gone, false)", "coalesce(crm_gone, false)",
+        *(f"act_{i} <> 'none'" for i in n),
+        "nav_synced_modified IS DISTINCT FROM n_mod", "crm_synced_modified IS DISTINCT FROM c_mod",
+        *(f"(nv_{i} = cv_{i} AND b_{i} IS DISTINCT FROM nv_{i})" for i in n),
+    ])
+
+
+def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool) -> tuple[str, list]:
+    """The plan query (pure): one row per coupled pair in scope with per-field values and actions."""
     nav_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL::TIMESTAMP"
     crm_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"
     nav_side = "(nav_synced_modified IS NULL OR n_mod IS NULL OR n_mod > nav_synced_modified)"
@@ -109,21 +141,8 @@ def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool) -
                   f"c.{q(f.base_column)} AS b_{i}"]
         if f.lookup:
             inner += ["cn.crm_id AS lk_nav_as_crm", "cr.nav_no AS lk_crm_as_nav"]
-    joins = ""
-    if lk:
-        joins = (f" LEFT JOIN coupling cn ON cn.entity = 'company' AND cn.nav_no = n.{q(lk.nav)}"
-                 f" LEFT JOIN coupling cr ON cr.entity = 'company' AND cr.crm_id = r.{q(lk.crm)}")
-    nf, nfp = filter_sql("n", m.nav_filter)
-    cf, cfp = filter_sql("r", m.crm_filter)
-    where = "c.entity = 'contact'"
-    if scoped:
-        where += " AND c.nav_no IN (SELECT nav_no FROM _scope)"
-    else:
-        where += f" AND (n.{q(m.nav_key)} IS NULL OR ({nf})) AND (r.{q(m.crm_key)} IS NULL OR ({cf}))"
-        params += nfp + cfp
-    src = (f"SELECT {', '.join(inner)} FROM coupling c "
-           f"LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = c.nav_no "
-           f"LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = c.crm_id{joins} WHERE {where}")
+    from_where, params = _scope_sql(m, scoped)
+    src = f"SELECT {', '.join(inner)} {from_where}"
 
     # second level: normalized values, changes, actions, new values
     cols = ["*"]
@@ -248,7 +267,9 @@ def _conflicts_sql(m: TableMapping) -> tuple[str, list]:
 def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: bool = False) -> None:
     """Create the temp table ``_plan`` for the run."""
     sql, params = build_plan_sql(m, direction, force, scoped)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _plan0 AS {sql}", params)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _plan0 AS SELECT * FROM ({sql}) WHERE {_keep_sql(m)}", params)
+    scope, sparams = _scope_sql(m, scoped, lookups=False)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _plan_n AS SELECT count(*) AS n {scope}", sparams)
     # e-mails about to be written: validated in Python, the few distinct values only
     email_parts = []
     for i, f in enumerate(m.fields):
@@ -338,6 +359,9 @@ def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
 
 def counts(con) -> dict[str, int]:
     rows = dict(con.execute("SELECT status, count(*) FROM _plan GROUP BY status").fetchall())
+    # _plan holds the pairs a run can change; the others in scope (_plan_n) are Unchanged
+    total = con.execute("SELECT n FROM _plan_n").fetchone()[0]
+    rows["unchanged"] = total - sum(int(rows.get(k, 0)) for k in ("modified", "skipped", "failed"))
     return {k: int(rows.get(k, 0)) for k in ("modified", "unchanged", "skipped", "failed")}
 
 
