@@ -316,10 +316,70 @@ _PHONE_JUNK = re.compile(r"[^\d+]")
 _TRUNK = re.compile(r"\(0\)")
 
 
+@lru_cache(maxsize=1024)
+def _region_rule(region: str | None):
+    """(calling code, national prefix, national number pattern) of a region whose trunk-prefix rule is plain
+    (from phonenumbers' metadata), or None when its numbers need phonenumbers' full parser."""
+    from phonenumbers.phonemetadata import PhoneMetadata
+
+    md = PhoneMetadata.metadata_for_region(region) if region else None
+    if md is None or md.national_prefix_transform_rule or md.general_desc is None:
+        return None
+    npfx = md.national_prefix or ""
+    if md.national_prefix_for_parsing not in (None, npfx):
+        return None
+    return str(md.country_code), npfx, re.compile(md.general_desc.national_number_pattern)
+
+
+@lru_cache(maxsize=1024)
+def _cc_rule(cc: str):
+    import phonenumbers
+
+    return _region_rule(phonenumbers.region_code_for_country_code(int(cc)))
+
+
+def _national(rule, number: str) -> str | None:
+    """The national significant number as phonenumbers finds it: the trunk prefix stripped unless the
+    number is only viable with it; None for the cases left to the full parser (leading zeros)."""
+    _cc, npfx, pattern = rule
+    if npfx and number.startswith(npfx):
+        stripped = number[len(npfx):]
+        if not (pattern.fullmatch(number) and not pattern.fullmatch(stripped)):
+            number = stripped
+    if len(number) < 4 or number.startswith("0"):
+        return None
+    return number
+
+
+def _e164_fast(compact: str, region: str | None) -> str | None:
+    """phonenumbers' E.164 without its parser, for plain numbers; None where the parser must decide."""
+    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+    if compact.startswith("+"):
+        digits = compact[1:]
+        if not digits.isdigit():
+            return None
+        for n in (1, 2, 3):
+            cc = digits[:n]
+            if int(cc) in COUNTRY_CODE_TO_REGION_CODE:
+                rule = _cc_rule(cc)
+                nsn = _national(rule, digits[n:]) if rule else None
+                return None if nsn is None else "+" + cc + nsn
+        return None
+    rule = _region_rule(region)
+    if rule is None or not compact.isdigit():
+        return None
+    nsn = _national(rule, compact)
+    return None if nsn is None else "+" + rule[0] + nsn
+
+
 @lru_cache(maxsize=1_000_000)
 def _e164(compact: str, region: str | None) -> str | None:
     import phonenumbers
 
+    fast = _e164_fast(compact, region)
+    if fast is not None:
+        return fast
     try:
         p = phonenumbers.parse(compact, region)
     except phonenumbers.NumberParseException:
@@ -459,7 +519,6 @@ _BLOCKS = (
     "a.l = b.f AND a.co = b.co", "a.f = b.l AND a.co = b.co",      # swapped + typo
     "a.l = b.l AND a.post = b.post", "a.f = b.f AND a.post = b.post",
     "a.el = b.el AND length(a.el) >= 4",           # same e-mail local part (work vs private address)
-    "a.l = b.l AND left(a.f, 1) = left(b.f, 1)", "a.f = b.f AND left(a.l, 2) = left(b.l, 2)",
 )
 
 
