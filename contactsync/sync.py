@@ -17,7 +17,7 @@ import pandas as pd
 from . import history
 from .errors import SyncError
 from .mapping import TableMapping
-from .sqlbuild import filter_sql, norm, q
+from .sqlbuild import filter_sql, in_storage_order, norm, q
 from .validate import invalid_emails
 
 DIRECTIONS = ("push", "pull", "both")
@@ -116,7 +116,7 @@ def _keep_sql(m: TableMapping) -> str:
         "coalesce(nav_gone, false)", "coalesce(crm_gone, false)",
         *(f"act_{i} <> 'none'" for i in n),
         "nav_synced_modified IS DISTINCT FROM n_mod", "crm_synced_modified IS DISTINCT FROM c_mod",
-        *(f"(nv_{i} = cv_{i} AND b_{i} IS DISTINCT FROM nv_{i})" for i in n),
+        *(f"nb_{i} IS DISTINCT FROM b_{i}" for i in n),
     ])
 
 
@@ -181,7 +181,24 @@ def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool) -
             pull_src = f"cv_{i}" if f.constant is not None else f"craw_{i}"
             pull = f"coalesce(CAST({pull_src} AS VARCHAR), '')"
             cols3.append(f"{'upper(' + pull + ')' if f.code else pull} AS pullv_{i}")
-    sql = f"SELECT {', '.join(cols3)} FROM ({lvl2})"
+    lvl3 = f"SELECT {', '.join(cols3)} FROM ({lvl2})"
+    # the last-synced value each field gets if the record is synced: the agreed value; or, never synced
+    # here, the value of the side that did not change (it still holds what was last synced)
+    cols4, pend_nav, pend_crm = ["*"], [], []
+    for i, _f in enumerate(m.fields):
+        cols4.append(
+            f"CASE WHEN act_{i} IN ('push', 'pull') OR nv_{i} = cv_{i} "
+            f"THEN (CASE WHEN act_{i} = 'pull' THEN cv_{i} ELSE nv_{i} END) "
+            f"WHEN b_{i} IS NULL AND NOT nchg_{i} AND cchg_{i} THEN nv_{i} "
+            f"WHEN b_{i} IS NULL AND nchg_{i} AND NOT cchg_{i} THEN cv_{i} ELSE b_{i} END AS nb_{i}")
+        pend_nav.append(f"(b_{i} IS NULL AND nchg_{i} AND nv_{i} <> cv_{i} AND act_{i} NOT IN ('push', 'pull') "
+                        f"AND cchg_{i})")
+        pend_crm.append(f"(b_{i} IS NULL AND cchg_{i} AND nv_{i} <> cv_{i} AND act_{i} NOT IN ('push', 'pull') "
+                        f"AND nchg_{i})")
+    # a change with no last-synced value to compare with stays pending: the side's modified-on is not advanced
+    cols4.append(f"({' OR '.join(pend_nav)}) AS pend_nav")
+    cols4.append(f"({' OR '.join(pend_crm)}) AS pend_crm")
+    sql = f"SELECT {', '.join(cols4)} FROM ({lvl3})"
     return sql, cparams + params
 
 
@@ -305,8 +322,8 @@ def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
         if m.crm_modified:
             sets.append(f"{q(m.crm_modified)} = ?")
             p2.append(ts)
-        con.execute(f"UPDATE {q(m.crm_table)} AS t SET {', '.join(sets)} FROM _plan p "
-                    f"WHERE t.{q(m.crm_key)} = p.crm_id AND p.status = 'modified' AND p.any_push", p2)
+        src = in_storage_order(m.crm_table, f"_t.{q(m.crm_key)} = p.crm_id", "p.status = 'modified' AND p.any_push")
+        con.execute(f"UPDATE {q(m.crm_table)} AS t SET {', '.join(sets)} FROM {src} p WHERE t.rowid = p._rid", p2)
     pull_fields = [(i, f) for i, f in enumerate(m.fields) if f.from_crm]
     if pull_fields:
         sets = [f"{q(f.nav)} = CASE WHEN p.act_{i} = 'pull' THEN p.pullv_{i} ELSE t.{q(f.nav)} END"
@@ -319,17 +336,18 @@ def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
             sets += ['"Last Date Modified" = CAST(?::TIMESTAMP AS DATE)',
                      '"Last Time Modified" = CAST(?::TIMESTAMP AS TIME)']
             p2 += [ts, ts]
-        con.execute(f"UPDATE {q(m.nav_table)} AS t SET {', '.join(sets)} FROM _plan p "
-                    f"WHERE t.{q(m.nav_key)} = p.nav_no AND p.status = 'modified' AND p.any_pull", p2)
+        src = in_storage_order(m.nav_table, f"_t.{q(m.nav_key)} = p.nav_no", "p.status = 'modified' AND p.any_pull")
+        con.execute(f"UPDATE {q(m.nav_table)} AS t SET {', '.join(sets)} FROM {src} p WHERE t.rowid = p._rid", p2)
     # couplings: last-synced values become the agreed values; results and flags
     newbase = [
-        (f, f"CASE WHEN p.status IN ('modified', 'unchanged') AND (p.act_{i} IN ('push', 'pull') OR p.nv_{i} = p.cv_{i})"
-            f" THEN (CASE WHEN p.act_{i} = 'pull' THEN p.cv_{i} ELSE p.nv_{i} END) ELSE p.b_{i} END")
+        (f, f"CASE WHEN p.status IN ('modified', 'unchanged') THEN p.nb_{i} ELSE p.b_{i} END")
         for i, f in enumerate(m.fields)
     ]
     ok = "p.status IN ('modified', 'unchanged')"
-    new_nmod = "CASE WHEN p.status = 'modified' AND p.any_pull THEN ?::TIMESTAMP ELSE p.n_mod END"
-    new_cmod = "CASE WHEN p.status = 'modified' AND p.any_push THEN ?::TIMESTAMP ELSE p.c_mod END"
+    new_nmod = ("CASE WHEN p.pend_nav THEN c.nav_synced_modified "
+                "WHEN p.status = 'modified' AND p.any_pull THEN ?::TIMESTAMP ELSE p.n_mod END")
+    new_cmod = ("CASE WHEN p.pend_crm THEN c.crm_synced_modified "
+                "WHEN p.status = 'modified' AND p.any_push THEN ?::TIMESTAMP ELSE p.c_mod END")
     touch = ("p.status <> 'unchanged' OR c.nav_synced_modified IS DISTINCT FROM p.n_mod OR "
              "c.crm_synced_modified IS DISTINCT FROM p.c_mod OR "
              + " OR ".join(f"p.b_{i} IS DISTINCT FROM ({expr})" for i, (f, expr) in enumerate(newbase)))
@@ -348,9 +366,9 @@ def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
         "WHEN p.status IN ('failed', 'skipped') THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END ELSE c.last_result_crm END",
         "skipped = p.status = 'skipped'",
     ]
-    con.execute(f"UPDATE coupling AS c SET {', '.join(sets)} FROM _plan p "
-                f"WHERE c.entity = 'contact' AND c.nav_no = p.nav_no AND c.nav_no IN (SELECT nav_no FROM _touch)",
-                [ts, ts, ts])
+    src = in_storage_order("coupling", "_t.entity = 'contact' AND _t.nav_no = p.nav_no",
+                           "p.nav_no IN (SELECT nav_no FROM _touch)")
+    con.execute(f"UPDATE coupling AS c SET {', '.join(sets)} FROM {src} p WHERE c.rowid = p._rid", [ts, ts, ts])
     sql, params = _conflicts_sql(m)
     con.execute(f"INSERT INTO run_conflict SELECT ?, * FROM ({sql})", [run_id, *params])
     con.execute("INSERT INTO run_error SELECT ?, nav_no, crm_id, fail_msg FROM _plan WHERE status = 'failed'",

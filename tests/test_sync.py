@@ -268,3 +268,20 @@ def test_demo_data_outcomes(demo):
     assert real.counts() == r.counts()
     again = demo.sync("both")
     assert again.modified == 0 and again.skipped == r.skipped and again.failed == r.failed
+
+
+@pytest.mark.parametrize("first, second", [("push", "pull"), ("pull", "push")])
+def test_one_direction_run_keeps_the_other_sides_changes_pending(demo, first, second):
+    """A push must not swallow CRM changes it did not send (and a pull NAV's), also for couplings brought
+    from BC that have no synced values yet."""
+    def planned(d):
+        r = demo.sync(d, dry_run=True)
+        return set(zip(r.changes["key"], r.changes["field"])), r.failed
+
+    before = planned(second)
+    assert before[0]
+    demo.sync(first)
+    assert planned(second) == before
+    demo.sync(second)
+    again = demo.sync("both")
+    assert again.modified == 0
