@@ -12,18 +12,43 @@ CRM_SEARCH = ("firstname", "middlename", "lastname", "emailaddress1", "telephone
 NAV_SEARCH = ("No.", "Name", "First Name", "Surname", "E-Mail", "Phone No.", "Mobile Phone No.", "Company Name")
 
 
-def _search_sql(alias: str, columns, extra: tuple[str, ...] = ()) -> str:
+def _search_sql(alias: str, columns, extra: tuple[str, ...] = (), *, per_column: bool = False) -> str:
     parts = [f"coalesce(CAST({alias}.{q(c)} AS VARCHAR), '')" for c in columns] + list(extra)
+    if per_column:  # same matches for a term without a space (it cannot span the ' ' separator); no concat
+        return "(" + " OR ".join(f"contains(lower({p}), lower(?))" for p in parts) + ")"
     return f"contains(lower(concat_ws(' ', {', '.join(parts)})), lower(?))"
 
 
-def list_sql(side: str, m: TableMapping, *, search: bool, coupled: bool | None, columns: set[str],
+# the account name, searched before the join: accounts whose name matches (one parameter)
+_ACCOUNT_MATCH = ("r.parentcustomerid IN (SELECT accountid FROM crm_account "
+                  "WHERE contains(lower(coalesce(CAST(name AS VARCHAR), '')), lower(?)))")
+
+
+def _per_column(search) -> bool:
+    return isinstance(search, str) and " " not in search
+
+
+def list_params(side: str, search, columns: set[str]) -> list:
+    """The search parameters of :func:`list_sql` (the term, once per place it is matched)."""
+    if not search:
+        return []
+    if not _per_column(search):
+        return [search]
+    cols = [c for c in (CRM_SEARCH if side == "crm" else NAV_SEARCH) if c in columns]
+    return [search] * (len(cols) + (1 if side == "crm" else 0))
+
+
+def list_sql(side: str, m: TableMapping, *, search: bool | str, coupled: bool | None, columns: set[str],
              order: str | None = None) -> str:
-    """The paged list query for ``side`` ('crm' or 'nav'); params: [search?] + [limit, offset]."""
+    """The paged list query for ``side`` ('crm' or 'nav'); params: ``list_params(...)`` + [limit, offset].
+    A search term without a space is matched column by column (the same rows, without concatenating
+    every row's text); the account name through the matching accounts."""
     if side == "crm":
         cols = [c for c in CRM_SEARCH if c in columns]
         conds = []
-        if search:
+        if search and _per_column(search):
+            conds.append(f"({_search_sql('r', cols, per_column=True)[:-1]} OR {_ACCOUNT_MATCH}))")
+        elif search:
             conds.append(_search_sql("r", cols, ("coalesce(a.name, '')",)))
         if coupled is not None:
             conds.append(("" if coupled else "NOT ") + "(c.nav_no IS NOT NULL)")
@@ -37,7 +62,7 @@ def list_sql(side: str, m: TableMapping, *, search: bool, coupled: bool | None, 
     cols = [c for c in NAV_SEARCH if c in columns]
     conds = []
     if search:
-        conds.append(_search_sql("n", cols))
+        conds.append(_search_sql("n", cols, per_column=_per_column(search)))
     if coupled is not None:
         conds.append(("" if coupled else "NOT ") + "(c.crm_id IS NOT NULL)")
     where = " AND ".join(conds) or "true"

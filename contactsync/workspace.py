@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import coupling as cp
 from . import history, sync
-from .compare import compare_sql, differences_sql, list_sql
+from .compare import compare_sql, differences_sql, list_params, list_sql
 from .errors import ContactSyncError, CouplingError, SyncError, WorkspaceError
 from .imports import ImportResult, import_records
 from .mapping import TableMapping, default_mapping, load_mapping
@@ -377,8 +377,8 @@ class Workspace:
         table = self.mapping.crm_table if side == "crm" else self.mapping.nav_table
         with self._store.connection() as con:
             cols = history.table_columns(con, table)
-            sql = list_sql(side, self.mapping, search=bool(search), coupled=coupled, columns=set(cols))
-            params = ([search] if search else []) + [limit if limit is not None else 2**62, offset]
+            sql = list_sql(side, self.mapping, search=search or False, coupled=coupled, columns=set(cols))
+            params = list_params(side, search, set(cols)) + [limit if limit is not None else 2**62, offset]
             df = con.execute(sql, params).df()
         total = int(df["_total"].iloc[0]) if len(df) else (0 if offset == 0 else self._count(side, search, coupled))
         df = df.drop(columns="_total")
