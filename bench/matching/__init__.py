@@ -1,0 +1,1 @@
+"""Labelled matching benchmark: ``python -m bench.matching``."""
