@@ -12,6 +12,7 @@ from .crm_contacts import CrmContactsView
 from .differences import DifferencesView
 from .history import HistoryView
 from .nav_contacts import NavContactsView
+from .review import ReviewView
 
 ENV_WORKSPACE = "CONTACTSYNC_WORKSPACE"
 
@@ -40,7 +41,7 @@ def open_workspace(path: str | Path | None = None):
 
 class StewardApp(w.VBox):
     """Tabs: Dynamics CRM Contacts, Contacts (NAV, with the card, coupling and Synchronize Now dialogs),
-    Differences, History."""
+    Differences, Review matches, History."""
 
     def __init__(self, ws):
         self.ws = ws
@@ -49,12 +50,13 @@ class StewardApp(w.VBox):
         # compared and listed when first shown: opening the app stays fast on a large workspace
         self.differences = DifferencesView(ws, on_changed=self._changed, autoload=False)
         self.history = HistoryView(ws, on_changed=self._changed, autoload=False)
-        self.views = [self.crm_contacts, self.nav_contacts, self.differences, self.history]
+        self.review = ReviewView(ws, on_changed=self._changed)  # scores when first shown
+        self.views = [self.crm_contacts, self.nav_contacts, self.differences, self.review, self.history]
         self.tabs = w.Tab(children=self.views)
         for i, v in enumerate(self.views):
             self.tabs.set_title(i, v.title)
         self.tabs.add_class("cs-tabs")
-        self._stale: set[int] = {self.views.index(self.differences), self.views.index(self.history)}
+        self._stale: set[int] = {self.views.index(v) for v in (self.differences, self.review, self.history)}
         self.tabs.observe(self._tab_changed, names="selected_index")
         head = w.HTML(STYLE + f'<div class="cs-title" style="font-size:18px">Contact synchronization — '
                       f'Dynamics NAV ↔ Dynamics CRM</div><div class="cs-hint">Workspace: {esc(ws.path)}</div>')
