@@ -7,6 +7,8 @@ accents and long text survive), and column names stripped of BOMs and surroundin
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import json
 import os
 import tempfile
@@ -69,10 +71,21 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> duckdb.D
     else:
         first = raw[:65536].decode("utf-8", errors="ignore").lstrip("\ufeff").split("\n", 1)[0]
     delim = _sniff_delimiter(first)
+    # the header as written: DuckDB's sniffer would rename a repeated column (Surname_1) and may take a
+    # ragged data row for the header, so the columns are fixed here and every row must match them
+    head_text = text if encoding != "utf-8" else raw[: 1 << 20].decode("utf-8", errors="ignore")
+    header = next(csv.reader(io.StringIO(head_text.lstrip("\ufeff")), delimiter=delim, quotechar='"'), [])
+    header = [h.replace("\ufeff", "").strip() or f"column{i}" for i, h in enumerate(header)]
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        if text_path != path:
+            os.unlink(text_path)
+        raise ImportFileError(f"{name}: column(s) {dup} appear more than once in the header; keep one of each "
+                              "and import again.", source=name, columns=dup)
     try:
         rel = con.read_csv(
-            str(text_path), header=True, sep=delim, all_varchar=True, quotechar='"', escapechar='"',
-            encoding="utf-8", max_line_size=64 * 1024 * 1024,
+            str(text_path), header=True, sep=delim, quotechar='"', escapechar='"', auto_detect=False,
+            columns={h: "VARCHAR" for h in header}, encoding="utf-8", max_line_size=64 * 1024 * 1024,
         )
         # materialize now, so parse errors surface here and the temp file can go
         rel.create_view("_csv_rel", replace=True)
@@ -80,7 +93,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> duckdb.D
         con.execute("DROP VIEW IF EXISTS _csv_rel")
     except duckdb.Error as exc:
         raise ImportFileError(
-            f"{name} cannot be read as CSV (delimiter {delim!r}): {str(exc).splitlines()[0]}. "
+            f"{name} cannot be read as CSV (delimiter {delim!r}): "
+            f"{'; '.join(str(exc).split('Possible fixes')[0].split(chr(10))[:3:2])[:300]}. "
             "Check that it is a CSV export with a header row.",
             source=name,
         ) from exc
