@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from wschecksum import diff, fingerprint
 
 import contactsync as cs
-from wschecksum import diff, fingerprint
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")]
 
