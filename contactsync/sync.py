@@ -116,7 +116,9 @@ def _keep_sql(m: TableMapping) -> str:
         "coalesce(nav_gone, false)", "coalesce(crm_gone, false)",
         *(f"act_{i} <> 'none'" for i in n),
         "nav_synced_modified IS DISTINCT FROM n_mod", "crm_synced_modified IS DISTINCT FROM c_mod",
-        *(f"nb_{i} IS DISTINCT FROM b_{i}" for i in n),
+        # nb_i differs from b_i only on an action, a never-synced field, or a value both sides now agree on
+        # (the same rows as "nb_i IS DISTINCT FROM b_i" plus never-synced ones; cheaper than nb_i's CASE)
+        *(f"(b_{i} IS NULL OR (nv_{i} = cv_{i} AND nv_{i} <> b_{i}))" for i in n),
     ])
 
 
