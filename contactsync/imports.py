@@ -184,13 +184,15 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
     run_id = history.start_run(con, "import", note=f"{table} from {name}")
     side = history.TABLE_SIDE[table]
     if updated and data_cols:
-        unions = " UNION ALL ".join(
-            f"SELECT ?, ?, s.{q(key)}, ?, CAST(t.{q(c)} AS VARCHAR), CAST(s.{q(c)} AS VARCHAR), 'update' "
-            f"FROM _typed s JOIN {q(table)} t ON t.{q(key)} = s.{q(key)} WHERE s.{q(c)} IS DISTINCT FROM t.{q(c)}"
-            for c in data_cols
-        )
-        con.execute(f"INSERT INTO change_log {unions}",
-                    [x for c in data_cols for x in (run_id, side, c)])
+        # one join over the changed records, one struct per column (not one join per column)
+        fields = ", ".join(
+            f"{{'f': ?, 'o': CAST(t.{q(c)} AS VARCHAR), 'n': CAST(s.{q(c)} AS VARCHAR), "
+            f"'d': s.{q(c)} IS DISTINCT FROM t.{q(c)}}}" for c in data_cols)
+        con.execute(
+            f"INSERT INTO change_log SELECT ?, ?, k, u.f, u.o, u.n, 'update' FROM ("
+            f"SELECT s.{q(key)} AS k, unnest([{fields}]) AS u FROM _typed s JOIN _class c ON c.k = s.{q(key)} "
+            f"AND c.is_changed AND NOT c.is_new JOIN {q(table)} t ON t.{q(key)} = s.{q(key)}) WHERE u.d",
+            [run_id, side, *data_cols])
         sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in data_cols)
         con.execute(
             f"UPDATE {q(table)} AS t SET {sets} FROM _typed s JOIN _class k ON k.k = s.{q(key)} "
