@@ -125,14 +125,15 @@ def differences_sql(m: TableMapping, scoped: bool = False) -> tuple[str, list]:
                    f"OR {c_mod} IS NULL OR {c_mod} > c.crm_synced_modified) END")
         state = (f"CASE WHEN ({nav_chg}) AND ({crm_chg}) THEN 'both changed' WHEN {nav_chg} THEN 'NAV changed' "
                  f"WHEN {crm_chg} THEN 'CRM changed' ELSE 'differs' END")
-        parts.append(f"SELECT c.nav_no, c.crm_id, {i} AS pos, ? AS nav_field, ? AS crm_field, {nav_v} AS nav_value, "
-                     f"{crm_v} AS crm_value, {state} AS state FROM pairs c "
-                     f"JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = c.nav_no "
-                     f"JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = c.crm_id{_pairs_from(m)} "
-                     f"WHERE {nav_c} <> {crm_c}")
+        parts.append(f"CASE WHEN {nav_c} <> {crm_c} THEN {{'pos': {i}, 'nav_field': CAST(? AS VARCHAR), "
+                     f"'crm_field': CAST(? AS VARCHAR), 'nav_value': {nav_v}, 'crm_value': {crm_v}, "
+                     f"'state': {state}}} END")
         params += [f.nav, f.crm]
     scope = " AND nav_no IN (SELECT nav_no FROM _scope)" if scoped else ""
+    # one pass over the pairs (not one join per field): the differing fields' structs, unnested
     sql = (f"WITH pairs AS (SELECT * FROM coupling WHERE entity = 'contact'{scope}) "
-           f"SELECT nav_no, crm_id, nav_field, crm_field, nav_value, crm_value, true AS differs, state "
-           f"FROM ({' UNION ALL '.join(parts)}) ORDER BY nav_no, pos")
+           f"SELECT nav_no, crm_id, u.nav_field, u.crm_field, u.nav_value, u.crm_value, true AS differs, u.state "
+           f"FROM (SELECT c.nav_no, c.crm_id, unnest(list_filter([{', '.join(parts)}], lambda x: x IS NOT NULL)) AS u "
+           f"FROM pairs c JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = c.nav_no "
+           f"JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = c.crm_id{_pairs_from(m)}) ORDER BY nav_no, u.pos")
     return sql, params
