@@ -240,11 +240,11 @@ def _couple_created(con, m, run_id, ts, side, direction, strict, bad):
     failed = _drop_failed_creations(con, run_id, strict)
     if failed:
         table, key, col = ((m.crm_table, m.crm_key, "crm_id") if side == "crm" else (m.nav_table, m.nav_key, "nav_no"))
-        con.execute(f"DELETE FROM {q(table)} WHERE {q(key)} IN (SELECT {col} FROM _plan WHERE status = 'failed')")
+        con.execute(f"DELETE FROM {q(table)} WHERE {q(key)} IN (SELECT {q(col)} FROM _plan WHERE status = 'failed')")
         con.execute("DELETE FROM coupling WHERE entity = 'contact' AND nav_no IN "
                     "(SELECT nav_no FROM _plan WHERE status = 'failed')")
         con.execute(f"DELETE FROM change_log WHERE run_id = ? AND op = 'insert' AND side = ? AND key IN "
-                    f"(SELECT {col} FROM _plan WHERE status = 'failed')", [run_id, side])
+                    f"(SELECT {q(col)} FROM _plan WHERE status = 'failed')", [run_id, side])
         con.execute("DELETE FROM coupling_log WHERE run_id = ? AND image = 'created' AND nav_no IN "
                     "(SELECT nav_no FROM _plan WHERE status = 'failed')", [run_id])
         con.execute("DELETE FROM _mk WHERE nav_no IN (SELECT nav_no FROM _plan WHERE status = 'failed')")

@@ -46,7 +46,7 @@ def add_counts(con, run_id: int, **counts: int) -> None:
         raise ValueError(f"unknown counts {unknown}")
     if not counts:
         return
-    sets = ", ".join(f"{c} = {c} + ?" for c in counts)
+    sets = ", ".join(f"{q(c)} = {q(c)} + ?" for c in counts)
     con.execute(f"UPDATE run SET {sets} WHERE run_id = ?", [*counts.values(), run_id])
 
 

@@ -232,7 +232,7 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
                        failed=int(n_bad_rows))
     history.finish_run(con, run_id)
     for t in ("_stage", "_typed", "_bad", "_class"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
+        con.execute(f"DROP TABLE IF EXISTS {q(t)}")
     con.execute("DROP VIEW IF EXISTS _src")
     con.execute("DROP VIEW IF EXISTS _src_raw")
     con.execute("DROP TABLE IF EXISTS _src_tab")
