@@ -101,7 +101,8 @@ class Settings(MutableMapping):
         value = str(value)
         if key.endswith("_base_url"):
             parsed = urllib.parse.urlparse(value)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            if (parsed.scheme not in ("http", "https") or not parsed.netloc
+                    or any(ch.isspace() or ord(ch) < 32 for ch in value)):
                 raise ContactSyncError(f"setting {key!r} must be an http(s) URL like "
                                        f"{DEFAULT_SETTINGS.get(key, 'https://example.com')!r}, got {value!r}")
         elif key == "nav_no_prefix" and not re.fullmatch(r"[A-Z]{0,10}", value):
@@ -652,6 +653,7 @@ class Workspace:
             df.to_parquet(path, index=False)
         elif suffix == ".xlsx":
             df.to_excel(path, index=False)
+            _excel_text_not_formulas(path)
         else:
             df.to_json(path, orient="records", date_format="iso", force_ascii=False, indent=1)
         return ExportResult(path, len(df), tuple(formula), neutralize and bool(formula))
@@ -738,6 +740,23 @@ class Workspace:
         query = urllib.parse.urlencode({"page": "5050", "filter": f"'No.' IS '{cp.nav_key(no)}'"},
                                        quote_via=urllib.parse.quote)
         return f"{base}?{query}"
+
+
+def _excel_text_not_formulas(path: Path) -> None:
+    """openpyxl stores a string starting with '=' as a formula: store every such cell as the text it is,
+    so the export re-imports exactly (and Excel does not run it)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    changed = False
+    for sheet in wb.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+                    changed = True
+    if changed:
+        wb.save(path)
 
 
 class _DryRun(Exception):
