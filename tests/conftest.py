@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -88,6 +91,22 @@ def demo(tmp_path):
     w = build_demo(tmp_path / "demo.duckdb")
     yield w
     w.close()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """The sample-data workspace file, built once per test session (copy it; don't change it)."""
+    path = tmp_path_factory.mktemp("demo") / "template.duckdb"
+    build_demo(path).close()
+    return path
+
+
+@pytest.fixture
+def wpath(tmp_path, demo_template) -> Path:
+    """A fresh copy of the sample-data workspace file."""
+    path = tmp_path / "w.duckdb"
+    shutil.copyfile(demo_template, path)
+    return path
 
 
 def table_state(w, table: str) -> pd.DataFrame:

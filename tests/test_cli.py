@@ -18,25 +18,9 @@ from click.testing import CliRunner
 
 import contactsync as cs
 from contactsync.cli import main
-from contactsync.demo import build_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "template.duckdb"
-    build_demo(path).close()
-    return path
-
-
-@pytest.fixture
-def wpath(tmp_path, demo_template) -> Path:
-    """A fresh copy of the demo workspace (built once with contactsync.demo.build_demo)."""
-    path = tmp_path / "w.duckdb"
-    shutil.copyfile(demo_template, path)
-    return path
 
 
 @pytest.fixture

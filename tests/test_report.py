@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -14,27 +13,12 @@ import pandas as pd
 import pytest
 
 from contactsync import report
-from contactsync.demo import build_demo
 from contactsync.report import ParameterError, RunFailed, SyncRunParams, check_params
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "sync_run.ipynb"
 DATA = ROOT / "data"
 NOW = datetime.now().strftime("%Y-%m-%d %H:%M:%S")  # an export's modified-on for an edit made now
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "template.duckdb"
-    build_demo(path).close()
-    return path
-
-
-@pytest.fixture
-def wpath(tmp_path, demo_template) -> Path:
-    path = tmp_path / "w.duckdb"
-    shutil.copyfile(demo_template, path)
-    return path
 
 
 def scalar(path, sql, params=None):

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -14,26 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from contactsync.cli import main
-from contactsync.demo import build_demo
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "sync_run.ipynb"
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "template.duckdb"
-    build_demo(path).close()
-    return path
-
-
-@pytest.fixture
-def wpath(tmp_path, demo_template) -> Path:
-    path = tmp_path / "w.duckdb"
-    shutil.copyfile(demo_template, path)
-    return path
 
 
 def query(path, sql, params=None):
