@@ -371,6 +371,46 @@ class Pager(w.HBox):
                                 f'{total:,}</span>')
 
 
+COUPLED_OPTIONS = [("All", "all"), ("Coupled", "coupled"), ("Uncoupled", "uncoupled")]
+COUPLED_VALUES = {"all": None, "coupled": True, "uncoupled": False}
+
+
+class ContactList:
+    """Search box, Coupled filter, a row table and a pager over a Workspace list method
+    (``ws.crm_contacts`` or ``ws.nav_contacts``): the filtering and paging happen in DuckDB.
+
+    ``css`` prefixes the widgets' classes (``""`` -> ``cs-search``, ``"nav-"`` -> ``cs-nav-search``).
+    A change of filter or page calls ``on_change`` (the view's guarded refresh, which calls :meth:`load`).
+    The view lays out ``filters``, ``table`` and ``pager`` itself."""
+
+    def __init__(self, fetch: Callable[..., pd.DataFrame], table: RowTable, *, placeholder: str, css: str,
+                 page_size: int, on_change: Callable[[], None]):
+        self._fetch = fetch
+        self._on_change = on_change
+        self.search = w.Text(placeholder=placeholder, description="Search", continuous_update=False,
+                             layout=w.Layout(width="360px"))
+        self.search.add_class(f"cs-{css}search")
+        self.coupled = w.Dropdown(options=COUPLED_OPTIONS, value="all", description="Coupled",
+                                  layout=w.Layout(width="220px"))
+        self.coupled.add_class(f"cs-{css}coupled-filter")
+        self.table = table
+        self.pager = Pager(page_size, on_change)
+        self.filters = w.HBox([self.search, self.coupled])
+        self.search.observe(lambda _c: self._refilter(), names="value")
+        self.coupled.observe(lambda _c: self._refilter(), names="value")
+
+    def _refilter(self) -> None:
+        self.pager.reset()
+        self._on_change()
+
+    def load(self) -> None:
+        """Fetch the current page with the current filters into the table."""
+        df = self._fetch(search=self.search.value.strip() or None, coupled=COUPLED_VALUES[self.coupled.value],
+                         limit=self.pager.page_size, offset=self.pager.offset)
+        self.table.set_rows(df)
+        self.pager.update(df.attrs.get("total", len(df)), len(df))
+
+
 def button(description: str, css: str, *, style: str = "", tooltip: str = "", width: str | None = None) -> w.Button:
     b = w.Button(description=description, button_style=style, tooltip=tooltip or description,
                  layout=w.Layout(width=width) if width else w.Layout(width="auto"))

@@ -6,10 +6,7 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
-from .common import Column, Confirm, Messages, Pager, Progress, RowTable, button, esc, guarded, text, yes_no
-
-COUPLED_OPTIONS = [("All", "all"), ("Coupled", "coupled"), ("Uncoupled", "uncoupled")]
-COUPLED_VALUES = {"all": None, "coupled": True, "uncoupled": False}
+from .common import Column, Confirm, ContactList, Messages, Progress, RowTable, button, esc, guarded, text, yes_no
 
 
 def _name(_v, row) -> str:
@@ -26,13 +23,7 @@ class CrmContactsView(w.VBox):
     def __init__(self, ws, on_nav_created: Callable[[str], None] | None = None, page_size: int = 15):
         self.ws = ws
         self.on_nav_created = on_nav_created
-        self.search = w.Text(placeholder="Search name, e-mail, phone, account…", description="Search",
-                             continuous_update=False, layout=w.Layout(width="360px"))
-        self.search.add_class("cs-search")
-        self.coupled = w.Dropdown(options=COUPLED_OPTIONS, value="all", description="Coupled",
-                                  layout=w.Layout(width="220px"))
-        self.coupled.add_class("cs-coupled-filter")
-        self.table = RowTable([
+        table = RowTable([
             Column("fullname", "Name", "1.3fr", _name),
             Column("account_name", "Account", "1.2fr"),
             Column("emailaddress1", "E-Mail", "1.6fr"),
@@ -41,19 +32,20 @@ class CrmContactsView(w.VBox):
             Column("coupled", "Coupled", "70px", yes_no),
             Column("nav_no", "NAV No.", "90px"),
         ], key="contactid", on_select=self._selected, empty="No CRM contacts match.")
-        self.table.add_class("cs-crm-table")
-        self.pager = Pager(page_size, self.refresh)
+        table.add_class("cs-crm-table")
+        self.list = ContactList(ws.crm_contacts, table, placeholder="Search name, e-mail, phone, account…", css="",
+                                page_size=page_size, on_change=self.refresh)
+        self.search, self.coupled, self.table, self.pager = (self.list.search, self.list.coupled, self.list.table,
+                                                             self.list.pager)
         self.create_nav_button = button("Create Contact in Dynamics NAV", "cs-create-nav", style="primary")
         self.create_nav_button.disabled = True
         self.create_nav_button.on_click(lambda _b: self.create_nav())
         self.confirm = Confirm()
         self.messages = Messages()
         self.progress = Progress()
-        self.search.observe(lambda _c: self._refilter(), names="value")
-        self.coupled.observe(lambda _c: self._refilter(), names="value")
         super().__init__([
             w.HTML(f'<div class="cs-title">{self.title}</div>'),
-            w.HBox([self.search, self.coupled]),
+            self.list.filters,
             self.table, self.pager,
             w.HBox([self.create_nav_button]),
             self.confirm, self.progress, self.messages,
@@ -62,16 +54,9 @@ class CrmContactsView(w.VBox):
         self.refresh()
 
     # -- data -------------------------------------------------------------------------------------
-    def _refilter(self) -> None:
-        self.pager.reset()
-        self.refresh()
-
     @guarded()
     def refresh(self) -> None:
-        df = self.ws.crm_contacts(search=self.search.value.strip() or None, coupled=COUPLED_VALUES[self.coupled.value],
-                                  limit=self.pager.page_size, offset=self.pager.offset)
-        self.table.set_rows(df)
-        self.pager.update(df.attrs.get("total", len(df)), len(df))
+        self.list.load()
         self._selected(self.table.selected)
 
     @property

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .common import Column, Messages, Pager, Progress, RowTable, button, esc, guarded, text, yes_no
-from .crm_contacts import COUPLED_OPTIONS, COUPLED_VALUES
+from .common import Column, ContactList, Messages, Progress, RowTable, button, esc, guarded, text, yes_no
 from .data import nav_name
 from .dialogs import CouplingDialog, SyncNowDialog
 
@@ -138,13 +137,7 @@ class NavContactsView(w.VBox):
 
     def __init__(self, ws, on_changed=None, page_size: int = 12):
         self.ws = ws
-        self.search = w.Text(placeholder="Search No., name, company, e-mail, phone…", description="Search",
-                             continuous_update=False, layout=w.Layout(width="360px"))
-        self.search.add_class("cs-nav-search")
-        self.coupled = w.Dropdown(options=COUPLED_OPTIONS, value="all", description="Coupled",
-                                  layout=w.Layout(width="220px"))
-        self.coupled.add_class("cs-nav-coupled-filter")
-        self.table = RowTable([
+        table = RowTable([
             Column("No.", "No.", "90px"),
             Column("Type", "Type", "70px"),
             Column("Name", "Name", "1.4fr"),
@@ -153,30 +146,24 @@ class NavContactsView(w.VBox):
             Column("E-Mail", "E-Mail", "1.6fr"),
             Column("coupled", "Coupled", "70px", yes_no),
         ], key="No.", on_select=self._selected, empty="No NAV contacts match.")
-        self.table.add_class("cs-nav-table")
-        self.pager = Pager(page_size, self.refresh)
+        table.add_class("cs-nav-table")
+        self.list = ContactList(ws.nav_contacts, table, placeholder="Search No., name, company, e-mail, phone…",
+                                css="nav-", page_size=page_size, on_change=self.refresh)
+        self.search, self.coupled, self.table, self.pager = (self.list.search, self.list.coupled, self.list.table,
+                                                             self.list.pager)
         self.messages = Messages()
         self.card = ContactCard(ws, on_changed=self._card_changed)
         self._external_changed = on_changed
-        self.search.observe(lambda _c: self._refilter(), names="value")
-        self.coupled.observe(lambda _c: self._refilter(), names="value")
         super().__init__([
             w.HTML(f'<div class="cs-title">{self.title}</div>'),
-            w.HBox([self.search, self.coupled]), self.table, self.pager, self.messages, self.card,
+            self.list.filters, self.table, self.pager, self.messages, self.card,
         ])
         self.add_class("cs-nav-contacts")
         self.refresh()
 
-    def _refilter(self) -> None:
-        self.pager.reset()
-        self.refresh()
-
     @guarded()
     def refresh(self) -> None:
-        df = self.ws.nav_contacts(search=self.search.value.strip() or None, coupled=COUPLED_VALUES[self.coupled.value],
-                                  limit=self.pager.page_size, offset=self.pager.offset)
-        self.table.set_rows(df)
-        self.pager.update(df.attrs.get("total", len(df)), len(df))
+        self.list.load()
 
     def _selected(self, keys) -> None:
         if keys:
