@@ -143,6 +143,5 @@ def test_sigkill_during_sync_leaves_before_or_after(crash_base, tmp_path, record
     record_property("crash_trials", TRIALS)
     record_property("crash_outcomes", summary)
     print(f"\n{TRIALS} SIGKILL trials over a {duration:.1f}s sync: {summary}")
-    assert len(outcomes) == TRIALS >= 20 or TRIALS < 20
     # the seeded delays must actually hit the run, not only its end
     assert outcomes.count("before") >= TRIALS // 4, summary
