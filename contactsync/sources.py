@@ -74,7 +74,13 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> duckdb.D
     # the header as written: DuckDB's sniffer would rename a repeated column (Surname_1) and may take a
     # ragged data row for the header, so the columns are fixed here and every row must match them
     head_text = text if encoding != "utf-8" else raw[: 1 << 20].decode("utf-8", errors="ignore")
-    header = next(csv.reader(io.StringIO(head_text.lstrip("\ufeff")), delimiter=delim, quotechar='"'), [])
+    try:
+        header = next(csv.reader(io.StringIO(head_text.lstrip("\ufeff")), delimiter=delim, quotechar='"'), [])
+    except csv.Error as exc:
+        if text_path != path:
+            os.unlink(text_path)
+        raise ImportFileError(f"{name}: the header row cannot be read ({exc}); is it a CSV export?",
+                              source=name) from exc
     header = [h.replace("\ufeff", "").strip() or f"column{i}" for i, h in enumerate(header)]
     dup = sorted({h for h in header if header.count(h) > 1})
     if dup:
