@@ -49,6 +49,7 @@ EXPECT: dict[str, tuple] = {
     "nav_empty_key.csv": ("error", ["empty key", "row(s) 2"]),
     "nav_missing_type_column.csv": ("error", ["lacks required column", "Type"]),
     "nav_duplicate_header.csv": ("error", ["Surname", "more than once"]),
+    "nav_huge_header.csv": ("error", ["header row cannot be read"]),
     "nav_bad_type.csv": ("error", ["invalid value", "Type", "Robot"]),
     "nav_bad_timestamp.csv": ("error", ["unparseable timestamp", "SystemModifiedAt", "31/02/2025 25:61"]),
     "nav_bad_date.csv": ("error", ["unparseable date", "Last Date Modified", "2025-02-30"]),

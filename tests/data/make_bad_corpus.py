@@ -88,6 +88,7 @@ def files() -> dict[str, bytes]:
     big = "".join(rng.choices("abcdefghijklmnopqrstuvwxyzäöüß €\"',;", k=5 * 1024 * 1024))
     f["nav_5mb_field.csv"] = csv_text(nav_rows(["BAD008", "Person", "C00001", "Big", "Field", big, "", "",
                                                 "2025-03-01 10:00:00"])).encode("utf-8")
+    f["nav_huge_header.csv"] = ("No.,Type," + "H" * 200_000 + "\nBAD012,Person,1\n").encode()
     # -- not what the name says ----------------------------------------------------------------
     f["nav_binary.csv"] = random.Random(1).randbytes(4096)
     f["nav_png_named.csv"] = b"\x89PNG\r\n\x1a\n" + random.Random(2).randbytes(512).replace(b"\x00", b"\x01")
