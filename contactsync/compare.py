@@ -38,38 +38,44 @@ def list_params(side: str, search, columns: set[str]) -> list:
     return [search] * (len(cols) + (1 if side == "crm" else 0))
 
 
-def list_sql(side: str, m: TableMapping, *, search: bool | str, coupled: bool | None, columns: set[str],
-             order: str | None = None) -> str:
+def list_sql(side: str, m: TableMapping, *, search: bool | str, coupled: bool | None, columns: set[str]) -> str:
     """The paged list query for ``side`` ('crm' or 'nav'); params: ``list_params(...)`` + [limit, offset].
+
+    Two stages, so a page of a large table stays cheap: the matching rows' row ids and sort keys
+    (search and Coupled filter), then the page's rows fetched by row id with their coupling (and account).
     A search term without a space is matched column by column (the same rows, without concatenating
     every row's text); the account name through the matching accounts."""
-    if side == "crm":
-        cols = [c for c in CRM_SEARCH if c in columns]
-        conds = []
-        if search and _per_column(search):
-            conds.append(f"({_search_sql('r', cols, per_column=True)[:-1]} OR {_ACCOUNT_MATCH}))")
-        elif search:
-            conds.append(_search_sql("r", cols, ("coalesce(a.name, '')",)))
-        if coupled is not None:
-            conds.append(("" if coupled else "NOT ") + "(c.nav_no IS NOT NULL)")
-        where = " AND ".join(conds) or "true"
-        order_by = order or f"r.{q('lastname')} NULLS LAST, r.{q('firstname')} NULLS LAST, r.{q(m.crm_key)}"
-        return (f"SELECT r.*, a.name AS account_name, c.nav_no IS NOT NULL AS coupled, c.nav_no AS nav_no, "
-                f"count(*) OVER () AS _total "
-                f"FROM {q(m.crm_table)} r LEFT JOIN coupling c ON c.entity = 'contact' AND c.crm_id = r.{q(m.crm_key)} "
-                f"LEFT JOIN crm_account a ON a.accountid = r.parentcustomerid "
-                f"WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?")
-    cols = [c for c in NAV_SEARCH if c in columns]
+    crm = side == "crm"
+    table, key, alias = (m.crm_table, m.crm_key, "r") if crm else (m.nav_table, m.nav_key, "n")
+    cols = [c for c in (CRM_SEARCH if crm else NAV_SEARCH) if c in columns]
     conds = []
-    if search:
+    if search and crm and _per_column(search):
+        conds.append(f"({_search_sql('r', cols, per_column=True)[:-1]} OR {_ACCOUNT_MATCH}))")
+    elif search and crm:
+        conds.append(_search_sql("r", cols, ("coalesce((SELECT name FROM crm_account a WHERE a.accountid = "
+                                             "r.parentcustomerid), '')",)))
+    elif search:
         conds.append(_search_sql("n", cols, per_column=_per_column(search)))
+    partner_col = "crm_id" if crm else "nav_no"
     if coupled is not None:
-        conds.append(("" if coupled else "NOT ") + "(c.crm_id IS NOT NULL)")
-    where = " AND ".join(conds) or "true"
-    order_by = order or f"n.{q(m.nav_key)}"
-    return (f"SELECT n.*, c.crm_id IS NOT NULL AS coupled, c.crm_id AS crm_id, count(*) OVER () AS _total "
-            f"FROM {q(m.nav_table)} n LEFT JOIN coupling c ON c.entity = 'contact' AND c.nav_no = n.{q(m.nav_key)} "
-            f"WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?")
+        conds.append(("" if coupled else "NOT ") + f"EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' "
+                     f"AND c.{partner_col} = {alias}.{q(key)})")
+    sort = [c for c in (("lastname", "firstname") if crm else ()) if c in columns] + [key]
+    order = ", ".join(f"{q(c)} NULLS LAST" for c in sort)
+    total = f"(SELECT count(*) FROM {q(table)})" if not conds else "(SELECT count(*) FROM hits)"
+    hits = (f"SELECT {alias}.rowid AS _rid, {', '.join(f'{alias}.{q(c)}' for c in sort)} FROM {q(table)} {alias} "
+            f"WHERE {' AND '.join(conds) or 'true'}")
+    own, other = ("crm_id", "nav_no") if crm else ("nav_no", "crm_id")
+    extra = (", (SELECT a.name FROM crm_account a WHERE a.accountid = x.parentcustomerid) AS account_name"
+             if crm else "")
+    return (f"WITH hits AS ({hits}), page AS (SELECT _rid FROM hits ORDER BY {order} LIMIT ? OFFSET ?), "
+            f"x AS MATERIALIZED (SELECT * FROM {q(table)} WHERE rowid IN (SELECT _rid FROM page)), "
+            # the page's couplings through a semi-join on the few keys (not a hash join over all couplings)
+            f"c AS (SELECT {own}, {other} FROM coupling WHERE entity = 'contact' AND {own} IN "
+            f"(SELECT {q(key)} FROM x)) "
+            f"SELECT x.*{extra}, c.{other} IS NOT NULL AS coupled, c.{other} AS {other}, {total} AS _total "
+            f"FROM x LEFT JOIN c ON c.{own} = x.{q(key)} "
+            f"ORDER BY {', '.join(f'x.{q(c)} NULLS LAST' for c in sort)}")
 
 
 def _pair_values(m: TableMapping, i: int, f) -> tuple[str, str, str, str]:
