@@ -86,7 +86,51 @@ def _actions(f, direction: str, force: bool, differ: str, nav_chg: str, crm_chg:
     return f"CASE WHEN {differ} AND {crm_chg} THEN 'pull' ELSE 'none' END"
 
 
-def _scope_sql(m: TableMapping, scoped: bool, lookups: bool = True) -> tuple[str, list]:
+def _nv_sql(f, raw: str) -> str:
+    """A NAV value in its comparable form (constants are handled by the caller)."""
+    return norm(raw, f.code or bool(f.lookup))
+
+
+def _cv_sql(f, raw: str, lookup_as_nav: str) -> str:
+    """A CRM value in its comparable NAV form; a company lookup through the company coupling."""
+    if f.lookup:
+        return (f"upper(coalesce({lookup_as_nav}, CASE WHEN {raw} IS NULL OR {raw} = '' THEN '' "
+                f"ELSE '#' || {raw} END))")
+    return norm(raw, f.code)
+
+
+def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
+    """A narrow pre-pass (pure): the coupled pairs that may need anything from a run, their comparable
+    values compared (exactly) with each other and with the last-synced values. Every pair the plan keeps is
+    among them (gone, never synced, changed on a side, differing, or a synced modified-on to update); the
+    wide plan then reads only these. Not for mappings with constants."""
+    lk = m.lookup_field
+    nav_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL::TIMESTAMP"
+    crm_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"
+    nf, nfp = filter_sql("n", m.nav_filter)
+    cf, cfp = filter_sql("r", m.crm_filter)
+    nvs = ", ".join(f"{_nv_sql(f, f'CAST(n.{q(f.nav)} AS VARCHAR)')} AS v{i}" for i, f in enumerate(m.fields))
+    cvs = ", ".join(f"{_cv_sql(f, f'CAST(r.{q(f.crm)} AS VARCHAR)', 'cr.nav_no')} AS v{i}"
+                    for i, f in enumerate(m.fields))
+    lk_join = (f" LEFT JOIN coupling cr ON cr.entity = 'company' AND cr.crm_id = r.{q(lk.crm)}" if lk else "")
+    differs = []
+    for i, f in enumerate(m.fields):
+        b = f"c.{q(f.base_column)}"
+        differs += [f"{b} IS NULL", f"nn.v{i} <> rr.v{i}", f"nn.v{i} <> {b}", f"rr.v{i} <> {b}"]
+    sql = (
+        f"SELECT c.nav_no, c.crm_id FROM coupling c "
+        f"LEFT JOIN (SELECT n.{q(m.nav_key)} AS k, {nav_mod} AS mod, ({nf}) AS ok, {nvs} "
+        f"FROM {q(m.nav_table)} n) nn ON nn.k = c.nav_no "
+        f"LEFT JOIN (SELECT r.{q(m.crm_key)} AS k, {crm_mod} AS mod, ({cf}) AS ok, {cvs} "
+        f"FROM {q(m.crm_table)} r{lk_join}) rr ON rr.k = c.crm_id "
+        f"WHERE c.entity = 'contact' AND (nn.k IS NULL OR nn.ok) AND (rr.k IS NULL OR rr.ok) AND ("
+        f"nn.k IS NULL OR rr.k IS NULL OR c.nav_missing OR c.crm_missing OR {' OR '.join(differs)} "
+        f"OR c.nav_synced_modified IS DISTINCT FROM nn.mod OR c.crm_synced_modified IS DISTINCT FROM rr.mod)"
+    )
+    return sql, nfp + cfp
+
+
+def _scope_sql(m: TableMapping, scoped: bool, lookups: bool = True, candidates: bool = False) -> tuple[str, list]:
     """``FROM ... WHERE ...`` of the coupled pairs in scope (aliases c, n, r; cn, cr for the lookup)."""
     params: list = []
     lk = m.lookup_field
@@ -99,12 +143,18 @@ def _scope_sql(m: TableMapping, scoped: bool, lookups: bool = True) -> tuple[str
     where = "c.entity = 'contact'"
     if scoped:
         where += " AND c.nav_no IN (SELECT nav_no FROM _scope)"
+    elif candidates:  # the candidates already passed the filters
+        where += " AND c.nav_no IN (SELECT nav_no FROM _sync_cand)"
     else:
         where += f" AND (n.{q(m.nav_key)} IS NULL OR ({nf})) AND (r.{q(m.crm_key)} IS NULL OR ({cf}))"
         params += nfp + cfp
+    nav_src, crm_src = q(m.nav_table), q(m.crm_table)
+    if candidates:  # only the candidates' rows enter the joins' hash tables
+        nav_src = f"(SELECT * FROM {nav_src} WHERE {q(m.nav_key)} IN (SELECT nav_no FROM _sync_cand))"
+        crm_src = f"(SELECT * FROM {crm_src} WHERE {q(m.crm_key)} IN (SELECT crm_id FROM _sync_cand))"
     return (f"FROM coupling c "
-            f"LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = c.nav_no "
-            f"LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = c.crm_id{joins} WHERE {where}"), params
+            f"LEFT JOIN {nav_src} n ON n.{q(m.nav_key)} = c.nav_no "
+            f"LEFT JOIN {crm_src} r ON r.{q(m.crm_key)} = c.crm_id{joins} WHERE {where}"), params
 
 
 def _keep_sql(m: TableMapping) -> str:
@@ -122,7 +172,8 @@ def _keep_sql(m: TableMapping) -> str:
     ])
 
 
-def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool) -> tuple[str, list]:
+def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool,
+                   candidates: bool = False) -> tuple[str, list]:
     """The plan query (pure): one row per coupled pair in scope with per-field values and actions."""
     nav_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL::TIMESTAMP"
     crm_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"
@@ -143,7 +194,7 @@ def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool) -
                   f"c.{q(f.base_column)} AS b_{i}"]
         if f.lookup:
             inner += ["cn.crm_id AS lk_nav_as_crm", "cr.nav_no AS lk_crm_as_nav"]
-    from_where, params = _scope_sql(m, scoped)
+    from_where, params = _scope_sql(m, scoped, candidates=candidates)
     src = f"SELECT {', '.join(inner)} {from_where}"
 
     # second level: normalized values, changes, actions, new values
@@ -155,15 +206,12 @@ def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool) -
             nv = norm("CAST(? AS VARCHAR)", code)
             cparams.append(f.constant)
         else:
-            nv = norm(f"nraw_{i}", code)
-        if f.lookup:
-            cv = (f"upper(coalesce(lk_crm_as_nav, CASE WHEN craw_{i} IS NULL OR craw_{i} = '' THEN '' "
-                  f"ELSE '#' || craw_{i} END))")
-        elif f.constant is not None and f.direction == "FromCRM":
+            nv = _nv_sql(f, f"nraw_{i}")
+        if f.constant is not None and f.direction == "FromCRM" and not f.lookup:
             cv = norm("CAST(? AS VARCHAR)", code)
             cparams.append(f.constant)
         else:
-            cv = norm(f"craw_{i}", code)
+            cv = _cv_sql(f, f"craw_{i}", "lk_crm_as_nav")
         cols += [f"{nv} AS nv_{i}", f"{cv} AS cv_{i}"]
     lvl2 = f"SELECT {', '.join(cols)} FROM ({src})"
     cols3 = ["*"]
@@ -205,7 +253,8 @@ def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool) -
 
 
 def build_status_sql(m: TableMapping) -> tuple[str, list]:
-    """Per-record failure messages and status over ``_plan0`` (pure)."""
+    """Statements (pure) that add each record's failure message and status to ``_plan0`` and make it
+    ``_plan``; the parameters belong to the one that sets ``fail_msg``."""
     msgs, params = [], []
     for i, f in enumerate(m.fields):
         if f.lookup:
@@ -240,10 +289,19 @@ def build_status_sql(m: TableMapping) -> tuple[str, list]:
             "WHEN crm_gone THEN 'The coupled CRM contact ' || crm_id || ' no longer exists (deleted, or missing "
             "from the last full import). Restore it, or delete the coupling.' END")
     msg = f"concat_ws('; ', {gone}, {', '.join(msgs) if msgs else 'NULL'})"
-    sql = f"""SELECT *, CASE WHEN fail_msg <> '' THEN 'failed' WHEN {any_conflict} THEN 'skipped'
-                  WHEN {any_push} OR {any_pull} THEN 'modified' ELSE 'unchanged' END AS status,
-                  {any_push} AS any_push, {any_pull} AS any_pull
-              FROM (SELECT *, {msg} AS fail_msg FROM _plan0)"""
+    status = (f"CASE WHEN fail_msg <> '' THEN 'failed' WHEN {any_conflict} THEN 'skipped' "
+              f"WHEN {any_push} OR {any_pull} THEN 'modified' ELSE 'unchanged' END")
+    # set in place on the plan (cheaper than copying its ~200 columns into a new table)
+    sql = [
+        "ALTER TABLE _plan0 ADD COLUMN fail_msg VARCHAR",
+        "ALTER TABLE _plan0 ADD COLUMN status VARCHAR",
+        "ALTER TABLE _plan0 ADD COLUMN any_push BOOLEAN",
+        "ALTER TABLE _plan0 ADD COLUMN any_pull BOOLEAN",
+        f"UPDATE _plan0 SET fail_msg = {msg}, any_push = {any_push}, any_pull = {any_pull}",
+        f"UPDATE _plan0 SET status = {status}",
+        "DROP TABLE IF EXISTS _plan",
+        "ALTER TABLE _plan0 RENAME TO _plan",
+    ]
     return sql, params
 
 
@@ -285,7 +343,11 @@ def _conflicts_sql(m: TableMapping) -> tuple[str, list]:
 
 def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: bool = False) -> None:
     """Create the temp table ``_plan`` for the run."""
-    sql, params = build_plan_sql(m, direction, force, scoped)
+    candidates = not scoped and all(f.constant is None for f in m.fields)
+    if candidates:
+        sql, params = build_candidates_sql(m)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _sync_cand AS {sql}", params)
+    sql, params = build_plan_sql(m, direction, force, scoped, candidates)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _plan0 AS SELECT * FROM ({sql}) WHERE {_keep_sql(m)}", params)
     scope, sparams = _scope_sql(m, scoped, lookups=False)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _plan_n AS SELECT count(*) AS n {scope}", sparams)
@@ -303,8 +365,9 @@ def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: b
             con.register("_bad_email_df", pd.DataFrame(bad, columns=["v", "problem"]))
             con.execute("INSERT INTO _bad_email SELECT v, problem FROM _bad_email_df")
             con.unregister("_bad_email_df")
-    sql, params = build_status_sql(m)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _plan AS {sql}", params)
+    stmts, params = build_status_sql(m)
+    for stmt in stmts:
+        con.execute(stmt, params if "fail_msg =" in stmt else [])
 
 
 def _sub_ts(params: list, ts: datetime) -> list:
