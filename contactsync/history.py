@@ -226,15 +226,14 @@ def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
             )
         restored += n
     # couplings: remove the current rows the run touched, put back the before-images
+    # (an undo keeps no coupling images of its own: it cannot itself be undone, and the rows it puts back
+    # are exactly the run's before-images, already logged)
     touched = _logged_in_run("c")
-    log_before(con, undo_id, touched, _run_params(run_id))
     con.execute(f"DELETE FROM coupling c WHERE {touched}", _run_params(run_id))
     con.execute(
         f"INSERT INTO coupling ({col_sql}) SELECT {col_sql} FROM coupling_log WHERE run_id = ? AND image = 'before'",
         [run_id],
     )
-    mark_created(con, undo_id,
-                 "SELECT entity, nav_no, crm_id FROM coupling_log WHERE run_id = ? AND image = 'before'", [run_id])
     con.execute("UPDATE run SET undone_by = ? WHERE run_id = ?", [undo_id, run_id])
     con.execute("UPDATE run SET undoes = ? WHERE run_id = ?", [run_id, undo_id])
     return undo_id, restored
