@@ -1038,8 +1038,8 @@ def _bench(persons: int, n_companies: int, seed: int) -> SampleData:
     rng = np.random.default_rng(seed)
     pools = _bench_pools(seed)
     n_loc = len(_LOCALE_NAMES)
-    country_codes = np.array([_LOCALES[l][0] for l in _LOCALE_NAMES], dtype=object)
-    tlds = np.array([_LOCALES[l][2] for l in _LOCALE_NAMES], dtype=object)
+    country_codes = np.array([_LOCALES[loc][0] for loc in _LOCALE_NAMES], dtype=object)
+    tlds = np.array([_LOCALES[loc][2] for loc in _LOCALE_NAMES], dtype=object)
     epoch = np.datetime64(_DEMO_START, "s")
 
     # ---- companies
@@ -1047,7 +1047,7 @@ def _bench(persons: int, n_companies: int, seed: int) -> SampleData:
     c_width = _code_width(n_companies, 5)
     c_no = _codes("C", n_companies, c_width)
     c_num = pd.Series(np.arange(1, n_companies + 1)).astype("str")
-    suffixes = np.array([_LEGAL_FORMS[l] for l in _LOCALE_NAMES], dtype=object)
+    suffixes = np.array([_LEGAL_FORMS[loc] for loc in _LOCALE_NAMES], dtype=object)
     l1 = _str(pools.last[_pick_in_ranges(rng, pools.last_range, c_loc)])
     l2 = _str(pools.last[_pick_in_ranges(rng, pools.last_range, c_loc)])
     legal = _str(suffixes[c_loc])
