@@ -274,13 +274,18 @@ class Workspace:
         return ActionResult(run_id, " ".join([f"Company {no} is coupled to account {account_id}.", *notes]),
                             no, account_id)
 
-    def uncouple_company(self, no: str | None = None, account_id: str | None = None) -> ActionResult:
+    def _uncouple(self, entity: str, no: str | None, crm_id: str | None) -> tuple[int, str, str]:
         no = cp.nav_key(no) if no is not None else None
-        account_id = cp.crm_key(account_id) if account_id is not None else None
+        crm_id = cp.crm_key(crm_id) if crm_id is not None else None
         with self._store.transaction() as con:
             run_id = history.start_run(con, "uncouple")
-            n, c = cp.uncouple(con, run_id, "company", nav_no=no, crm_id=account_id)
+            n, c = cp.uncouple(con, run_id, entity, nav_no=no, crm_id=crm_id)
             history.finish_run(con, run_id)
+        return run_id, n, c
+
+    def uncouple_company(self, no: str | None = None, account_id: str | None = None) -> ActionResult:
+        """Delete a company's coupling to its CRM account (logged, undoable)."""
+        run_id, n, c = self._uncouple("company", no, account_id)
         return ActionResult(run_id, f"The coupling of company {n} to account {c} was deleted.", n, c)
 
     def couple(self, no: str, crm_id: str | None = None, *, create_new: bool = False,
@@ -321,12 +326,7 @@ class Workspace:
 
     def uncouple(self, no: str | None = None, crm_id: str | None = None) -> ActionResult:
         """Delete Coupling (logged, undoable)."""
-        no = cp.nav_key(no) if no is not None else None
-        crm_id = cp.crm_key(crm_id) if crm_id is not None else None
-        with self._store.transaction() as con:
-            run_id = history.start_run(con, "uncouple")
-            n, c = cp.uncouple(con, run_id, "contact", nav_no=no, crm_id=crm_id)
-            history.finish_run(con, run_id)
+        run_id, n, c = self._uncouple("contact", no, crm_id)
         return ActionResult(run_id, f"The coupling of {n} to CRM contact {c} was deleted.", n, c)
 
     def create_crm_from_nav(self, no: str) -> Created:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -107,6 +108,19 @@ def wpath(tmp_path, demo_template) -> Path:
     path = tmp_path / "w.duckdb"
     shutil.copyfile(demo_template, path)
     return path
+
+
+def query(path, sql, params=None):
+    """Rows of a read-only query on a workspace file (as another process sees it)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def scalar(path, sql, params=None):
+    return query(path, sql, params)[0][0]
 
 
 def table_state(w, table: str) -> pd.DataFrame:

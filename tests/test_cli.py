@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import query, scalar
 
 import contactsync as cs
 from contactsync.cli import main
@@ -45,18 +46,6 @@ def one_error_line(res) -> str:
     assert len(lines) == 1, res.stderr
     assert lines[0].startswith("contactsync: error: ")
     return lines[0]
-
-
-def query(path, sql, params=None):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-def scalar(path, sql, params=None):
-    return query(path, sql, params)[0][0]
 
 
 def n_runs(path) -> int:

@@ -7,10 +7,10 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import nbformat
 import pandas as pd
 import pytest
+from conftest import scalar
 
 from contactsync import report
 from contactsync.report import ParameterError, RunFailed, SyncRunParams, check_params
@@ -21,12 +21,6 @@ DATA = ROOT / "data"
 NOW = datetime.now().strftime("%Y-%m-%d %H:%M:%S")  # an export's modified-on for an edit made now
 
 
-def scalar(path, sql, params=None):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchone()[0]
-    finally:
-        con.close()
 
 
 def digest(path) -> tuple:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import nbformat
 import papermill as pm
 import pytest
 from click.testing import CliRunner
+from conftest import query, scalar
 
 from contactsync.cli import main
 
@@ -18,18 +18,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "sync_run.ipynb"
-
-
-def query(path, sql, params=None):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-def scalar(path, sql, params=None):
-    return query(path, sql, params)[0][0]
 
 
 def execute(tmp_path, **parameters) -> tuple[Path, dict]:
