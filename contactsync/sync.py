@@ -374,35 +374,34 @@ def _sub_ts(params: list, ts: datetime) -> list:
     return [ts if p == "RUN_TS" else p for p in params]
 
 
+def _update_side(con, table: str, key: str, plan_key: str, action: str, fields: list[tuple[int, str]],
+                 stamps: list[tuple[str, str, list]]) -> None:
+    """One UPDATE writing the plan's ``action`` ('push' -> CRM, 'pull' -> NAV) values of ``fields``
+    ((plan index, column)) and the modified-at ``stamps`` ((column, SQL, params)), rows in storage order."""
+    if not fields:
+        return
+    v = "pushv" if action == "push" else "pullv"
+    sets = [f"{q(c)} = CASE WHEN p.act_{i} = '{action}' THEN p.{v}_{i} ELSE t.{q(c)} END" for i, c in fields]
+    sets += [f"{q(c)} = {sql}" for c, sql, _ in stamps]
+    params = [x for _, _, p in stamps for x in p]
+    src = in_storage_order(table, f"_t.{q(key)} = p.{plan_key}", f"p.status = 'modified' AND p.any_{action}")
+    con.execute(f"UPDATE {q(table)} AS t SET {', '.join(sets)} FROM {src} p WHERE t.rowid = p._rid", params)
+
+
 def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
     """Write the ``_plan``: change log, CRM and NAV updates, coupling bases, conflicts, errors."""
     sql, params = _changes_sql(m)
     con.execute(f"INSERT INTO change_log SELECT ?, side, key, field, old_value, new_value, 'update' FROM ({sql})",
                 [run_id, *_sub_ts(params, ts)])
-    push_fields = [(i, f) for i, f in enumerate(m.fields) if f.to_crm]
-    if push_fields:
-        sets = [f"{q(f.crm)} = CASE WHEN p.act_{i} = 'push' THEN p.pushv_{i} ELSE t.{q(f.crm)} END"
-                for i, f in push_fields]
-        p2 = []
-        if m.crm_modified:
-            sets.append(f"{q(m.crm_modified)} = ?")
-            p2.append(ts)
-        src = in_storage_order(m.crm_table, f"_t.{q(m.crm_key)} = p.crm_id", "p.status = 'modified' AND p.any_push")
-        con.execute(f"UPDATE {q(m.crm_table)} AS t SET {', '.join(sets)} FROM {src} p WHERE t.rowid = p._rid", p2)
-    pull_fields = [(i, f) for i, f in enumerate(m.fields) if f.from_crm]
-    if pull_fields:
-        sets = [f"{q(f.nav)} = CASE WHEN p.act_{i} = 'pull' THEN p.pullv_{i} ELSE t.{q(f.nav)} END"
-                for i, f in pull_fields]
-        p2 = []
-        if m.nav_modified:
-            sets.append(f"{q(m.nav_modified)} = ?")
-            p2.append(ts)
-        if m.nav_table == "nav_contact":
-            sets += ['"Last Date Modified" = CAST(?::TIMESTAMP AS DATE)',
-                     '"Last Time Modified" = CAST(?::TIMESTAMP AS TIME)']
-            p2 += [ts, ts]
-        src = in_storage_order(m.nav_table, f"_t.{q(m.nav_key)} = p.nav_no", "p.status = 'modified' AND p.any_pull")
-        con.execute(f"UPDATE {q(m.nav_table)} AS t SET {', '.join(sets)} FROM {src} p WHERE t.rowid = p._rid", p2)
+    crm_modified = [(m.crm_modified, "?", [ts])] if m.crm_modified else []
+    _update_side(con, m.crm_table, m.crm_key, "crm_id", "push",
+                 [(i, f.crm) for i, f in enumerate(m.fields) if f.to_crm], crm_modified)
+    nav_modified = [(m.nav_modified, "?", [ts])] if m.nav_modified else []
+    if m.nav_table == "nav_contact":
+        nav_modified += [("Last Date Modified", "CAST(?::TIMESTAMP AS DATE)", [ts]),
+                         ("Last Time Modified", "CAST(?::TIMESTAMP AS TIME)", [ts])]
+    _update_side(con, m.nav_table, m.nav_key, "nav_no", "pull",
+                 [(i, f.nav) for i, f in enumerate(m.fields) if f.from_crm], nav_modified)
     # couplings: last-synced values become the agreed values; results and flags
     newbase = [
         (f, f"CASE WHEN p.status IN ('modified', 'unchanged') THEN p.nb_{i} ELSE p.b_{i} END")

@@ -64,16 +64,22 @@ def account_frame() -> pd.DataFrame:
     ])
 
 
-@pytest.fixture
-def ws():
-    """A small in-memory workspace: 2 companies coupled to 2 accounts, 4 persons, 3 CRM contacts, no
-    person couplings."""
-    w = cs.Workspace.open(":memory:")
+def fill_small(w):
+    """Load the small hand-made data into workspace ``w``: 2 companies coupled to 2 accounts, 4 persons,
+    3 CRM contacts, no person couplings. Returns ``w``."""
     w.import_accounts(account_frame())
     w.import_nav(nav_frame())
     w.import_crm(crm_frame())
     w.couple_company("C00001", ACC_A)
     w.couple_company("C00002", ACC_B)
+    return w
+
+
+@pytest.fixture
+def ws():
+    """A small in-memory workspace: 2 companies coupled to 2 accounts, 4 persons, 3 CRM contacts, no
+    person couplings."""
+    w = fill_small(cs.Workspace.open(":memory:"))
     yield w
     w.close()
 

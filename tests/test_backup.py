@@ -9,18 +9,14 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ACC_A, ACC_B, CRM_1, CRM_2, account_frame, crm_frame, nav_frame
+from conftest import CRM_1, CRM_2, account_frame, fill_small, nav_frame
 from wschecksum import diff, fingerprint
 
 import contactsync as cs
 
 
 def _fill(ws):
-    ws.import_accounts(account_frame())
-    ws.import_nav(nav_frame())
-    ws.import_crm(crm_frame())
-    ws.couple_company("C00001", ACC_A)
-    ws.couple_company("C00002", ACC_B)
+    fill_small(ws)
     ws.couple("CT000001", CRM_1, sync_after="push")
     ws.couple("CT000002", CRM_2, sync_after="pull")
     ws.import_nav(nav_frame().assign(**{"Job Title": "Changed"}))

@@ -16,7 +16,7 @@ import os
 
 import pandas as pd
 import pytest
-from conftest import ACC_A, ACC_B, CRM_1, CRM_2, CRM_3, account_frame, crm_frame, nav_frame
+from conftest import CRM_1, CRM_2, CRM_3, fill_small
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -86,13 +86,7 @@ def assert_logged(ws, before, after, since_run: int):
 
 
 def fresh_ws():
-    ws = cs.Workspace.open(":memory:")
-    ws.import_accounts(account_frame())
-    ws.import_nav(nav_frame())
-    ws.import_crm(crm_frame())
-    ws.couple_company("C00001", ACC_A)
-    ws.couple_company("C00002", ACC_B)
-    return ws
+    return fill_small(cs.Workspace.open(":memory:"))
 
 
 def last_run(ws) -> int:

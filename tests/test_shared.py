@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import ACC_A, ACC_B, CRM_1, CRM_2, account_frame, crm_frame, nav_frame
+from conftest import CRM_1, CRM_2, crm_frame, fill_small
 from wschecksum import diff, fingerprint
 
 import contactsync as cs
@@ -35,11 +35,7 @@ ws.close()
 def path(tmp_path):
     p = tmp_path / "shared.duckdb"
     with cs.Workspace.open(p) as ws:
-        ws.import_accounts(account_frame())
-        ws.import_nav(nav_frame())
-        ws.import_crm(crm_frame())
-        ws.couple_company("C00001", ACC_A)
-        ws.couple_company("C00002", ACC_B)
+        fill_small(ws)
         ws.couple("CT000001", CRM_1, sync_after="push")
         ws.couple("CT000002", CRM_2, sync_after="push")
     return p
