@@ -1,4 +1,4 @@
-"""Read-side services: the contact lists with their Coupled flag, compare and differences.
+"""Read-side services: compare one pair and the differences of all pairs (the lists: ``search``).
 
 Each is one set-based query built here and executed by the caller's connection.
 """
@@ -7,75 +7,6 @@ from __future__ import annotations
 
 from .mapping import TableMapping
 from .sqlbuild import norm, q
-
-CRM_SEARCH = ("firstname", "middlename", "lastname", "emailaddress1", "telephone1", "mobilephone")
-NAV_SEARCH = ("No.", "Name", "First Name", "Surname", "E-Mail", "Phone No.", "Mobile Phone No.", "Company Name")
-
-
-def _search_sql(alias: str, columns, extra: tuple[str, ...] = (), *, per_column: bool = False) -> str:
-    parts = [f"coalesce(CAST({alias}.{q(c)} AS VARCHAR), '')" for c in columns] + list(extra)
-    if per_column:  # same matches for a term without a space (it cannot span the ' ' separator); no concat
-        return "(" + " OR ".join(f"contains(lower({p}), lower(?))" for p in parts) + ")"
-    return f"contains(lower(concat_ws(' ', {', '.join(parts)})), lower(?))"
-
-
-# the account name, searched before the join: accounts whose name matches (one parameter)
-_ACCOUNT_MATCH = ("r.parentcustomerid IN (SELECT accountid FROM crm_account "
-                  "WHERE contains(lower(coalesce(CAST(name AS VARCHAR), '')), lower(?)))")
-
-
-def _per_column(search) -> bool:
-    return isinstance(search, str) and " " not in search
-
-
-def list_params(side: str, search, columns: set[str]) -> list:
-    """The search parameters of :func:`list_sql` (the term, once per place it is matched)."""
-    if not search:
-        return []
-    if not _per_column(search):
-        return [search]
-    cols = [c for c in (CRM_SEARCH if side == "crm" else NAV_SEARCH) if c in columns]
-    return [search] * (len(cols) + (1 if side == "crm" else 0))
-
-
-def list_sql(side: str, m: TableMapping, *, search: bool | str, coupled: bool | None, columns: set[str]) -> str:
-    """The paged list query for ``side`` ('crm' or 'nav'); params: ``list_params(...)`` + [limit, offset].
-
-    Two stages, so a page of a large table stays cheap: the matching rows' row ids and sort keys
-    (search and Coupled filter), then the page's rows fetched by row id with their coupling (and account).
-    A search term without a space is matched column by column (the same rows, without concatenating
-    every row's text); the account name through the matching accounts."""
-    crm = side == "crm"
-    table, key, alias = (m.crm_table, m.crm_key, "r") if crm else (m.nav_table, m.nav_key, "n")
-    cols = [c for c in (CRM_SEARCH if crm else NAV_SEARCH) if c in columns]
-    conds = []
-    if search and crm and _per_column(search):
-        conds.append(f"({_search_sql('r', cols, per_column=True)[:-1]} OR {_ACCOUNT_MATCH}))")
-    elif search and crm:
-        conds.append(_search_sql("r", cols, ("coalesce((SELECT name FROM crm_account a WHERE a.accountid = "
-                                             "r.parentcustomerid), '')",)))
-    elif search:
-        conds.append(_search_sql("n", cols, per_column=_per_column(search)))
-    partner_col = "crm_id" if crm else "nav_no"
-    if coupled is not None:
-        conds.append(("" if coupled else "NOT ") + f"EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' "
-                     f"AND c.{partner_col} = {alias}.{q(key)})")
-    sort = [c for c in (("lastname", "firstname") if crm else ()) if c in columns] + [key]
-    order = ", ".join(f"{q(c)} NULLS LAST" for c in sort)
-    total = f"(SELECT count(*) FROM {q(table)})" if not conds else "(SELECT count(*) FROM hits)"
-    hits = (f"SELECT {alias}.rowid AS _rid, {', '.join(f'{alias}.{q(c)}' for c in sort)} FROM {q(table)} {alias} "
-            f"WHERE {' AND '.join(conds) or 'true'}")
-    own, other = ("crm_id", "nav_no") if crm else ("nav_no", "crm_id")
-    extra = (", (SELECT a.name FROM crm_account a WHERE a.accountid = x.parentcustomerid) AS account_name"
-             if crm else "")
-    return (f"WITH hits AS ({hits}), page AS (SELECT _rid FROM hits ORDER BY {order} LIMIT ? OFFSET ?), "
-            f"x AS MATERIALIZED (SELECT * FROM {q(table)} WHERE rowid IN (SELECT _rid FROM page)), "
-            # the page's couplings through a semi-join on the few keys (not a hash join over all couplings)
-            f"c AS (SELECT {own}, {other} FROM coupling WHERE entity = 'contact' AND {own} IN "
-            f"(SELECT {q(key)} FROM x)) "
-            f"SELECT x.*{extra}, c.{other} IS NOT NULL AS coupled, c.{other} AS {other}, {total} AS _total "
-            f"FROM x LEFT JOIN c ON c.{own} = x.{q(key)} "
-            f"ORDER BY {', '.join(f'x.{q(c)} NULLS LAST' for c in sort)}")
 
 
 def _pair_values(m: TableMapping, i: int, f) -> tuple[str, str, str, str]:

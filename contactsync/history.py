@@ -12,6 +12,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
+from . import search
 from .errors import NotFoundError, UndoError
 from .sqlbuild import q
 
@@ -84,7 +85,8 @@ def mark_created(con, run_id: int, select_sql: str, params: list | None = None) 
 
 
 def finish_run(con, run_id: int, note: str | None = None) -> None:
-    """Keep the after-image of every coupling the run touched; stamp the end time."""
+    """Keep the after-image of every coupling the run touched; stamp the end time; bring the search
+    index rows of what the run touched up to date."""
     cols = list(table_columns(con, "coupling"))
     col_sql = ", ".join(q(c) for c in cols)
     con.execute(
@@ -94,6 +96,7 @@ def finish_run(con, run_id: int, note: str | None = None) -> None:
     )
     con.execute("UPDATE run SET ended_at = ?, note = coalesce(?, note) WHERE run_id = ?",
                 [datetime.now(), note, run_id])
+    search.refresh_run(con, run_id)
 
 
 def runs(con) -> pd.DataFrame:

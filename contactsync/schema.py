@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from . import search
 from .mapping import TableMapping
 from .sqlbuild import q
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the contact lists' search index (contactsync.search)
 
 NAV_CONTACT_COLUMNS: dict[str, str] = {
     "No.": "VARCHAR", "Type": "VARCHAR", "Company No.": "VARCHAR", "Company Name": "VARCHAR",
@@ -80,7 +81,7 @@ def schema_ddl() -> list[str]:
             "crm_field": "VARCHAR", "nav_value": "VARCHAR", "crm_value": "VARCHAR", "base_value": "VARCHAR",
         }),
     ]
-    return stmts
+    return stmts + search.ddl()
 
 
 def mapping_ddl(mapping: TableMapping, existing: set[str], existing_log: set[str]) -> list[str]:

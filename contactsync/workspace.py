@@ -18,7 +18,8 @@ import pandas as pd
 
 from . import coupling as cp
 from . import history, sync
-from .compare import compare_sql, differences_sql, list_params, list_sql
+from . import search as search_index
+from .compare import compare_sql, differences_sql
 from .errors import ContactSyncError, CouplingError, SyncError, WorkspaceError
 from .imports import ImportResult, import_records
 from .mapping import TableMapping, default_mapping, load_mapping
@@ -172,6 +173,11 @@ class Workspace:
                     raise WorkspaceError(
                         f"workspace {path!r} was written by a newer contactsync (schema {version}; this one "
                         f"reads up to {SCHEMA_VERSION}). Upgrade contactsync: pip install -U contactsync.")
+                for stmt in search_index.ddl():  # schema 1 had no search index
+                    con.execute(stmt)
+                if version < SCHEMA_VERSION or not search_index.in_step(con):
+                    search_index.rebuild(con)
+                    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
             else:
                 others = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'"
                                      ).fetchone()[0]
@@ -375,14 +381,20 @@ class Workspace:
             raise ContactSyncError(f"offset must be a non-negative integer, got {offset!r}")
         if coupled not in (None, True, False):
             raise ContactSyncError(f"coupled must be None, True or False, got {coupled!r}")
-        table = self.mapping.crm_table if side == "crm" else self.mapping.nav_table
-        with self._store.connection() as con:
-            cols = history.table_columns(con, table)
-            sql = list_sql(side, self.mapping, search=search or False, coupled=coupled, columns=set(cols))
-            params = list_params(side, search, set(cols)) + [limit if limit is not None else 2**62, offset]
-            df = con.execute(sql, params).df()
-        total = int(df["_total"].iloc[0]) if len(df) else (0 if offset == 0 else self._count(side, search, coupled))
-        df = df.drop(columns="_total")
+        if search is not None and not isinstance(search, str):
+            raise ContactSyncError(f"search must be text, got {search!r}")
+        ix = search_index.INDEXES[side]
+        page_params = ([search] if search else []) + [limit if limit is not None else 2**62, offset]
+        with self._store.transaction() as con:  # one snapshot for the page's keys and its rows
+            page = con.execute(search_index.page_sql(ix, search=bool(search), coupled=coupled), page_params).df()
+            keys = page["key"].tolist()
+            rows = con.execute(*search_index.rows_sql(ix, keys)).df()
+        total = int(page["_total"].iloc[0]) if len(page) else (0 if offset == 0 else self._count(side, search, coupled))
+        df = rows.set_index(ix.key).reindex(keys).reset_index()  # in list order
+        for name, _ in ix.shown:
+            df[name] = page[name].to_numpy()
+        df["coupled"] = page["partner"].notna().to_numpy()
+        df[ix.partner] = page["partner"].to_numpy()
         df.attrs["total"] = total
         return df
 
@@ -485,9 +497,17 @@ class Workspace:
                         result = pd.DataFrame()
                 except duckdb.Error as exc:
                     raise ContactSyncError(f"SQL failed: {exc}") from exc
-                if not write:
+                if write:  # whatever it changed, the lists' search index follows
+                    search_index.rebuild(con)
+                else:
                     con.execute("SELECT 1")  # nothing to commit; a read-only statement wrote nothing
             return result
+
+    def reindex(self) -> None:
+        """Rebuild the contact lists' search index (contactsync keeps it in step with its own writes; run
+        this after changing the workspace's tables with another tool)."""
+        with self._store.transaction() as con:
+            search_index.rebuild(con)
 
     # -- sync ------------------------------------------------------------------------------------
     def _scope(self, con, nos) -> list[str]:

@@ -1,9 +1,11 @@
 """Lists with the Coupled flag, paging and search; compare and differences."""
 
+import pandas as pd
 import pytest
-from conftest import CRM_1, CRM_2, CRM_3
+from conftest import ACC_A, CRM_1, CRM_2, CRM_3, fill_small
 
 import contactsync as cs
+from contactsync import search
 
 
 def test_crm_list_search_filter_paging(synced):
@@ -49,3 +51,89 @@ def test_differences_all_pairs_long_format(ws):
     assert ("CT000002", "First Name") in got and ("CT000001", "Surname") in got
     assert ("CT000002", "Post Code") not in got
     assert len(ws.differences(nos=["CT000002"])) == 1
+
+
+# -- the lists' search index (contactsync.search) -----------------------------------------------------
+def _drift(w) -> dict:
+    with w._store.connection() as con:
+        return search.drift(con)
+
+
+def test_search_index_follows_every_kind_of_write(synced):
+    assert _drift(synced) == {"crm": 0, "nav": 0}
+    # an account renamed: its contacts are found by the new name (and not the old)
+    synced.import_accounts(pd.DataFrame([{"accountid": ACC_A, "name": "Ravnsborg Trading"}]))
+    assert set(synced.crm_contacts(search="ravnsborg")["contactid"]) == {CRM_1, CRM_3}
+    assert synced.crm_contacts(search="söhne").empty
+    # a sync writes CRM values; an uncouple changes the Coupled flag; undo brings both back
+    synced.import_nav(pd.DataFrame([{"No.": "CT000001", "Type": "Person", "E-Mail": "j.mueller@ravn.example"}]))
+    run = synced.sync("push").run_id
+    assert synced.crm_contacts(search="j.mueller@ravn")["contactid"].tolist() == [CRM_1]
+    synced.uncouple("CT000001")
+    assert set(synced.crm_contacts(coupled=False)["contactid"]) == {CRM_1, CRM_3}
+    assert synced.nav_contacts(search="ct000001")["coupled"].tolist() == [False]
+    synced.undo(synced.runs()["run_id"].max())
+    synced.undo(run)
+    assert synced.crm_contacts(search="j.mueller@ravn").empty
+    assert synced.crm_contacts(search="ravnsborg", coupled=True)["contactid"].tolist() == [CRM_1]
+    # a contact created from the other side is listed, coupled
+    created = synced.create_crm_from_nav("CT000004")
+    new_id = synced.nav_contact("CT000004")["crm_id"]
+    assert created and synced.crm_contacts(search="schmidt", coupled=True)["contactid"].tolist() == [new_id]
+    # ad hoc SQL that writes: the index is rebuilt in the same transaction
+    synced.sql("UPDATE crm_contact SET lastname = 'Zyxwv' WHERE contactid = ?", [CRM_2], write=True)
+    assert synced.crm_contacts(search="zyxwv")["contactid"].tolist() == [CRM_2]
+    assert _drift(synced) == {"crm": 0, "nav": 0}
+
+
+def test_search_index_after_another_tool_changed_the_file(tmp_path):
+    import duckdb
+
+    path = tmp_path / "w.duckdb"
+    with cs.Workspace.open(path) as w:
+        fill_small(w)
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE crm_contact SET firstname = 'Quentin' WHERE contactid = ?", [CRM_2])
+    con.close()
+    with cs.Workspace.open(path) as w:  # same row counts: not noticed on open ...
+        assert w.crm_contacts(search="quentin").empty and _drift(w)["crm"] == 2  # its old row, its new
+        w.reindex()  # ... reindex brings it in step
+        assert w.crm_contacts(search="quentin")["contactid"].tolist() == [CRM_2]
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM nav_contact WHERE \"No.\" = 'CT000004'")
+    con.close()
+    with cs.Workspace.open(path) as w:  # a row count that disagrees: rebuilt on open
+        assert _drift(w) == {"crm": 0, "nav": 0} and w.nav_contacts(search="ct000004").empty
+
+
+def test_schema_1_workspace_gets_its_search_index(tmp_path):
+    import duckdb
+
+    path = tmp_path / "w.duckdb"
+    with cs.Workspace.open(path) as w:
+        fill_small(w)
+    con = duckdb.connect(str(path))  # as contactsync 0.x (schema 1) left it: no index
+    for name in ("crm_contact_search", "nav_contact_search"):
+        con.execute(f"DROP TABLE {name}")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    with cs.Workspace.open(path) as w:
+        assert w.sql("SELECT value FROM meta WHERE key = 'schema_version'")["value"].item() == "2"
+        assert _drift(w) == {"crm": 0, "nav": 0}
+        assert set(w.crm_contacts(search="söhne")["contactid"]) == {CRM_1, CRM_3}
+
+
+def test_list_page_is_the_brute_force_answer(demo):
+    """The list through the index = the same filter written over the contact table in pandas."""
+    crm = demo.sql("SELECT r.*, a.name AS account_name, c.nav_no FROM crm_contact r LEFT JOIN crm_account a "
+                   "ON a.accountid = r.parentcustomerid LEFT JOIN coupling c ON c.entity = 'contact' "
+                   "AND c.crm_id = r.contactid")
+    text = crm[list(search.CRM_SEARCH) + ["account_name"]].fillna("").agg(" ".join, axis=1).str.lower()
+    for term, coupled in (("an", None), ("AN", True), ("e ", False), ("@", True), ("zzz-none", None), ("", True)):
+        mask = text.str.contains(term.lower(), regex=False)
+        if coupled is not None:
+            mask &= crm["nav_no"].notna() == coupled
+        want = crm[mask].sort_values(["lastname", "firstname", "contactid"], na_position="last")
+        got = demo.crm_contacts(search=term or None, coupled=coupled, limit=7, offset=3)
+        assert got.attrs["total"] == int(mask.sum()), (term, coupled)
+        assert got["contactid"].tolist() == want["contactid"].tolist()[3:10], (term, coupled)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import contactsync as cs
+from contactsync import search
 
 # a sync on the small workspace takes ~0.3 s: keep the default run around a minute; scale with
 # CONTACTSYNC_PROPERTY_SCALE (e.g. 10 for a nightly run)
@@ -168,6 +169,11 @@ class NothingLost(RuleBasedStateMachine):
         after = state(self.ws)
         assert_same(before, after, f"after undoing run {run_id}")
         assert_logged(self.ws, now, after, since)
+
+    @invariant()
+    def search_index_in_step(self):
+        with self.ws._store.connection() as con:
+            assert search.drift(con) == {"crm": 0, "nav": 0}
 
     @invariant()
     def couplings_one_to_one(self):

@@ -1,0 +1,162 @@
+"""The contact lists' search index: one row per contact with its lower-cased search text, its coupled
+partner and its sort keys, so a list page at a million contacts reads one narrow, uncompressed text
+column (not every searchable column, lower-cased and concatenated per row, joined to the couplings).
+
+The index is derived data, kept in step by the writers:
+
+- every run refreshes the rows it touched (:func:`refresh_run`, called by ``history.finish_run``):
+  the keys in its change log, the couplings in its coupling log, and the contacts of an account
+  whose name it changed;
+- ``Workspace.sql(..., write=True)`` and a workspace written by an older contactsync rebuild it
+  (:func:`rebuild`); so does ``Workspace.reindex()`` / ``contactsync reindex`` after the file was
+  changed with another tool. Opening a workspace rebuilds it when its row counts disagree.
+
+Builders return SQL and never touch a connection, except the three executors at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .sqlbuild import q
+
+CRM_SEARCH = ("firstname", "middlename", "lastname", "emailaddress1", "telephone1", "mobilephone")
+NAV_SEARCH = ("No.", "Name", "First Name", "Surname", "E-Mail", "Phone No.", "Mobile Phone No.", "Company Name")
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    side: str  # 'crm' | 'nav'
+    table: str  # the index table
+    source: str  # the contact table
+    key: str
+    partner: str  # the coupled partner's key column in ``coupling``
+    own: str  # this side's key column in ``coupling``
+    sort: tuple[str, ...]  # list order before the key
+    columns: tuple[str, ...]  # searched columns of the contact
+    shown: tuple[tuple[str, str], ...] = ()  # (name, expression) listed with the contact, kept in the index
+
+    def sort_columns(self) -> tuple[str, ...]:
+        """The index's sort key columns, in list order (the key last)."""
+        return tuple(f"sort{i}" for i in range(len(self.sort))) + ("key",)
+
+
+INDEXES = {
+    "crm": SearchIndex("crm", "crm_contact_search", "crm_contact", "contactid", "nav_no", "crm_id",
+                       ("lastname", "firstname"), CRM_SEARCH, (("account_name", "a.name"),)),
+    "nav": SearchIndex("nav", "nav_contact_search", "nav_contact", "No.", "crm_id", "nav_no", (), NAV_SEARCH),
+}
+# key lookups (compare, cards, page rows by key) go through these ART indexes
+KEY_INDEXES = (("nav_contact_key", "nav_contact", "No."), ("crm_contact_key", "crm_contact", "contactid"),
+               ("crm_account_key", "crm_account", "accountid"))
+
+
+def ddl() -> list[str]:
+    """The index tables (text stored uncompressed: scanning it is twice as fast) and the key indexes."""
+    out = []
+    for ix in INDEXES.values():
+        sorts = "".join(f"sort{i} VARCHAR, " for i in range(len(ix.sort)))
+        shown = "".join(f"{q(name)} VARCHAR, " for name, _ in ix.shown)
+        out.append(f"CREATE TABLE IF NOT EXISTS {q(ix.table)} (key VARCHAR, partner VARCHAR, {shown}{sorts}"
+                   "text VARCHAR USING COMPRESSION uncompressed)")
+    out += [f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(table)} ({q(col)})" for name, table, col in KEY_INDEXES]
+    return out
+
+
+def _rows_sql(ix: SearchIndex, where: str = "") -> str:
+    """The index rows of the contacts matching ``where`` (over alias ``t``)."""
+    parts = [f"coalesce(CAST(t.{q(c)} AS VARCHAR), '')" for c in ix.columns]
+    joins = ""
+    if ix.side == "crm":  # the account's name is searched with the contact
+        parts.append("coalesce(a.name, '')")
+        joins = " LEFT JOIN crm_account a ON a.accountid = t.parentcustomerid"
+    sorts = "".join(f"CAST(t.{q(c)} AS VARCHAR), " for c in ix.sort)
+    shown = "".join(f"{expr}, " for _, expr in ix.shown)
+    return (f"SELECT t.{q(ix.key)}, c.{q(ix.partner)}, {shown}{sorts}lower(concat_ws(' ', {', '.join(parts)})) "
+            f"FROM {q(ix.source)} t{joins} LEFT JOIN coupling c ON c.entity = 'contact' "
+            f"AND c.{q(ix.own)} = t.{q(ix.key)}{' WHERE ' + where if where else ''}")
+
+
+def rebuild_sql(ix: SearchIndex) -> list[str]:
+    return [f"DELETE FROM {q(ix.table)}", f"INSERT INTO {q(ix.table)} {_rows_sql(ix)}"]
+
+
+def touched_sql(ix: SearchIndex) -> tuple[str, int]:
+    """The keys of ``ix``'s contacts a run touched; the run id is passed ``n`` times."""
+    own = "crm_id" if ix.side == "crm" else "nav_no"
+    # an undo logs no coupling images of its own: it restores those of the run it undoes
+    sql = (f"SELECT key FROM change_log WHERE run_id = ? AND side = '{ix.side}' "
+           f"UNION SELECT {own} FROM coupling_log WHERE entity = 'contact' AND run_id IN "
+           f"(SELECT run_id FROM run WHERE run_id = ? UNION SELECT undoes FROM run WHERE run_id = ?)")
+    if ix.side == "crm":  # an account renamed, added or removed: its contacts' text
+        return (sql + " UNION SELECT contactid FROM crm_contact WHERE parentcustomerid IN (SELECT key FROM "
+                "change_log WHERE run_id = ? AND side = 'account' AND (field = 'name' OR field IS NULL))"), 4
+    return sql, 3
+
+
+def drift_sql(ix: SearchIndex) -> str:
+    """How many rows the index and a fresh build of it disagree on (0 when in step)."""
+    return (f"SELECT count(*) FROM ((SELECT * FROM {q(ix.table)} EXCEPT ALL {_rows_sql(ix)}) "
+            f"UNION ALL ({_rows_sql(ix)} EXCEPT ALL SELECT * FROM {q(ix.table)}))")
+
+
+def refresh_sql(ix: SearchIndex) -> list[str]:
+    """Replace the index rows of the keys in temp table ``_touched(key)``."""
+    return [f"DELETE FROM {q(ix.table)} WHERE key IN (SELECT key FROM _touched)",
+            f"INSERT INTO {q(ix.table)} {_rows_sql(ix, f't.{q(ix.key)} IN (SELECT key FROM _touched)')}"]
+
+
+def page_sql(ix: SearchIndex, *, search: bool, coupled: bool | None) -> str:
+    """The page's keys, partners and shown columns in list order, with ``_total`` (all matches); params:
+    [term if search] + [limit, offset]. A search reads the text column alone first (the matches' row ids),
+    then the sort keys of the matches only."""
+    conds = (["contains(text, lower(?))"] if search else []) + (
+        [] if coupled is None else [f"partner IS {'NOT ' if coupled else ''}NULL"])
+    where = " AND ".join(conds) or "true"
+    order = ", ".join(f"{c} NULLS LAST" for c in ix.sort_columns())
+    cols = ", ".join(["key", "partner"] + [q(name) for name, _ in ix.shown])
+    if search:
+        return (f"WITH h AS MATERIALIZED (SELECT rowid AS rid FROM {q(ix.table)} WHERE {where}) "
+                f"SELECT {cols}, (SELECT count(*) FROM h) AS _total FROM {q(ix.table)} "
+                f"WHERE rowid IN (SELECT rid FROM h) ORDER BY {order} LIMIT ? OFFSET ?")
+    return (f"SELECT {cols}, (SELECT count(*) FROM {q(ix.table)} WHERE {where}) AS _total FROM {q(ix.table)} "
+            f"WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?")
+
+
+def rows_sql(ix: SearchIndex, keys: list) -> tuple[str, list]:
+    """The contacts of ``keys``: a page's through the key's ART index (one lookup per key), a long list
+    through a join."""
+    if len(keys) > 1000:
+        return f"SELECT * FROM {q(ix.source)} WHERE {q(ix.key)} IN (SELECT unnest(?::VARCHAR[]))", [keys]
+    where = f"{q(ix.key)} IN ({', '.join('?' * len(keys))})" if keys else "false"
+    return f"SELECT * FROM {q(ix.source)} WHERE {where}", list(keys)
+
+
+# -- executors (a connection inside the caller's transaction) -----------------------------------------
+def rebuild(con) -> None:
+    """Rebuild both indexes from the contact tables."""
+    for ix in INDEXES.values():
+        for stmt in rebuild_sql(ix):
+            con.execute(stmt)
+
+
+def refresh_run(con, run_id: int) -> None:
+    """Bring the index rows of what run ``run_id`` touched up to date."""
+    for ix in INDEXES.values():
+        sql, n = touched_sql(ix)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _touched AS {sql}", [run_id] * n)
+        if con.execute("SELECT count(*) FROM _touched").fetchone()[0]:
+            for stmt in refresh_sql(ix):
+                con.execute(stmt)
+        con.execute("DROP TABLE _touched")
+
+
+def drift(con) -> dict[str, int]:
+    """Per side, the rows on which the index disagrees with its contact table (a full comparison)."""
+    return {side: con.execute(drift_sql(ix)).fetchone()[0] for side, ix in INDEXES.items()}
+
+
+def in_step(con) -> bool:
+    """A cheap check: each index has as many rows as its contact table."""
+    return all(con.execute(f"SELECT (SELECT count(*) FROM {q(ix.table)}) = (SELECT count(*) FROM {q(ix.source)})"
+                           ).fetchone()[0] for ix in INDEXES.values())
