@@ -27,7 +27,7 @@ import duckdb
 import contactsync as cs
 from contactsync.sample import generate
 
-VERSION = 2  # bump when the prepared data changes shape
+VERSION = 4  # bump when the prepared data changes shape (4: schema 2 with its search index in step)
 SEED = 42
 CHANGED_AT = "2026-02-02 09:00:00"
 NAV_EXPORT_COLUMNS = (
@@ -114,6 +114,8 @@ def prepare(size: int, folder: Path, *, log=print) -> dict:
     changed = folder / "changed.duckdb"
     shutil.copyfile(base, changed)
     day = _change_day(changed)
+    with cs.Workspace.open(changed) as ws:  # the day's changes were written with plain SQL
+        ws.reindex()
     # the NAV export of the changed day, in NAV's column names
     con = duckdb.connect(str(changed), read_only=True)
     cols = ", ".join(_q(c) for c in NAV_EXPORT_COLUMNS)

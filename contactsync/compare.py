@@ -30,20 +30,21 @@ def _pairs_from(m: TableMapping) -> str:
 
 
 def compare_sql(m: TableMapping) -> tuple[str, list]:
-    """One row per mapped field for one pair; params: [nav_no, crm_id] + field names."""
-    exprs, parts, params = [], [], []
+    """One row per mapped field for one pair; params: [nav_no, crm_id, the lookup's coupled NAV value]
+    + field names. One row of the pair, unnested into a struct per field."""
+    structs, params = [], []
     for i, f in enumerate(m.fields):
         nav_v, crm_v, nav_c, crm_c = _pair_values(m, i, f)
-        exprs.append(f"{nav_v} AS nv_{i}, {crm_v} AS cv_{i}, {nav_c} <> {crm_c} AS d_{i}")
-        parts.append(f"SELECT {i} AS pos, ? AS nav_field, ? AS crm_field, ? AS direction, nv_{i} AS nav_value, "
-                     f"cv_{i} AS crm_value, d_{i} AS differs FROM p")
+        structs.append(f"{{'pos': {i}, 'nav_field': CAST(? AS VARCHAR), 'crm_field': CAST(? AS VARCHAR), "
+                       f"'direction': CAST(? AS VARCHAR), 'nav_value': {nav_v}, 'crm_value': {crm_v}, "
+                       f"'differs': {nav_c} <> {crm_c}}}")
         params += [f.nav, f.crm, f.direction]
-    cr = _pairs_from(m) or " LEFT JOIN (SELECT NULL AS nav_no) cr ON true"
-    sql = (f"WITH p AS (SELECT {', '.join(exprs)} FROM (SELECT 1) AS one "
+    # the CRM lookup's coupled NAV value (e.g. the account's company) is looked up by the caller
+    sql = (f"SELECT u.nav_field, u.crm_field, u.direction, u.nav_value, u.crm_value, u.differs FROM ("
+           f"SELECT unnest([{', '.join(structs)}]) AS u FROM (SELECT 1) AS one "
            f"LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = ? "
-           f"LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = ?{cr}) "
-           f"SELECT nav_field, crm_field, direction, nav_value, crm_value, differs FROM ({' UNION ALL '.join(parts)}) "
-           f"ORDER BY pos")
+           f"LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = ? "
+           f"LEFT JOIN (SELECT CAST(? AS VARCHAR) AS nav_no) cr ON true) ORDER BY u.pos")
     return sql, params
 
 

@@ -30,6 +30,13 @@ def crm_key(crm_id) -> str:
     return str(crm_id).strip().strip("{}").strip().lower()
 
 
+def require(con, table: str, key: str, value: str, what: str) -> None:
+    """Raise NotFoundError unless the record exists (a key lookup, nothing fetched)."""
+    if con.execute(f"SELECT 1 FROM {q(table)} WHERE {q(key)} = ? LIMIT 1", [value]).fetchone() is None:
+        hint = "the No." if what.startswith("NAV") else "the id"
+        raise NotFoundError(f"{what} {value!r} does not exist; import it first or check {hint}")
+
+
 def fetch_nav(con, m: TableMapping, no: str) -> dict:
     row = con.execute(f"SELECT * FROM {q(m.nav_table)} WHERE {q(m.nav_key)} = ?", [no]).df()
     if row.empty:

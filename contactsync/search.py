@@ -82,13 +82,18 @@ def rebuild_sql(ix: SearchIndex) -> list[str]:
 
 
 def touched_sql(ix: SearchIndex) -> tuple[str, int]:
-    """The keys of ``ix``'s contacts a run touched; the run id is passed ``n`` times."""
-    own = "crm_id" if ix.side == "crm" else "nav_no"
+    """The keys of ``ix``'s contacts whose index row a run may have changed; the run id is passed ``n``
+    times: records it inserted or deleted or changed in a listed column, couplings whose partner is no
+    longer the indexed one, and (CRM) the contacts of an account it renamed, added or removed."""
+    listed = sorted({ix.key, *ix.columns, *ix.sort} | ({"parentcustomerid"} if ix.side == "crm" else set()))
+    fields = ", ".join("'" + f.replace("'", "''") + "'" for f in listed)
     # an undo logs no coupling images of its own: it restores those of the run it undoes
-    sql = (f"SELECT key FROM change_log WHERE run_id = ? AND side = '{ix.side}' "
-           f"UNION SELECT {own} FROM coupling_log WHERE entity = 'contact' AND run_id IN "
-           f"(SELECT run_id FROM run WHERE run_id = ? UNION SELECT undoes FROM run WHERE run_id = ?)")
-    if ix.side == "crm":  # an account renamed, added or removed: its contacts' text
+    sql = (f"SELECT key FROM change_log WHERE run_id = ? AND side = '{ix.side}' AND (field IS NULL OR field IN "
+           f"({fields})) UNION SELECT s.key FROM {q(ix.table)} s WHERE s.key IN (SELECT {ix.own} FROM coupling_log "
+           f"WHERE entity = 'contact' AND run_id IN (SELECT ? UNION SELECT undoes FROM run WHERE run_id = ?)) "
+           f"AND s.partner IS DISTINCT FROM (SELECT c.{ix.partner} FROM coupling c WHERE c.entity = 'contact' "
+           f"AND c.{ix.own} = s.key)")
+    if ix.side == "crm":
         return (sql + " UNION SELECT contactid FROM crm_contact WHERE parentcustomerid IN (SELECT key FROM "
                 "change_log WHERE run_id = ? AND side = 'account' AND (field = 'name' OR field IS NULL))"), 4
     return sql, 3

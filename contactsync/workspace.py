@@ -443,13 +443,14 @@ class Workspace:
         ``nav_field, crm_field, direction, nav_value, crm_value, differs``."""
         if no is None and crm_id is None:
             raise ContactSyncError("compare needs a NAV No., a CRM id, or both")
+        m = self.mapping
         with self._store.connection() as con:
             if no is not None:
                 no = cp.nav_key(no)
-                cp.fetch_nav(con, self.mapping, no)
+                cp.require(con, m.nav_table, m.nav_key, no, "NAV contact")
             if crm_id is not None:
                 crm_id = cp.crm_key(crm_id)
-                cp.fetch_crm(con, self.mapping, crm_id)
+                cp.require(con, m.crm_table, m.crm_key, crm_id, "CRM contact")
             if crm_id is None:
                 crm_id = cp.partner(con, "contact", nav_no=no)
                 if crm_id is None:
@@ -458,9 +459,14 @@ class Workspace:
                 no = cp.partner(con, "contact", crm_id=crm_id)
                 if no is None:
                     raise CouplingError(f"CRM contact {crm_id} is not coupled; name the NAV contact to compare with")
-            sql, params = compare_sql(self.mapping)
-            # params order: field names come first in the SELECT list of the unions, the keys in the CTE
-            return con.execute(sql, [no, crm_id, *params]).df()
+            lookup = None
+            if m.lookup_field:  # e.g. the CRM contact's account -> its coupled NAV company
+                value = con.execute(f"SELECT {q(m.lookup_field.crm)} FROM {q(m.crm_table)} WHERE {q(m.crm_key)} = ?",
+                                    [crm_id]).fetchone()
+                lookup = cp.partner(con, "company", crm_id=value[0]) if value and value[0] else None
+            sql, params = compare_sql(m)
+            # params order: the field names (in the structs) first, then the keys and the lookup
+            return con.execute(sql, [*params, no, crm_id, lookup]).df()
 
     def differences(self, nos: Iterable[str] | None = None) -> pd.DataFrame:
         """All coupled pairs x differing mapped fields, long format, from one set-based query."""
