@@ -247,6 +247,18 @@ def backup(workspace, dest, as_json):
 
 @main.command()
 @workspace_option
+@json_option
+def reindex(workspace, as_json):
+    """Rebuild the contact lists' search index (after changing the workspace file with another tool)."""
+    with _open(workspace) as ws:
+        ws.reindex()
+        counts = _workspace_counts(ws)
+    _emit(as_json, {"workspace": workspace, **counts},
+          f"reindexed {workspace}: {counts['nav_contacts']} NAV contacts, {counts['crm_contacts']} CRM contacts")
+
+
+@main.command()
+@workspace_option
 @click.argument("backup_file", metavar="BACKUP", type=click.Path(dir_okay=False))
 @click.option("--overwrite", is_flag=True, help="Replace the existing workspace with the backup.")
 @json_option

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import query, scalar
+from conftest import fill_small, query, scalar
 
 import contactsync as cs
 from contactsync.cli import main
@@ -67,7 +67,7 @@ def partner(path, no):
 
 # -- the group --------------------------------------------------------------------------------
 COMMANDS = ["init", "import", "couple", "uncouple", "sync", "diff", "runs", "undo", "export", "report", "demo",
-            "backup", "restore", "match"]
+            "backup", "restore", "match", "reindex"]
 
 
 def test_help_lists_every_command_and_exit_codes(runner):
@@ -567,3 +567,18 @@ def test_progress_bar_on_a_terminal_only(monkeypatch, capsys):
         step("sync")
     err = capsys.readouterr().err
     assert "sync:" in err and "/2" in err and "import nav" in err
+
+
+def test_reindex_after_another_tool_changed_the_file(runner, tmp_path):
+    path = tmp_path / "w.duckdb"
+    with cs.Workspace.open(path) as w:
+        fill_small(w)
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE nav_contact SET \"Surname\" = 'Quixote' WHERE \"No.\" = 'CT000004'")
+    con.close()
+    with cs.Workspace.open(path) as w:
+        assert w.nav_contacts(search="quixote").empty  # the index does not know the edit
+    res = run(runner, "reindex", "-w", str(path), "--json")
+    assert json.loads(res.stdout)["nav_contacts"] == 6
+    with cs.Workspace.open(path) as w:
+        assert w.nav_contacts(search="quixote")["No."].tolist() == ["CT000004"]
