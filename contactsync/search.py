@@ -51,14 +51,16 @@ KEY_INDEXES = (("nav_contact_key", "nav_contact", "No."), ("crm_contact_key", "c
                ("crm_account_key", "crm_account", "accountid"))
 
 
+def _table_ddl(ix: SearchIndex) -> str:
+    sorts = "".join(f"sort{i} VARCHAR, " for i in range(len(ix.sort)))
+    shown = "".join(f"{q(name)} VARCHAR, " for name, _ in ix.shown)
+    return (f"CREATE TABLE IF NOT EXISTS {q(ix.table)} (key VARCHAR, partner VARCHAR, {shown}{sorts}"
+            "text VARCHAR USING COMPRESSION uncompressed)")
+
+
 def ddl() -> list[str]:
     """The index tables (text stored uncompressed: scanning it is twice as fast) and the key indexes."""
-    out = []
-    for ix in INDEXES.values():
-        sorts = "".join(f"sort{i} VARCHAR, " for i in range(len(ix.sort)))
-        shown = "".join(f"{q(name)} VARCHAR, " for name, _ in ix.shown)
-        out.append(f"CREATE TABLE IF NOT EXISTS {q(ix.table)} (key VARCHAR, partner VARCHAR, {shown}{sorts}"
-                   "text VARCHAR USING COMPRESSION uncompressed)")
+    out = [_table_ddl(ix) for ix in INDEXES.values()]
     out += [f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(table)} ({q(col)})" for name, table, col in KEY_INDEXES]
     return out
 
@@ -78,7 +80,8 @@ def _rows_sql(ix: SearchIndex, where: str = "") -> str:
 
 
 def rebuild_sql(ix: SearchIndex) -> list[str]:
-    return [f"DELETE FROM {q(ix.table)}", f"INSERT INTO {q(ix.table)} {_rows_sql(ix)}"]
+    # a new table, not a DELETE of every row (whose deleted rows a later scan would still step over)
+    return [f"DROP TABLE IF EXISTS {q(ix.table)}", _table_ddl(ix), f"INSERT INTO {q(ix.table)} {_rows_sql(ix)}"]
 
 
 def touched_sql(ix: SearchIndex) -> tuple[str, int]:
