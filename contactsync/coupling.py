@@ -30,17 +30,21 @@ def crm_key(crm_id) -> str:
     return str(crm_id).strip().strip("{}").strip().lower()
 
 
+def _missing(what: str, value: str) -> NotFoundError:
+    hint = "the No." if what.startswith("NAV") else "the id"
+    return NotFoundError(f"{what} {value!r} does not exist; import it first or check {hint}")
+
+
 def require(con, table: str, key: str, value: str, what: str) -> None:
     """Raise NotFoundError unless the record exists (a key lookup, nothing fetched)."""
     if con.execute(f"SELECT 1 FROM {q(table)} WHERE {q(key)} = ? LIMIT 1", [value]).fetchone() is None:
-        hint = "the No." if what.startswith("NAV") else "the id"
-        raise NotFoundError(f"{what} {value!r} does not exist; import it first or check {hint}")
+        raise _missing(what, value)
 
 
 def fetch_nav(con, m: TableMapping, no: str) -> dict:
     row = con.execute(f"SELECT * FROM {q(m.nav_table)} WHERE {q(m.nav_key)} = ?", [no]).df()
     if row.empty:
-        raise NotFoundError(f"NAV contact {no!r} does not exist; import it first or check the No.")
+        raise _missing("NAV contact", no)
     return row.iloc[0].to_dict()
 
 
@@ -48,7 +52,7 @@ def fetch_crm(con, m: TableMapping, crm_id: str, table: str | None = None, key: 
               what: str = "CRM contact") -> dict:
     row = con.execute(f"SELECT * FROM {q(table or m.crm_table)} WHERE {q(key or m.crm_key)} = ?", [crm_id]).df()
     if row.empty:
-        raise NotFoundError(f"{what} {crm_id!r} does not exist; import it first or check the id")
+        raise _missing(what, crm_id)
     return row.iloc[0].to_dict()
 
 

@@ -5,13 +5,13 @@ column (not every searchable column, lower-cased and concatenated per row, joine
 The index is derived data, kept in step by the writers:
 
 - every run refreshes the rows it touched (:func:`refresh_run`, called by ``history.finish_run``):
-  the keys in its change log, the couplings in its coupling log, and the contacts of an account
-  whose name it changed;
+  records it changed in a listed column, couplings whose partner changed, and the contacts of an
+  account whose name it changed;
 - ``Workspace.sql(..., write=True)`` and a workspace written by an older contactsync rebuild it
   (:func:`rebuild`); so does ``Workspace.reindex()`` / ``contactsync reindex`` after the file was
   changed with another tool. Opening a workspace rebuilds it when its row counts disagree.
 
-Builders return SQL and never touch a connection, except the three executors at the end.
+Builders return SQL and never touch a connection; the executors at the end run them.
 """
 
 from __future__ import annotations
@@ -84,22 +84,25 @@ def rebuild_sql(ix: SearchIndex) -> list[str]:
     return [f"DROP TABLE IF EXISTS {q(ix.table)}", _table_ddl(ix), f"INSERT INTO {q(ix.table)} {_rows_sql(ix)}"]
 
 
-def touched_sql(ix: SearchIndex) -> tuple[str, int]:
-    """The keys of ``ix``'s contacts whose index row a run may have changed; the run id is passed ``n``
-    times: records it inserted or deleted or changed in a listed column, couplings whose partner is no
-    longer the indexed one, and (CRM) the contacts of an account it renamed, added or removed."""
+def touched_sql(ix: SearchIndex, run_id: int) -> tuple[str, list]:
+    """The keys of ``ix``'s contacts whose index row run ``run_id`` may have changed: records it inserted,
+    deleted or changed in a listed column, couplings whose partner is no longer the indexed one (an undo
+    logs no coupling images of its own: those of the run it undoes), and (CRM) the contacts of an account
+    it renamed, added or removed."""
     listed = sorted({ix.key, *ix.columns, *ix.sort} | ({"parentcustomerid"} if ix.side == "crm" else set()))
-    fields = ", ".join("'" + f.replace("'", "''") + "'" for f in listed)
-    # an undo logs no coupling images of its own: it restores those of the run it undoes
-    sql = (f"SELECT key FROM change_log WHERE run_id = ? AND side = '{ix.side}' AND (field IS NULL OR field IN "
-           f"({fields})) UNION SELECT s.key FROM {q(ix.table)} s WHERE s.key IN (SELECT {ix.own} FROM coupling_log "
+    own, partner = q(ix.own), q(ix.partner)
+    sql = (f"SELECT key FROM change_log WHERE run_id = ? AND side = ? AND (field IS NULL OR "
+           f"list_contains(?::VARCHAR[], field)) "
+           f"UNION SELECT s.key FROM {q(ix.table)} s WHERE s.key IN (SELECT {own} FROM coupling_log "
            f"WHERE entity = 'contact' AND run_id IN (SELECT ? UNION SELECT undoes FROM run WHERE run_id = ?)) "
-           f"AND s.partner IS DISTINCT FROM (SELECT c.{ix.partner} FROM coupling c WHERE c.entity = 'contact' "
-           f"AND c.{ix.own} = s.key)")
+           f"AND s.partner IS DISTINCT FROM (SELECT c.{partner} FROM coupling c WHERE c.entity = 'contact' "
+           f"AND c.{own} = s.key)")
+    params = [run_id, ix.side, listed, run_id, run_id]
     if ix.side == "crm":
-        return (sql + " UNION SELECT contactid FROM crm_contact WHERE parentcustomerid IN (SELECT key FROM "
-                "change_log WHERE run_id = ? AND side = 'account' AND (field = 'name' OR field IS NULL))"), 4
-    return sql, 3
+        sql += (" UNION SELECT contactid FROM crm_contact WHERE parentcustomerid IN (SELECT key FROM change_log "
+                "WHERE run_id = ? AND side = 'account' AND (field = 'name' OR field IS NULL))")
+        params.append(run_id)
+    return sql, params
 
 
 def drift_sql(ix: SearchIndex) -> str:
@@ -151,8 +154,8 @@ def rebuild(con) -> None:
 def refresh_run(con, run_id: int) -> None:
     """Bring the index rows of what run ``run_id`` touched up to date."""
     for ix in INDEXES.values():
-        sql, n = touched_sql(ix)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _touched AS {sql}", [run_id] * n)
+        sql, params = touched_sql(ix, run_id)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _touched AS {sql}", params)
         if con.execute("SELECT count(*) FROM _touched").fetchone()[0]:
             for stmt in refresh_sql(ix):
                 con.execute(stmt)
