@@ -382,7 +382,7 @@ class Workspace:
         if coupled not in (None, True, False):
             raise ContactSyncError(f"coupled must be None, True or False, got {coupled!r}")
         if search is not None and not isinstance(search, str):
-            raise ContactSyncError(f"search must be text, got {search!r}")
+            raise ContactSyncError(f"search must be text, got {search!r}; pass the text to look for, e.g. search={str(search)!r}")
         ix = search_index.INDEXES[side]
         page_params = ([search] if search else []) + [limit if limit is not None else 2**62, offset]
         with self._store.transaction() as con:  # one snapshot for the page's keys and its rows
