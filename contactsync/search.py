@@ -86,17 +86,18 @@ def rebuild_sql(ix: SearchIndex) -> list[str]:
 
 def touched_sql(ix: SearchIndex, run_id: int) -> tuple[str, list]:
     """The keys of ``ix``'s contacts whose index row run ``run_id`` may have changed: records it inserted,
-    deleted or changed in a listed column, couplings whose partner is no longer the indexed one (an undo
-    logs no coupling images of its own: those of the run it undoes), and (CRM) the contacts of an account
-    it renamed, added or removed."""
+    deleted or changed in a listed column, couplings it created, deleted or replaced (an undo logs no
+    coupling images of its own: those of the run it undoes), and (CRM) the contacts of an account it
+    renamed, added or removed."""
     listed = sorted({ix.key, *ix.columns, *ix.sort} | ({"parentcustomerid"} if ix.side == "crm" else set()))
     own, partner = q(ix.own), q(ix.partner)
     sql = (f"SELECT key FROM change_log WHERE run_id = ? AND side = ? AND (field IS NULL OR "
            f"list_contains(?::VARCHAR[], field)) "
-           f"UNION SELECT s.key FROM {q(ix.table)} s WHERE s.key IN (SELECT {own} FROM coupling_log "
-           f"WHERE entity = 'contact' AND run_id IN (SELECT ? UNION SELECT undoes FROM run WHERE run_id = ?)) "
-           f"AND s.partner IS DISTINCT FROM (SELECT c.{partner} FROM coupling c WHERE c.entity = 'contact' "
-           f"AND c.{own} = s.key)")
+           # a pair logged with both a before- and an after-image kept its partner; any other pair was
+           # created, deleted or replaced
+           f"UNION SELECT {own} FROM coupling_log WHERE entity = 'contact' AND run_id IN "
+           f"(SELECT ? UNION SELECT undoes FROM run WHERE run_id = ?) GROUP BY {own}, {partner} "
+           f"HAVING NOT (bool_or(image = 'before') AND bool_or(image = 'after'))")
     params = [run_id, ix.side, listed, run_id, run_id]
     if ix.side == "crm":
         sql += (" UNION SELECT contactid FROM crm_contact WHERE parentcustomerid IN (SELECT key FROM change_log "
