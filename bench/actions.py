@@ -15,7 +15,7 @@ result size: rows listed, changes logged, records restored), then ``close(state)
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 
 import duckdb
@@ -679,13 +679,14 @@ class PDUndo(PD):
             t = st[table].set_index(key)
             lg = log[log["side"] == side]
             for field, g in lg.groupby("field"):
-                cur = t.loc[g["key"], field]
-                cur = cur.astype(object).where(cur.notna(), None).astype(str).to_numpy()
-                assert (cur == g["new_value"].astype(object).where(g["new_value"].notna(), None)
-                        .astype(str).to_numpy()).all()
-                old = g["old_value"]
-                if str(t[field].dtype).startswith("datetime"):
-                    old = pd.to_datetime(old)
+                cur, new, old = t.loc[g["key"], field].to_numpy(), g["new_value"], g["old_value"]
+                if str(t[field].dtype).startswith("datetime"):  # compare instants, not their spellings
+                    new, old = pd.to_datetime(new), pd.to_datetime(old)
+                cur_s = pd.Series(cur).astype(object).where(pd.notna(cur), None).astype(str)
+                new_s = new.astype(object).where(new.notna(), None).astype(str)
+                if any(isinstance(v, time) for v in cur[:1]):  # TIME: '09:00:00.5' equals '09:00:00.500000'
+                    cur_s, new_s = pd.to_timedelta(cur_s), pd.to_timedelta(new_s)
+                assert (cur_s.to_numpy() == new_s.to_numpy()).all()
                 t.loc[g["key"], field] = old.to_numpy()
             out[table] = t
         before = st["coupling_log"]
