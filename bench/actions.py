@@ -264,12 +264,12 @@ class SQLList(SQL):
     shared = True
 
     def run(self, con):
-        text = ", ".join(f"coalesce(r.{q(c)}, '')" for c in CRM_SEARCH)
+        text = ", ".join(f"nullif(trim(r.{q(c)}), '')" for c in CRM_SEARCH)
         df = con.execute(
             f"""SELECT r.*, a.name AS account_name, true AS coupled, c.nav_no, count(*) OVER () AS _total
                 FROM crm_contact r JOIN coupling c ON c.entity = 'contact' AND c.crm_id = r.contactid
                 LEFT JOIN crm_account a ON a.accountid = r.parentcustomerid
-                WHERE contains(lower(concat_ws(' ', {text}, coalesce(a.name, ''))), lower(?))
+                WHERE contains(lower(concat_ws(' ', {text}, nullif(trim(a.name), ''))), lower(?))
                 ORDER BY r.lastname NULLS LAST, r.firstname NULLS LAST, r.contactid LIMIT 100""",
             [con.info["search"]]).df()
         return int(df["_total"].iloc[0])
@@ -540,10 +540,11 @@ class PDList(PD):
                       right_on="crm_id", how="left")
                .merge(st["crm_account"][["accountid", "name"]].rename(columns={"name": "account_name"}),
                       left_on="parentcustomerid", right_on="accountid", how="left"))
-        text = crm["firstname"].fillna("")
-        for c in list(CRM_SEARCH[1:]) + ["account_name"]:
-            text = text + " " + crm[c].fillna("")
-        text = text.str.lower()
+        text = pd.Series("", index=crm.index)  # the fields joined by one space, blank ones left out
+        for c in list(CRM_SEARCH) + ["account_name"]:
+            v = crm[c].fillna("").str.strip(" ")
+            text = text + (" " + v).where(v != "", "")
+        text = text.str[1:].str.lower()
         mask = text.str.contains(st["info"]["search"].lower(), regex=False) & crm["nav_no"].notna()
         page = crm[mask].sort_values(["lastname", "firstname", "contactid"]).head(100)
         page = page.assign(coupled=True)

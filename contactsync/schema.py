@@ -6,7 +6,7 @@ from . import search
 from .mapping import TableMapping
 from .sqlbuild import q
 
-SCHEMA_VERSION = 2  # 2: the contact lists' search index (contactsync.search)
+SCHEMA_VERSION = 3  # 2: the contact lists' search index (contactsync.search); 3: its text skips blank fields
 
 NAV_CONTACT_COLUMNS: dict[str, str] = {
     "No.": "VARCHAR", "Type": "VARCHAR", "Company No.": "VARCHAR", "Company Name": "VARCHAR",

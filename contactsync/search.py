@@ -67,10 +67,11 @@ def ddl() -> list[str]:
 
 def _rows_sql(ix: SearchIndex, where: str = "") -> str:
     """The index rows of the contacts matching ``where`` (over alias ``t``)."""
-    parts = [f"coalesce(CAST(t.{q(c)} AS VARCHAR), '')" for c in ix.columns]
+    # blank fields are left out, so "peter meyer" finds Peter Meyer with no middle name
+    parts = [f"nullif(trim(CAST(t.{q(c)} AS VARCHAR)), '')" for c in ix.columns]
     joins = ""
     if ix.side == "crm":  # the account's name is searched with the contact
-        parts.append("coalesce(a.name, '')")
+        parts.append("nullif(trim(a.name), '')")
         joins = " LEFT JOIN crm_account a ON a.accountid = t.parentcustomerid"
     sorts = "".join(f"CAST(t.{q(c)} AS VARCHAR), " for c in ix.sort)
     shown = "".join(f"{expr}, " for _, expr in ix.shown)
@@ -118,30 +119,52 @@ def refresh_sql(ix: SearchIndex) -> list[str]:
             f"INSERT INTO {q(ix.table)} {_rows_sql(ix, f't.{q(ix.key)} IN (SELECT key FROM _touched)')}"]
 
 
-def page_sql(ix: SearchIndex, *, search: bool, coupled: bool | None) -> str:
-    """The page's keys, partners and shown columns in list order, with ``_total`` (all matches); params:
-    [term if search] + [limit, offset]. A search reads the text column alone first (the matches' row ids),
-    then the sort keys of the matches only."""
-    conds = (["contains(text, lower(?))"] if search else []) + (
+# characters in contact text from commonest to rarest (names, e-mails, phones); any other is rarer still
+_COMMON = " eanrilostdh0123456789.-cumgbkp@vyf()+jwzxq"
+
+
+def needles(term: str) -> list[str]:
+    """What a search for ``term`` looks for: the term, after a shorter part of it that starts at its rarest
+    character when there is one. ``contains`` skips to each occurrence of a needle's first character, so
+    rows without that rarer part are passed over at memchr speed and only the rest get the full test
+    ("ravn": "vn" then "ravn", a 1M-contact scan in 23 ms instead of 35). Both are lower-cased by the
+    query, as the index text is."""
+    rank = [_COMMON.find(c) if c in _COMMON else len(_COMMON) for c in term.lower()]
+    if len(rank) != len(term):  # lower() changed the length (e.g. 'İ'): search the term alone
+        return [term]
+    p = max(range(len(term)), key=rank.__getitem__, default=0)
+    return [term[p:], term] if 0 < p < len(term) - 1 else [term]
+
+
+def page_query(ix: SearchIndex, *, search: str | None, coupled: bool | None, limit: int | None,
+               offset: int) -> tuple[str, list]:
+    """The page's keys, partners and shown columns in list order, with ``_total`` (all matches). A search
+    reads the text column (after the coupled filter) and keeps only the matches' sort keys, which are
+    then sorted; without one, a top-N over the sort keys."""
+    terms = needles(search) if search else []
+    conds = ["contains(text, lower(?))"] * len(terms) + (
         [] if coupled is None else [f"partner IS {'NOT ' if coupled else ''}NULL"])
     where = " AND ".join(conds) or "true"
     order = ", ".join(f"{c} NULLS LAST" for c in ix.sort_columns())
     cols = ", ".join(["key", "partner"] + [q(name) for name, _ in ix.shown])
+    params = [*terms, limit if limit is not None else 2**62, offset]
     if search:
-        return (f"WITH h AS MATERIALIZED (SELECT rowid AS rid FROM {q(ix.table)} WHERE {where}) "
-                f"SELECT {cols}, (SELECT count(*) FROM h) AS _total FROM {q(ix.table)} "
-                f"WHERE rowid IN (SELECT rid FROM h) ORDER BY {order} LIMIT ? OFFSET ?")
+        return (f"WITH h AS MATERIALIZED (SELECT {', '.join([cols, *ix.sort_columns()[:-1]])} FROM {q(ix.table)} "
+                f"WHERE {where}) SELECT {cols}, (SELECT count(*) FROM h) AS _total FROM h "
+                f"ORDER BY {order} LIMIT ? OFFSET ?"), params
     return (f"SELECT {cols}, (SELECT count(*) FROM {q(ix.table)} WHERE {where}) AS _total FROM {q(ix.table)} "
-            f"WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?")
+            f"WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"), params
 
 
 def rows_sql(ix: SearchIndex, keys: list) -> tuple[str, list]:
-    """The contacts of ``keys``: a page's through the key's ART index (one lookup per key), a long list
-    through a join."""
+    """The contacts of ``keys``, a page's in the order given, through the key's ART index (one lookup per
+    key); a long list through a join."""
     if len(keys) > 1000:
-        return f"SELECT * FROM {q(ix.source)} WHERE {q(ix.key)} IN (SELECT unnest(?::VARCHAR[]))", [keys]
+        return (f"SELECT t.* FROM {q(ix.source)} t JOIN (SELECT unnest(?::VARCHAR[]) AS k, "
+                f"unnest(range({len(keys)})) AS pos) p ON p.k = t.{q(ix.key)} ORDER BY p.pos", [list(keys)])
     where = f"{q(ix.key)} IN ({', '.join('?' * len(keys))})" if keys else "false"
-    return f"SELECT * FROM {q(ix.source)} WHERE {where}", list(keys)
+    return (f"SELECT * FROM {q(ix.source)} WHERE {where} ORDER BY list_position(?::VARCHAR[], {q(ix.key)})",
+            [*keys, list(keys)])
 
 
 # -- executors (a connection inside the caller's transaction) -----------------------------------------

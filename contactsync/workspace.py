@@ -384,17 +384,18 @@ class Workspace:
         if search is not None and not isinstance(search, str):
             raise ContactSyncError(f"search must be text, got {search!r}; pass the text to look for, e.g. search={str(search)!r}")
         ix = search_index.INDEXES[side]
-        page_params = ([search] if search else []) + [limit if limit is not None else 2**62, offset]
+        sql, params = search_index.page_query(ix, search=search, coupled=coupled, limit=limit, offset=offset)
         with self._store.transaction() as con:  # one snapshot for the page's keys and its rows
-            page = con.execute(search_index.page_sql(ix, search=bool(search), coupled=coupled), page_params).df()
-            keys = page["key"].tolist()
+            page = con.execute(sql, params).fetchall()  # (key, partner, *shown, _total) in list order
+            keys = [r[0] for r in page]
             rows = con.execute(*search_index.rows_sql(ix, keys)).df()
-        total = int(page["_total"].iloc[0]) if len(page) else (0 if offset == 0 else self._count(side, search, coupled))
-        df = rows.set_index(ix.key).reindex(keys).reset_index()  # in list order
-        for name, _ in ix.shown:
-            df[name] = page[name].to_numpy()
-        df["coupled"] = page["partner"].notna().to_numpy()
-        df[ix.partner] = page["partner"].to_numpy()
+        total = page[0][-1] if page else (0 if offset == 0 else self._count(side, search, coupled))
+        df = rows  # in list order
+        partners = [r[1] for r in page]
+        for i, (name, _) in enumerate(ix.shown, start=2):
+            df[name] = pd.Series([r[i] for r in page], dtype=object)
+        df["coupled"] = pd.Series([p is not None for p in partners], dtype=bool)
+        df[ix.partner] = pd.Series(partners, dtype=object)
         df.attrs["total"] = total
         return df
 

@@ -6,6 +6,7 @@ from conftest import ACC_A, CRM_1, CRM_2, CRM_3, fill_small
 
 import contactsync as cs
 from contactsync import search
+from contactsync.schema import SCHEMA_VERSION
 
 
 def test_crm_list_search_filter_paging(synced):
@@ -118,9 +119,28 @@ def test_schema_1_workspace_gets_its_search_index(tmp_path):
     con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     con.close()
     with cs.Workspace.open(path) as w:
-        assert w.sql("SELECT value FROM meta WHERE key = 'schema_version'")["value"].item() == "2"
+        assert w.sql("SELECT value FROM meta WHERE key = 'schema_version'")["value"].item() == str(SCHEMA_VERSION)
         assert _drift(w) == {"crm": 0, "nav": 0}
         assert set(w.crm_contacts(search="söhne")["contactid"]) == {CRM_1, CRM_3}
+
+
+def test_schema_2_index_text_is_rebuilt_without_blank_fields(tmp_path):
+    import duckdb
+
+    path = tmp_path / "w.duckdb"
+    with cs.Workspace.open(path) as w:
+        fill_small(w)
+        plain = w.sql("SELECT contactid, firstname, lastname FROM crm_contact WHERE middlename IS NULL "
+                      "ORDER BY contactid LIMIT 1").iloc[0]
+    term = f"{plain['firstname']} {plain['lastname']}"
+    con = duckdb.connect(str(path))  # as schema 2 built it: blank fields kept, two spaces around them
+    con.execute("UPDATE crm_contact_search SET text = replace(text, ' ', '  ')")
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.close()
+    with cs.Workspace.open(path) as w:
+        assert w.sql("SELECT value FROM meta WHERE key = 'schema_version'")["value"].item() == str(SCHEMA_VERSION)
+        assert _drift(w) == {"crm": 0, "nav": 0}
+        assert plain["contactid"] in set(w.crm_contacts(search=term)["contactid"])
 
 
 def test_list_page_is_the_brute_force_answer(demo):
@@ -128,8 +148,12 @@ def test_list_page_is_the_brute_force_answer(demo):
     crm = demo.sql("SELECT r.*, a.name AS account_name, c.nav_no FROM crm_contact r LEFT JOIN crm_account a "
                    "ON a.accountid = r.parentcustomerid LEFT JOIN coupling c ON c.entity = 'contact' "
                    "AND c.crm_id = r.contactid")
-    text = crm[list(search.CRM_SEARCH) + ["account_name"]].fillna("").agg(" ".join, axis=1).str.lower()
-    for term, coupled in (("an", None), ("AN", True), ("e ", False), ("@", True), ("zzz-none", None), ("", True)):
+    fields = crm[list(search.CRM_SEARCH) + ["account_name"]].fillna("")
+    text = fields.agg(lambda r: " ".join(v.strip(" ") for v in r if v.strip(" ")), axis=1).str.lower()
+    plain = crm[crm["middlename"].isna()].sort_values("contactid").iloc[0]
+    full_name = f"{plain['firstname']} {plain['lastname']}"  # no middle name: one space between
+    for term, coupled in (("an", None), ("AN", True), ("e ", False), ("@", True), ("zzz-none", None), ("", True),
+                          ("ohn", None), ("SEN", True), (full_name, None)):
         mask = text.str.contains(term.lower(), regex=False)
         if coupled is not None:
             mask &= crm["nav_no"].notna() == coupled
@@ -137,3 +161,14 @@ def test_list_page_is_the_brute_force_answer(demo):
         got = demo.crm_contacts(search=term or None, coupled=coupled, limit=7, offset=3)
         assert got.attrs["total"] == int(mask.sum()), (term, coupled)
         assert got["contactid"].tolist() == want["contactid"].tolist()[3:10], (term, coupled)
+    assert demo.crm_contacts(search=full_name).attrs["total"] >= 1
+
+
+@pytest.mark.parametrize("term", ["ravn", "smith", "a", "ab", "xa", "İstanbul", "ß-ẞ", "497-50", "  ", "éclair"])
+def test_needles_are_parts_of_the_term(term):
+    """A search first looks for a rarer part of the term (a speed-up only): every needle is a piece of
+    the term, and the term itself is the last test."""
+    got = search.needles(term)
+    assert got[-1] == term
+    assert all(n and n in term for n in got)
+    assert len(got) == 1 or len(got[0]) < len(term)
