@@ -19,6 +19,13 @@ from .errors import WorkspaceBusyError, WorkspaceError
 _LOCK_RE = re.compile(r"lock", re.I)
 
 
+def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """DuckDB draws a progress bar on stdout for a query over 2 s, which would break
+    `contactsync ... --json`; the CLI and the views report progress themselves."""
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 class Store:
     def __init__(self, path: str | Path = ":memory:", *, busy_timeout: float = 5.0):
         self.path = str(path)
@@ -27,7 +34,7 @@ class Store:
         self._depth = 0
         self._in_tx = False
         if self.in_memory:
-            self._con = duckdb.connect(":memory:")
+            self._con = _quiet(duckdb.connect(":memory:"))
 
     @property
     def in_memory(self) -> bool:
@@ -39,7 +46,7 @@ class Store:
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(self.path)
+                return _quiet(duckdb.connect(self.path))
             except duckdb.IOException as exc:
                 text = str(exc)
                 if not _LOCK_RE.search(text):

@@ -384,12 +384,13 @@ class Workspace:
         if search is not None and not isinstance(search, str):
             raise ContactSyncError(f"search must be text, got {search!r}; pass the text to look for, e.g. search={str(search)!r}")
         ix = search_index.INDEXES[side]
-        sql, params = search_index.page_query(ix, search=search, coupled=coupled, limit=limit, offset=offset)
-        with self._store.transaction() as con:  # one snapshot for the page's keys and its rows
-            page = con.execute(sql, params).fetchall()  # (key, partner, *shown, _total) in list order
+        with self._store.transaction() as con:  # one snapshot for the page's bounds, keys and rows
+            lo, hi, total = con.execute(*search_index.bounds_query(
+                ix, search=search, coupled=coupled, limit=limit, offset=offset)).fetchone()
+            page = [] if lo is None else con.execute(*search_index.page_query(
+                ix, search=search, coupled=coupled, lo=lo, hi=hi)).fetchall()  # (key, partner, *shown)
             keys = [r[0] for r in page]
             rows = con.execute(*search_index.rows_sql(ix, keys)).df()
-        total = page[0][-1] if page else (0 if offset == 0 else self._count(side, search, coupled))
         df = rows  # in list order
         partners = [r[1] for r in page]
         for i, (name, _) in enumerate(ix.shown, start=2):
@@ -398,10 +399,6 @@ class Workspace:
         df[ix.partner] = pd.Series(partners, dtype=object)
         df.attrs["total"] = total
         return df
-
-    def _count(self, side, search, coupled) -> int:
-        df = self._list(side, search, coupled, 1, 0)
-        return df.attrs["total"]
 
     def crm_contacts(self, search: str | None = None, coupled: bool | None = None, limit: int | None = 100,
                      offset: int = 0) -> pd.DataFrame:

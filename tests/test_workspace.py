@@ -1,5 +1,8 @@
 """Opening workspaces, schema versioning, settings, deep links and ad hoc SQL."""
 
+import subprocess
+import sys
+
 import duckdb
 import pytest
 
@@ -129,3 +132,14 @@ def test_quote_identifier():
     assert cs.quote_identifier('a"b') == '"a""b"'
     with pytest.raises(ValueError):
         cs.quote_identifier("")
+
+
+def test_long_queries_draw_no_progress_bar_on_stdout(tmp_path):
+    """DuckDB's own progress bar (a query over 2 s, in a process that is not under pytest) goes to stdout,
+    where it would corrupt `contactsync ... --json`."""
+    code = ("import sys, contactsync as cs\n"
+            "with cs.Workspace.open(sys.argv[1]) as ws:\n"
+            "    print(ws.sql('SELECT count(*) AS n FROM range(1000000000) t(i) WHERE i % 7 = 3')['n'].item())\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "w.duckdb")], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    assert out == "142857143\n"
