@@ -103,7 +103,8 @@ def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
     """A narrow pre-pass (pure): the coupled pairs that may need anything from a run, their comparable
     values compared (exactly) with each other and with the last-synced values. Every pair the plan keeps is
     among them (gone, never synced, changed on a side, differing, or a synced modified-on to update); the
-    wide plan then reads only these. Not for mappings with constants."""
+    wide plan then reads only these. Each row carries ``n_scope``, the count of all pairs in scope. Not for
+    mappings with constants."""
     lk = m.lookup_field
     nav_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL::TIMESTAMP"
     crm_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"
@@ -117,15 +118,19 @@ def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
     for i, f in enumerate(m.fields):
         b = f"c.{q(f.base_column)}"
         differs += [f"{b} IS NULL", f"nn.v{i} <> rr.v{i}", f"nn.v{i} <> {b}", f"rr.v{i} <> {b}"]
+    # the pairs in scope are kept (materialized) for a moment: their count, for the run's Unchanged, costs
+    # nothing more than the candidates' pass
     sql = (
-        f"SELECT c.nav_no, c.crm_id FROM coupling c "
+        f"WITH x AS MATERIALIZED (SELECT c.nav_no, c.crm_id, ("
+        f"nn.k IS NULL OR rr.k IS NULL OR c.nav_missing OR c.crm_missing OR {' OR '.join(differs)} "
+        f"OR c.nav_synced_modified IS DISTINCT FROM nn.mod OR c.crm_synced_modified IS DISTINCT FROM rr.mod"
+        f") AS cand FROM coupling c "
         f"LEFT JOIN (SELECT n.{q(m.nav_key)} AS k, {nav_mod} AS mod, ({nf}) AS ok, {nvs} "
         f"FROM {q(m.nav_table)} n) nn ON nn.k = c.nav_no "
         f"LEFT JOIN (SELECT r.{q(m.crm_key)} AS k, {crm_mod} AS mod, ({cf}) AS ok, {cvs} "
         f"FROM {q(m.crm_table)} r{lk_join}) rr ON rr.k = c.crm_id "
-        f"WHERE c.entity = 'contact' AND (nn.k IS NULL OR nn.ok) AND (rr.k IS NULL OR rr.ok) AND ("
-        f"nn.k IS NULL OR rr.k IS NULL OR c.nav_missing OR c.crm_missing OR {' OR '.join(differs)} "
-        f"OR c.nav_synced_modified IS DISTINCT FROM nn.mod OR c.crm_synced_modified IS DISTINCT FROM rr.mod)"
+        f"WHERE c.entity = 'contact' AND (nn.k IS NULL OR nn.ok) AND (rr.k IS NULL OR rr.ok)) "
+        f"SELECT nav_no, crm_id, (SELECT count(*) FROM x) AS n_scope FROM x WHERE cand"
     )
     return sql, nfp + cfp
 
@@ -349,8 +354,12 @@ def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: b
         con.execute(f"CREATE OR REPLACE TEMP TABLE _sync_cand AS {sql}", params)
     sql, params = build_plan_sql(m, direction, force, scoped, candidates)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _plan0 AS SELECT * FROM ({sql}) WHERE {_keep_sql(m)}", params)
-    scope, sparams = _scope_sql(m, scoped, lookups=False)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _plan_n AS SELECT count(*) AS n {scope}", sparams)
+    counted = candidates and con.execute("SELECT count(*) FROM _sync_cand").fetchone()[0]
+    if counted:
+        con.execute("CREATE OR REPLACE TEMP TABLE _plan_n AS SELECT min(n_scope) AS n FROM _sync_cand")
+    else:
+        scope, sparams = _scope_sql(m, scoped, lookups=False)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _plan_n AS SELECT count(*) AS n {scope}", sparams)
     # e-mails about to be written: validated in Python, the few distinct values only
     email_parts = []
     for i, f in enumerate(m.fields):
@@ -384,7 +393,8 @@ def _update_side(con, table: str, key: str, plan_key: str, action: str, fields: 
     sets = [f"{q(c)} = CASE WHEN p.act_{i} = '{action}' THEN p.{v}_{i} ELSE t.{q(c)} END" for i, c in fields]
     sets += [f"{q(c)} = {sql}" for c, sql, _ in stamps]
     params = [x for _, _, p in stamps for x in p]
-    src = in_storage_order(table, f"_t.{q(key)} = p.{plan_key}", f"p.status = 'modified' AND p.any_{action}")
+    src = in_storage_order(table, f"_t.{q(key)} = p.{plan_key}", f"p.status = 'modified' AND p.any_{action}",
+                           cols=tuple(c for i, _ in fields for c in (f"act_{i}", f"{v}_{i}")))
     con.execute(f"UPDATE {q(table)} AS t SET {', '.join(sets)} FROM {src} p WHERE t.rowid = p._rid", params)
 
 
@@ -430,9 +440,9 @@ def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
         "WHEN p.status IN ('failed', 'skipped') THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END ELSE c.last_result_crm END",
         "skipped = p.status = 'skipped'",
     ]
-    src = in_storage_order("coupling", "_t.entity = 'contact' AND _t.nav_no = p.nav_no",
-                           "p.nav_no IN (SELECT nav_no FROM _touch)")
-    con.execute(f"UPDATE coupling AS c SET {', '.join(sets)} FROM {src} p WHERE c.rowid = p._rid", [ts, ts, ts])
+    # a plain join here: measured at 1M pairs, 2x faster than feeding the rows in storage order
+    con.execute(f"UPDATE coupling AS c SET {', '.join(sets)} FROM _plan p WHERE c.entity = 'contact' "
+                "AND c.nav_no = p.nav_no AND p.nav_no IN (SELECT nav_no FROM _touch)", [ts, ts, ts])
     sql, params = _conflicts_sql(m)
     con.execute(f"INSERT INTO run_conflict SELECT ?, * FROM ({sql})", [run_id, *params])
     con.execute("INSERT INTO run_error SELECT ?, nav_no, crm_id, fail_msg FROM _plan WHERE status = 'failed'",
