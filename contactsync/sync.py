@@ -353,7 +353,10 @@ def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: b
         sql, params = build_candidates_sql(m)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _sync_cand AS {sql}", params)
     sql, params = build_plan_sql(m, direction, force, scoped, candidates)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _plan0 AS SELECT * FROM ({sql}) WHERE {_keep_sql(m)}", params)
+    # the working values only the plan itself reads are not kept: storing strings is what a wide plan costs
+    dropped = [f"{c}_{i}" for i, f in enumerate(m.fields) for c in ("cv", "nchg", "cchg", *(() if f.lookup else ("nv",)))]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _plan0 AS SELECT * EXCLUDE ({', '.join(dropped)}) FROM ({sql}) "
+                f"WHERE {_keep_sql(m)}", params)
     counted = candidates and con.execute("SELECT count(*) FROM _sync_cand").fetchone()[0]
     if counted:
         con.execute("CREATE OR REPLACE TEMP TABLE _plan_n AS SELECT min(n_scope) AS n FROM _sync_cand")
