@@ -46,17 +46,6 @@ def norm(expr: str, code: bool = False) -> str:
     return f"upper({inner})" if code else inner
 
 
-def in_storage_order(table: str, on: str, where: str = "true", src: str = "_plan",
-                     cols: tuple[str, ...] | None = None) -> str:
-    """``src`` (alias ``p``) joined to the ``table`` rows it updates (alias ``_t``, condition ``on``) with
-    their ``_rid`` (rowid), in the table's storage order. DuckDB updates rows in the order the FROM side
-    arrives, and out-of-order updates are several times slower: ``UPDATE t ... FROM <this> p WHERE
-    t.rowid = p._rid``. ``cols``: the columns of ``src`` the UPDATE reads (all by default); the sort
-    carries only these."""
-    sel = ", ".join(f"p.{q(c)}" for c in cols) if cols is not None else "p.*"
-    return f"(SELECT _t.rowid AS _rid, {sel} FROM {src} p JOIN {q(table)} _t ON {on} WHERE {where} ORDER BY _rid)"
-
-
 def condition_sql(alias: str, cond) -> tuple[str, list]:
     """SQL and parameters for one mapping filter condition (operators from a fixed set)."""
     c = col(alias, cond.column)
