@@ -107,44 +107,46 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
         )
     derive_ts = table == "nav_contact" and "SystemModifiedAt" not in present and "Last Date Modified" in present
 
-    # stage: row numbers (1 = first data row), raw VARCHAR and typed values
+    # typed values with row numbers (1 = first data row), in one pass over the source; the raw text is
+    # kept beside them only for the columns the checks below quote
     src_of = {t: c for c, t in target_of.items()}
-    staged = ["row_number() OVER () AS _row"]
-    for t, c in src_of.items():
-        staged.append(f"{q(c)} AS {q('raw:' + t)}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT {', '.join(staged)} FROM _src")
-    typed = ["_row", f"{_key_expr(table, q('raw:' + key))} AS {q(key)}"]
+    checked = [t for t in src_of if t != key and (table_cols[t] in ("TIMESTAMP", "DATE", "TIME")
+                                                  or t in ("statecode", "Type"))]
+    raw_kept = [key, *checked]
+
+    def raw(t: str) -> str:
+        return q(src_of[t])
+
+    typed = ["row_number() OVER () AS _row", f"{_key_expr(table, raw(key))} AS {q(key)}"]
     for t in src_of:
         if t != key:
-            typed.append(f"{_value_expr(table, t, table_cols[t], q('raw:' + t), code_cols)} AS {q(t)}")
+            typed.append(f"{_value_expr(table, t, table_cols[t], raw(t), code_cols)} AS {q(t)}")
     if derive_ts:
-        time_part = (f"coalesce(TRY_CAST(nullif(trim({q('raw:Last Time Modified')}), '') AS TIME), TIME '00:00')"
+        time_part = (f"coalesce(TRY_CAST(nullif(trim({raw('Last Time Modified')}), '') AS TIME), TIME '00:00')"
                      if "Last Time Modified" in present else "TIME '00:00'")
         typed.append(
-            f"TRY_CAST(nullif(trim({q('raw:Last Date Modified')}), '') AS DATE) + {time_part} AS \"SystemModifiedAt\"")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {', '.join(typed)} FROM _stage")
+            f"TRY_CAST(nullif(trim({raw('Last Date Modified')}), '') AS DATE) + {time_part} AS \"SystemModifiedAt\"")
+    typed += [f"{raw(t)} AS {q('raw:' + t)}" for t in raw_kept]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {', '.join(typed)} FROM _src")
 
     # every bad row, in one query
     checks = [
-        f"SELECT s._row, ? AS col, s.{q('raw:' + key)} AS value, 'empty key' AS reason FROM _stage s "
-        f"JOIN _typed t USING (_row) WHERE t.{q(key)} IS NULL",
+        f"SELECT _row, ? AS col, {q('raw:' + key)} AS value, 'empty key' AS reason FROM _typed "
+        f"WHERE {q(key)} IS NULL",
         f"SELECT t._row, ? , t.{q(key)}, 'duplicate key' FROM _typed t WHERE t.{q(key)} IN "
         f"(SELECT {q(key)} FROM _typed WHERE {q(key)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)",
     ]
     params: list = [key, key]
-    for t in src_of:
-        if t == key:
-            continue
+    for t in checked:
         dtype = table_cols[t]
-        if dtype in ("TIMESTAMP", "DATE", "TIME") or t in ("statecode", "Type"):
-            what = {"TIMESTAMP": "unparseable timestamp", "DATE": "unparseable date", "TIME": "unparseable time"}
-            reason = what.get(dtype, "invalid value")
-            blank_ok = "" if t == "Type" else f" AND trim(s.{q('raw:' + t)}) <> ''"
-            checks.append(
-                f"SELECT s._row, ?, s.{q('raw:' + t)}, ? FROM _stage s JOIN _typed t USING (_row) "
-                f"WHERE t.{q(t)} IS NULL AND (s.{q('raw:' + t)} IS NOT NULL{blank_ok} OR ? = 'Type')"
-            )
-            params += [t, reason, t]
+        what = {"TIMESTAMP": "unparseable timestamp", "DATE": "unparseable date", "TIME": "unparseable time"}
+        reason = what.get(dtype, "invalid value")
+        blank_ok = "" if t == "Type" else f" AND trim({q('raw:' + t)}) <> ''"
+        checks.append(
+            f"SELECT _row, ?, {q('raw:' + t)}, ? FROM _typed "
+            f"WHERE {q(t)} IS NULL AND ({q('raw:' + t)} IS NOT NULL{blank_ok} OR ? = 'Type')"
+        )
+        params += [t, reason, t]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS {' UNION ALL '.join(checks)}", params)
     n_bad_rows = con.execute("SELECT count(DISTINCT _row) FROM _bad").fetchone()[0]
     rejections = pd.DataFrame()
@@ -168,7 +170,8 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
             "SELECT _row AS row, col AS column, value, reason FROM _bad ORDER BY _row").df()
         con.execute("DELETE FROM _typed WHERE _row IN (SELECT _row FROM _bad)")
 
-    cols = [c for c in con.execute("SELECT * FROM _typed LIMIT 0").df().columns if c != "_row"]
+    cols = [c for c in con.execute("SELECT * FROM _typed LIMIT 0").df().columns
+            if c != "_row" and not c.startswith("raw:")]
     data_cols = [c for c in cols if c != key]
     # classify
     con.execute(
@@ -231,7 +234,7 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
     history.add_counts(con, run_id, inserted=inserted, modified=updated, unchanged=unchanged,
                        failed=int(n_bad_rows))
     history.finish_run(con, run_id)
-    for t in ("_stage", "_typed", "_bad", "_class"):
+    for t in ("_typed", "_bad", "_class"):
         con.execute(f"DROP TABLE IF EXISTS {q(t)}")
     con.execute("DROP VIEW IF EXISTS _src")
     con.execute("DROP VIEW IF EXISTS _src_raw")
