@@ -6,7 +6,9 @@ from . import search
 from .mapping import TableMapping
 from .sqlbuild import q
 
-SCHEMA_VERSION = 3  # 2: the contact lists' search index (contactsync.search); 3: its text skips blank fields
+# 2: the contact lists' search index (contactsync.search); 3: its text skips blank fields, one sort-key
+# column; coupling after-images as key + fingerprint (coupling_log.row_md5)
+SCHEMA_VERSION = 3
 
 NAV_CONTACT_COLUMNS: dict[str, str] = {
     "No.": "VARCHAR", "Type": "VARCHAR", "Company No.": "VARCHAR", "Company Name": "VARCHAR",
@@ -60,7 +62,8 @@ def schema_ddl() -> list[str]:
         _create_table("crm_account", CRM_ACCOUNT_COLUMNS),
         _create_table("coupling", COUPLING_COLUMNS),
         _create_table("coupling_log", {"run_id": "BIGINT", "image": "VARCHAR", **{
-            c: t.replace(" NOT NULL", "").replace(" DEFAULT false", "") for c, t in COUPLING_COLUMNS.items()}}),
+            c: t.replace(" NOT NULL", "").replace(" DEFAULT false", "") for c, t in COUPLING_COLUMNS.items()},
+            "row_md5": "UBIGINT"}),
         "CREATE SEQUENCE IF NOT EXISTS run_seq START 1",
         _create_table("run", {
             "run_id": "BIGINT", "kind": "VARCHAR", "direction": "VARCHAR", "started_at": "TIMESTAMP",
@@ -82,6 +85,15 @@ def schema_ddl() -> list[str]:
         }),
     ]
     return stmts + search.ddl()
+
+
+def upgrade_ddl(version: int) -> list[str]:
+    """What a workspace of schema ``version`` needs before this one reads it (the search index is
+    rebuilt separately)."""
+    stmts = []
+    if version < 3:
+        stmts.append("ALTER TABLE coupling_log ADD COLUMN IF NOT EXISTS row_md5 UBIGINT")
+    return stmts
 
 
 def mapping_ddl(mapping: TableMapping, existing: set[str], existing_log: set[str]) -> list[str]:

@@ -2,7 +2,7 @@
 
 import pandas as pd
 import pytest
-from conftest import CRM_1, CRM_2, all_state, assert_same_state
+from conftest import CRM_1, CRM_2, all_state, assert_same_state, fill_small
 
 import contactsync as cs
 
@@ -83,3 +83,59 @@ def test_export_bad_arguments(synced, tmp_path):
         synced.export_changes("erp", tmp_path / "x.csv")
     with pytest.raises(cs.ContactSyncError, match="export to"):
         synced.export_changes("nav", tmp_path / "x.docx")
+
+
+def test_undo_refuses_naming_a_coupling_changed_since(synced):
+    synced.import_nav(pd.DataFrame([{"No.": no, "Type": "Person", "City": "Hamburg"} for no in ("CT000001", "CT000002")]))
+    r = synced.sync("push")
+    after = synced.sql("SELECT nav_no, row_md5, \"base:address1_city\" FROM coupling_log WHERE run_id = ? AND "
+                       "image = 'after' ORDER BY nav_no", [r.run_id])
+    # the after-image is the pair and its fingerprint, not a copy of the row
+    assert after["nav_no"].tolist() == ["CT000001", "CT000002"]
+    assert after["row_md5"].notna().all() and after["base:address1_city"].isna().all()
+    synced.sql("UPDATE coupling SET \"base:address1_city\" = 'Elsewhere' WHERE nav_no = 'CT000002'", write=True)
+    before = all_state(synced)
+    with pytest.raises(cs.UndoError) as err:
+        synced.undo(r.run_id)
+    assert f"coupling contact CT000002 <-> {CRM_2}" in str(err.value) and "CT000001" not in str(err.value)
+    assert_same_state(before, all_state(synced))
+
+
+def test_schema_2_full_after_images_still_guard_undo(tmp_path):
+    """A workspace from before the fingerprints: its full-row after-images are checked as they are."""
+    import duckdb
+
+    path = tmp_path / "w.duckdb"
+    with cs.Workspace.open(path) as w:
+        fill_small(w)
+        w.couple("CT000001", CRM_1, sync_after="push")
+        w.couple("CT000002", CRM_2, sync_after="push")
+        w.import_nav(pd.DataFrame([{"No.": no, "Type": "Person", "City": "Hamburg"} for no in ("CT000001", "CT000002")]))
+        r = w.sync("push")
+    con = duckdb.connect(str(path))  # as schema 2 wrote them: whole rows, no fingerprint column
+    cols = [c for (c,) in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = "
+                                      "'coupling' ORDER BY ordinal_position").fetchall()]
+    sets = ", ".join(f'"{c}" = c."{c}"' for c in cols)
+    con.execute(f"UPDATE coupling_log l SET {sets} FROM coupling c WHERE l.image = 'after' AND "
+                "l.entity = c.entity AND l.nav_no = c.nav_no")
+    con.execute("ALTER TABLE coupling_log DROP COLUMN row_md5")
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.execute("UPDATE coupling SET \"base:address1_city\" = 'Elsewhere' WHERE nav_no = 'CT000002'")
+    con.close()
+    with cs.Workspace.open(path) as w:
+        with pytest.raises(cs.UndoError, match=f"coupling contact CT000002 <-> {CRM_2}"):
+            w.undo(r.run_id)
+        w.sql("UPDATE coupling SET \"base:address1_city\" = (SELECT \"base:address1_city\" FROM coupling_log WHERE run_id = ? "
+              "AND image = 'after' AND nav_no = 'CT000002') WHERE nav_no = 'CT000002'", [r.run_id], write=True)
+        w.undo(r.run_id)  # back as the run left it: undone
+
+
+def test_a_field_mapped_after_a_run_does_not_block_its_undo(tmp_path):
+    path = tmp_path / "w.duckdb"
+    m = cs.default_mapping()
+    with cs.Workspace.open(path, mapping=m.with_fields(m.fields[:3])) as w:
+        fill_small(w)
+        r = w.couple("CT000001", CRM_1, sync_after="push")
+    with cs.Workspace.open(path, mapping=m) as w:  # new last-synced columns, null in every row
+        w.undo(r.run_id)
+        assert w.nav_contact("CT000001")["crm_id"] is None
