@@ -27,7 +27,7 @@ import duckdb
 import contactsync as cs
 from contactsync.sample import generate
 
-VERSION = 6  # bump when the prepared data changes shape (5: the search index rebuilt as a new table; 6: schema 3)
+VERSION = 7  # bump when the prepared data changes shape (5: the search index rebuilt as a new table; 6: schema 3; 7: schema 4)
 SEED = 42
 CHANGED_AT = "2026-02-02 09:00:00"
 NAV_EXPORT_COLUMNS = (

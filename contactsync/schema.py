@@ -7,8 +7,8 @@ from .mapping import TableMapping
 from .sqlbuild import q
 
 # 2: the contact lists' search index (contactsync.search); 3: its text skips blank fields, one sort-key
-# column; coupling after-images as key + fingerprint (coupling_log.row_md5)
-SCHEMA_VERSION = 3
+# column; 4: coupling after-images as key + fingerprint (coupling_log.row_md5)
+SCHEMA_VERSION = 4
 
 NAV_CONTACT_COLUMNS: dict[str, str] = {
     "No.": "VARCHAR", "Type": "VARCHAR", "Company No.": "VARCHAR", "Company Name": "VARCHAR",
@@ -91,7 +91,7 @@ def upgrade_ddl(version: int) -> list[str]:
     """What a workspace of schema ``version`` needs before this one reads it (the search index is
     rebuilt separately)."""
     stmts = []
-    if version < 3:
+    if version < 4:
         stmts.append("ALTER TABLE coupling_log ADD COLUMN IF NOT EXISTS row_md5 UBIGINT")
     return stmts
 

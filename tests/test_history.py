@@ -102,7 +102,7 @@ def test_undo_refuses_naming_a_coupling_changed_since(synced):
 
 
 def test_schema_2_full_after_images_still_guard_undo(tmp_path):
-    """A workspace from before the fingerprints: its full-row after-images are checked as they are."""
+    """A workspace from before the fingerprints (schema 2, 3): its full-row after-images are checked as they are."""
     import duckdb
 
     path = tmp_path / "w.duckdb"
