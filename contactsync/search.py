@@ -11,6 +11,10 @@ The index is derived data, kept in step by the writers:
   (:func:`rebuild`); so does ``Workspace.reindex()`` / ``contactsync reindex`` after the file was
   changed with another tool. Opening a workspace rebuilds it when its row counts disagree.
 
+A build writes the rows in sort-key order, so the scan of a first page skips every row group whose sort
+keys cannot make it; a refresh appends its rows (in order among themselves). After many large runs
+those appended row groups are read by every page; ``reindex`` puts them back in order.
+
 Builders return SQL and never touch a connection; the executors at the end run them.
 """
 
