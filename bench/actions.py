@@ -152,14 +152,6 @@ class CSUndo(CS):
         return int(ws.sql("SELECT count(*) AS n FROM change_log WHERE run_id = ?", [u.run_id])["n"].item())
 
 
-class CSSuggest(CS):
-    source = "unmatched.duckdb"
-    shared = True
-
-    def run(self, ws):
-        return len(ws.suggest_couplings())
-
-
 # ================================================================================ bare SQL floor
 def _nv(i, f) -> str:
     v = f"coalesce(CAST(n.{q(f.nav)} AS VARCHAR), '')"
