@@ -84,12 +84,17 @@ def ws():
     w.close()
 
 
+def couple_two(w):
+    """CT000001 <-> CRM_1 and CT000002 <-> CRM_2 coupled and synced once (NAV data wins)."""
+    w.couple("CT000001", CRM_1, sync_after="push")
+    w.couple("CT000002", CRM_2, sync_after="push")
+    return w
+
+
 @pytest.fixture
 def synced(ws):
     """``ws`` with CT000001 <-> CRM_1 and CT000002 <-> CRM_2 coupled and synced once (NAV data wins)."""
-    ws.couple("CT000001", CRM_1, sync_after="push")
-    ws.couple("CT000002", CRM_2, sync_after="push")
-    return ws
+    return couple_two(ws)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import pandas as pd
 import pytest
-from conftest import CRM_1, CRM_2, all_state, assert_same_state, fill_small
+from conftest import CRM_1, CRM_2, all_state, assert_same_state, couple_two, fill_small
 
 import contactsync as cs
 
@@ -107,9 +107,7 @@ def test_schema_2_full_after_images_still_guard_undo(tmp_path):
 
     path = tmp_path / "w.duckdb"
     with cs.Workspace.open(path) as w:
-        fill_small(w)
-        w.couple("CT000001", CRM_1, sync_after="push")
-        w.couple("CT000002", CRM_2, sync_after="push")
+        couple_two(fill_small(w))
         w.import_nav(pd.DataFrame([{"No.": no, "Type": "Person", "City": "Hamburg"} for no in ("CT000001", "CT000002")]))
         r = w.sync("push")
     con = duckdb.connect(str(path))  # as schema 2 wrote them: whole rows, no fingerprint column

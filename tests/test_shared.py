@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import CRM_1, CRM_2, crm_frame, fill_small
+from conftest import CRM_1, couple_two, crm_frame, fill_small
 from wschecksum import diff, fingerprint
 
 import contactsync as cs
@@ -35,9 +35,7 @@ ws.close()
 def path(tmp_path):
     p = tmp_path / "shared.duckdb"
     with cs.Workspace.open(p) as ws:
-        fill_small(ws)
-        ws.couple("CT000001", CRM_1, sync_after="push")
-        ws.couple("CT000002", CRM_2, sync_after="push")
+        couple_two(fill_small(ws))
     return p
 
 
