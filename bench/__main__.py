@@ -25,7 +25,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .actions import ACTIONS, EXTRA, IMPLS
+from .actions import ACTIONS, EXTRA, EXTRA_ACTIONS, IMPLS
 from .data import prepare
 
 HERE = Path(__file__).resolve().parent
@@ -143,7 +143,8 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="100000,1000000", help="comma-separated person counts")
     p.add_argument("--reps", type=int, default=5, help="repetitions per timing (median reported)")
     p.add_argument("--quick", action="store_true", help="10k persons, 2 repetitions (CI smoke)")
-    p.add_argument("--actions", default=",".join(ACTIONS), help="comma-separated subset of " + ",".join(ACTIONS))
+    every = [*ACTIONS, *EXTRA_ACTIONS]
+    p.add_argument("--actions", default=",".join(every), help="comma-separated subset of " + ",".join(every))
     p.add_argument("--impls", default=",".join(IMPLS), help="comma-separated subset of " + ",".join(IMPLS))
     p.add_argument("--data-dir", type=Path, default=None, help="keep prepared workspaces here (reused)")
     p.add_argument("--out", type=Path, default=None, help="JSON results file (default: bench/results/...)")
@@ -153,7 +154,7 @@ def main(argv=None) -> int:
     reps = 2 if a.quick and a.reps == 5 else a.reps
     actions = [x for x in a.actions.split(",") if x]
     impls = [x for x in a.impls.split(",") if x]
-    unknown = [x for x in actions if x not in ACTIONS] + [x for x in impls if x not in IMPLS]
+    unknown = [x for x in actions if x not in every] + [x for x in impls if x not in IMPLS]
     if unknown:
         p.error(f"unknown action/implementation: {unknown}")
     data_dir = a.data_dir or Path(tempfile.mkdtemp(prefix="contactsync-bench-"))
@@ -167,8 +168,8 @@ def main(argv=None) -> int:
             info = prepare(size, folder, log=lambda s: print(s, flush=True))
             results["prepared"][str(size)] = info
             measured = []
-            todo = [(x, w) for x in actions for w in impls]
-            todo += [(x, "cs") for x in EXTRA if "cs" in impls and x.replace("_call", "") in actions]
+            todo = [(x, w) for x in actions if x in ACTIONS for w in impls]
+            todo += [(x, "cs") for x, v in EXTRA.items() if "cs" in impls and v[2] in actions]
             for action, which in todo:
                 t = time.perf_counter()
                 m = run_one(action, which, folder, reps, a.timeout)

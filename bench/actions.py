@@ -126,6 +126,15 @@ class CSCompareCall(CSCompare):
     hold = False
 
 
+class CSSuggest(CS):
+    """Scored suggestions between the uncoupled persons and CRM contacts (1% of the pairs)."""
+    source = "unmatched.duckdb"
+    shared = True  # suggesting writes nothing
+
+    def run(self, ws):
+        return int(ws.suggest_couplings()["match"].sum())  # confident one-to-one pairs
+
+
 class CSDifferences(CS):
     shared = True
 
@@ -704,11 +713,17 @@ ACTIONS = {
     "sync_both": ("sync both ways (conflicts)", CSBoth, SQLBoth, PDBoth),
     "undo": ("undo of that sync", CSUndo, SQLUndo, PDUndo),
 }
-# contactsync only: read actions called without ws.hold() (each call opens and closes the file)
+# contactsync only, each with the action (--actions name) it comes with: read actions called without
+# ws.hold() (each call opens and closes the file), and the suggestions, which have no floor or pandas
+# version here: they already run as set-based SQL, except the E.164 phone normalization (Python,
+# phonenumbers) that DuckDB cannot do, and pandas has no string similarity of its own. Their quality
+# and speed against BC's rules and Splink: python -m bench.matching.
 EXTRA = {
-    "list_page_call": ("CRM list page, per call (no hold)", CSListCall),
-    "compare_call": ("compare one pair, per call (no hold)", CSCompareCall),
+    "list_page_call": ("CRM list page, per call (no hold)", CSListCall, "list_page"),
+    "compare_call": ("compare one pair, per call (no hold)", CSCompareCall, "compare"),
+    "suggestions": ("suggested couplings, 1% of pairs uncoupled (contactsync only)", CSSuggest, "suggestions"),
 }
+EXTRA_ACTIONS = tuple(dict.fromkeys(v[2] for v in EXTRA.values() if v[2] not in ACTIONS))
 IMPLS = ("cs", "sql", "pandas")
 
 

@@ -27,7 +27,8 @@ import duckdb
 import contactsync as cs
 from contactsync.sample import generate
 
-VERSION = 7  # bump when the prepared data changes shape (5: the search index rebuilt as a new table; 6: schema 3; 7: schema 4)
+VERSION = 8  # bump when the prepared data changes shape (5: the search index rebuilt as a new table; 6: schema 3;
+#             7: schema 4; 8: unmatched.duckdb for suggestions)
 SEED = 42
 CHANGED_AT = "2026-02-02 09:00:00"
 NAV_EXPORT_COLUMNS = (
@@ -133,6 +134,17 @@ def prepare(size: int, folder: Path, *, log=print) -> dict:
     _export(synced, folder / "frames" / "synced",
             extra={"change_log": f"SELECT * FROM change_log WHERE run_id = {both.run_id}",
                    "coupling_log": f"SELECT * FROM coupling_log WHERE run_id = {both.run_id}"})
+    # suggestions: the synced state with 1% of the person pairs uncoupled (every 100th NAV No.)
+    unmatched = folder / "unmatched.duckdb"
+    shutil.copyfile(base, unmatched)
+    con = duckdb.connect(str(unmatched))
+    uncoupled = con.execute(
+        "DELETE FROM coupling WHERE entity = 'contact' AND nav_no IN (SELECT nav_no FROM (SELECT nav_no, "
+        "row_number() OVER (ORDER BY nav_no) AS i FROM coupling WHERE entity = 'contact') WHERE i % 100 = 0)"
+    ).fetchone()[0]
+    con.close()
+    with cs.Workspace.open(unmatched) as ws:  # couplings deleted with plain SQL
+        ws.reindex()
     con = duckdb.connect(str(changed), read_only=True)
     probe = con.execute(
         "SELECT n.\"No.\", c.crm_id, lower(r.lastname) FROM nav_contact n JOIN coupling c ON c.nav_no = n.\"No.\" "
@@ -141,6 +153,7 @@ def prepare(size: int, folder: Path, *, log=print) -> dict:
     con.close()
     info = {"version": VERSION, "size": size, "seed": SEED, **day, "undo_run": both.run_id,
             "both": both.counts(), "compare_no": probe[0], "compare_crm_id": probe[1], "search": probe[2],
+            "uncoupled": uncoupled,
             "prepare_s": round(time.perf_counter() - t0, 1)}
     marker.write_text(json.dumps(info, indent=1))
     log(f"  prepared in {info['prepare_s']} s: {day}, sync both {both.counts()}")

@@ -40,5 +40,7 @@ def test_bench_quick_smoke(tmp_path, monkeypatch):
         r = rows[action]
         assert r["cs_result"] == r["sql_result"] == r["pandas_result"], (action, r)
     assert rows["push"]["cs_result"] > 0 and rows["sync_both"]["cs_result"] > 0
+    # the suggestions pair up the uncoupled persons again (at most one confident match each)
+    assert 0 < rows["suggestions"]["cs_result"] <= res["prepared"]["10000"]["uncoupled"] == 100
     assert "| contacts | action |" in proc.stdout
     assert res["targets"], "targets evaluated"
