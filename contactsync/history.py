@@ -176,9 +176,9 @@ def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
     cols = [c for c in table_columns(con, "coupling")]
     col_sql = ", ".join(q(c) for c in cols)
     moved = con.execute(
-        f"""WITH after AS (SELECT entity, nav_no, crm_id, coalesce(row_md5, {row_md5('l', cols)}) AS h
+        f"""WITH after AS MATERIALIZED (SELECT entity, nav_no, crm_id, coalesce(row_md5, {row_md5('l', cols)}) AS h
                            FROM coupling_log l WHERE run_id = ? AND image = 'after'),
-                 now AS (SELECT entity, nav_no, crm_id, {row_md5('c', cols)} AS h FROM coupling c
+                 now AS MATERIALIZED (SELECT entity, nav_no, crm_id, {row_md5('c', cols)} AS h FROM coupling c
                          WHERE {_logged_in_run("c")}),
                  diff AS ((SELECT * FROM now EXCEPT SELECT * FROM after)
                           UNION ALL (SELECT * FROM after EXCEPT SELECT * FROM now))
