@@ -391,14 +391,16 @@ class Workspace:
                 ix, search=search, coupled=coupled, lo=lo, hi=hi)).fetchall()  # (key, partner, *shown)
             keys = [r[0] for r in page]
             rows = con.execute(*search_index.rows_sql(ix, keys)).df()
-        df = rows  # in list order
-        partners = [r[1] for r in page]
+        # rows arrive in list order; the page's columns join them by key (a contact another tool deleted
+        # since the last reindex has no row, and must not shift its neighbours' values)
+        of = {r[0]: r for r in page}
+        got = [of[k] for k in rows[ix.key]]
         for i, (name, _) in enumerate(ix.shown, start=2):
-            df[name] = pd.Series([r[i] for r in page], dtype=object)
-        df["coupled"] = pd.Series([p is not None for p in partners], dtype=bool)
-        df[ix.partner] = pd.Series(partners, dtype=object)
-        df.attrs["total"] = total
-        return df
+            rows[name] = pd.Series([r[i] for r in got], index=rows.index, dtype=object)
+        rows["coupled"] = pd.Series([r[1] is not None for r in got], index=rows.index, dtype=bool)
+        rows[ix.partner] = pd.Series([r[1] for r in got], index=rows.index, dtype=object)
+        rows.attrs["total"] = total
+        return rows
 
     def crm_contacts(self, search: str | None = None, coupled: bool | None = None, limit: int | None = 100,
                      offset: int = 0) -> pd.DataFrame:

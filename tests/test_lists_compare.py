@@ -2,7 +2,7 @@
 
 import pandas as pd
 import pytest
-from conftest import ACC_A, CRM_1, CRM_2, CRM_3, fill_small
+from conftest import ACC_A, CRM_1, CRM_2, CRM_3, couple_two, fill_small
 
 import contactsync as cs
 from contactsync import search
@@ -172,3 +172,24 @@ def test_needles_are_parts_of_the_term(term):
     assert got[-1] == term
     assert all(n and n in term for n in got)
     assert len(got) == 1 or len(got[0]) < len(term)
+
+
+def test_a_stale_index_never_shifts_a_contact_s_partner(tmp_path):
+    """Another tool deletes a coupled contact and adds one (same row count: no rebuild on open). The list
+    leaves the gone contact out; every listed contact keeps its own partner."""
+    import duckdb
+
+    path = tmp_path / "w.duckdb"
+    with cs.Workspace.open(path) as w:
+        couple_two(fill_small(w))
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO crm_contact (contactid, firstname, lastname) SELECT "
+                "'00000000-0000-0000-0000-0000000000aa', 'Added', 'Elsewhere'")
+    con.execute("DELETE FROM crm_contact WHERE contactid = ?", [CRM_1])
+    con.close()
+    with cs.Workspace.open(path) as w:
+        listed = w.crm_contacts()
+        pairs = dict(w.sql("SELECT crm_id, nav_no FROM coupling WHERE entity = 'contact'").values.tolist())
+        assert CRM_1 not in set(listed["contactid"]) and len(listed) == listed.attrs["total"] - 1
+        for crm_id, nav_no, coupled in listed[["contactid", "nav_no", "coupled"]].itertuples(index=False):
+            assert nav_no == pairs.get(crm_id) and coupled == (crm_id in pairs), crm_id
