@@ -172,7 +172,7 @@ def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
         ).fetchall()
         changed += [f"{side} {k} (deleted since)" for (k,) in rows]
     # couplings: the current rows for the keys the run touched must equal its after-images (their
-    # fingerprints; an after-image written before schema 3 is a full row, fingerprinted here)
+    # fingerprints; an after-image written before schema 4 is a full row, fingerprinted here)
     cols = [c for c in table_columns(con, "coupling")]
     col_sql = ", ".join(q(c) for c in cols)
     moved = con.execute(
