@@ -42,3 +42,13 @@ class SyncError(ContactSyncError):
 
 class UndoError(ContactSyncError):
     """A run cannot be undone (changed since, already undone)."""
+
+
+def shorten(value, limit: int = 80) -> str:
+    """A value as an error message quotes it: ``repr`` of at most ``limit`` characters, with the full
+    length said when it was cut (a 10,000-character cell must not flood the message)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    n = len(value) if isinstance(value, str) else len(text)
+    return f"{text[: limit - 1]}… ({n:,} characters)"

@@ -643,7 +643,7 @@ def run_match_couple(ws, groups, *, case_sensitive=False, side: str = "nav", key
     settings = ws.settings._all()
     ts = datetime.now()
     try:
-        with ws._store.transaction() as con:
+        with ws.transaction() as con:
             run_id = history.start_run(con, "couple", direction=sync_after, force=bool(sync_after),
                                        note="match-based coupling")
             result = match_couple(con, ws.mapping, run_id, ts, groups, case_sensitive=case_sensitive, side=side,
@@ -661,7 +661,7 @@ def run_match_couple(ws, groups, *, case_sensitive=False, side: str = "nav", key
 
 def run_suggest(ws, **kw) -> pd.DataFrame:
     """``Workspace.suggest_couplings``: read-only (temp tables only)."""
-    with ws._store.connection() as con:
+    with ws.connection() as con:
         return suggest_couplings(con, ws.mapping, **kw)
 
 
@@ -688,7 +688,7 @@ def run_couple_matches(ws, pairs, *, sync_after: str | None = None) -> CoupleRes
         raise ContactSyncError(f"sync_after must be None, 'push' or 'pull', got {sync_after!r}")
     df = pairs_frame(pairs)
     ts = datetime.now()
-    with ws._store.transaction() as con:
+    with ws.transaction() as con:
         load_source(con, df, "No.")
         run_id = history.start_run(con, "couple", direction=sync_after, force=bool(sync_after),
                                    note=f"{len(df)} accepted match suggestion(s)")

@@ -91,7 +91,7 @@ class Settings(MutableMapping):
         self._ws = ws
 
     def _all(self) -> dict[str, str]:
-        with self._ws._store.connection() as con:
+        with self._ws.connection() as con:
             stored = dict(con.execute("SELECT substr(key, 9), value FROM meta WHERE key LIKE 'setting:%'").fetchall())
         return {**DEFAULT_SETTINGS, **stored}
 
@@ -112,11 +112,11 @@ class Settings(MutableMapping):
             raise ContactSyncError(f"nav_no_width must be a number from 1 to 15, got {value!r}")
         elif key not in DEFAULT_SETTINGS:
             raise ContactSyncError(f"unknown setting {key!r}; settings are {sorted(DEFAULT_SETTINGS)}")
-        with self._ws._store.transaction() as con:
+        with self._ws.transaction() as con:
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ["setting:" + key, value])
 
     def __delitem__(self, key: str) -> None:
-        with self._ws._store.transaction() as con:
+        with self._ws.transaction() as con:
             con.execute("DELETE FROM meta WHERE key = ?", ["setting:" + key])
 
     def __iter__(self) -> Iterator[str]:
@@ -216,6 +216,15 @@ class Workspace:
     def hold(self):
         """Keep the file open across several calls (faster; blocks other processes meanwhile)."""
         return self._store.hold()
+
+    def transaction(self):
+        """Context manager yielding the connection of one transaction (for the package's services:
+        matching, connectors). Commits on success, rolls back on any error; nested calls join it."""
+        return self._store.transaction()
+
+    def connection(self):
+        """Context manager yielding a connection for one read-only action (for the package's services)."""
+        return self._store.connection()
 
     def __repr__(self) -> str:
         return f"Workspace({self.path!r})"
