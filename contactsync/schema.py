@@ -7,8 +7,9 @@ from .mapping import TableMapping
 from .sqlbuild import q
 
 # 2: the contact lists' search index (contactsync.search); 3: its text skips blank fields, one sort-key
-# column; 4: coupling after-images as key + fingerprint (coupling_log.row_md5)
-SCHEMA_VERSION = 4
+# column; 4: coupling after-images as key + fingerprint (coupling_log.row_md5); 5: unique keys enforced by
+# the database (unique indexes on every record table's key, on each side of a coupling, on run ids)
+SCHEMA_VERSION = 5
 
 NAV_CONTACT_COLUMNS: dict[str, str] = {
     "No.": "VARCHAR", "Type": "VARCHAR", "Company No.": "VARCHAR", "Company Name": "VARCHAR",
@@ -48,6 +49,30 @@ COUPLING_COLUMNS: dict[str, str] = {
 }
 
 
+#: Keys the database enforces: index name -> (table, key columns). A second row with one of these keys is
+#: refused by DuckDB itself (a ConstraintException), whatever code path tries to write it.
+UNIQUE_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "nav_contact_key": ("nav_contact", ("No.",)),
+    "crm_contact_key": ("crm_contact", ("contactid",)),
+    "crm_account_key": ("crm_account", ("accountid",)),
+    "coupling_nav_key": ("coupling", ("entity", "nav_no")),
+    "coupling_crm_key": ("coupling", ("entity", "crm_id")),
+    "run_key": ("run", ("run_id",)),
+}
+
+
+def unique_keys_ddl() -> list[str]:
+    return [f"CREATE UNIQUE INDEX IF NOT EXISTS {q(name)} ON {q(table)} ({', '.join(q(c) for c in cols)})"
+            for name, (table, cols) in UNIQUE_KEYS.items()]
+
+
+def duplicate_keys_sql(table: str, cols: tuple[str, ...]) -> str:
+    """The first duplicated keys of ``table`` (to name them when an old workspace cannot get its index)."""
+    key = " || ' / ' || ".join(f"CAST({q(c)} AS VARCHAR)" for c in cols)
+    return (f"SELECT {key} AS k, count(*) AS n FROM {q(table)} GROUP BY ALL HAVING count(*) > 1 "
+            "ORDER BY 1 LIMIT 10")
+
+
 def _create_table(name: str, columns: dict[str, str]) -> str:
     cols = ", ".join(f"{q(c)} {t}" for c, t in columns.items())
     return f"CREATE TABLE IF NOT EXISTS {q(name)} ({cols})"
@@ -84,7 +109,7 @@ def schema_ddl() -> list[str]:
             "crm_field": "VARCHAR", "nav_value": "VARCHAR", "crm_value": "VARCHAR", "base_value": "VARCHAR",
         }),
     ]
-    return stmts + search.ddl()
+    return stmts + unique_keys_ddl() + search.ddl()
 
 
 def upgrade_ddl(version: int) -> list[str]:
@@ -93,7 +118,24 @@ def upgrade_ddl(version: int) -> list[str]:
     stmts = []
     if version < 4:
         stmts.append("ALTER TABLE coupling_log ADD COLUMN IF NOT EXISTS row_md5 UBIGINT")
+    if version < 5:
+        stmts += unique_keys_ddl()
     return stmts
+
+
+def check_unique_keys(con, path: str) -> None:
+    """Before an old workspace gets its unique indexes: name the keys that are already duplicated
+    (schema 4 and older had no constraint, and one way of numbering could write a No. twice)."""
+    from .errors import WorkspaceError
+
+    for table, cols in UNIQUE_KEYS.values():
+        dups = con.execute(duplicate_keys_sql(table, cols)).fetchall()
+        if dups:
+            listed = ", ".join(f"{k} ({n}×)" for k, n in dups)
+            raise WorkspaceError(
+                f"workspace {path!r} has duplicated keys in {table} ({', '.join(cols)}): {listed}. This contactsync "
+                "enforces unique keys; open it with the previous version and remove or renumber the duplicates "
+                f"(e.g. ws.sql(..., write=True)), then open it again.", table=table, keys=[k for k, _ in dups])
 
 
 def mapping_ddl(mapping: TableMapping, existing: set[str], existing_log: set[str]) -> list[str]:

@@ -23,7 +23,7 @@ from .compare import compare_sql, differences_sql
 from .errors import ContactSyncError, CouplingError, SyncError, WorkspaceError
 from .imports import ImportResult, import_records
 from .mapping import TableMapping, default_mapping, load_mapping
-from .schema import SCHEMA_VERSION, mapping_ddl, schema_ddl, upgrade_ddl, views_ddl
+from .schema import SCHEMA_VERSION, check_unique_keys, mapping_ddl, schema_ddl, upgrade_ddl, views_ddl
 from .sources import describe, load_source
 from .sqlbuild import q
 from .sync import SyncResult
@@ -173,6 +173,8 @@ class Workspace:
                     raise WorkspaceError(
                         f"workspace {path!r} was written by a newer contactsync (schema {version}; this one "
                         f"reads up to {SCHEMA_VERSION}). Upgrade contactsync: pip install -U contactsync.")
+                if version < 5:
+                    check_unique_keys(con, path)
                 for stmt in upgrade_ddl(version) + search_index.ddl():  # schema 1 had no search index
                     con.execute(stmt)
                 if version < SCHEMA_VERSION or not search_index.in_step(con):
