@@ -535,7 +535,7 @@ def export(workspace, side, path, since_run, neutralize, as_json):
 @click.option("--output-dir", "-o", type=click.Path(file_okay=False), default="reports", show_default=True,
               help="Each run goes to a new dated folder under this one.")
 @click.option("--notebook", type=click.Path(exists=True, dir_okay=False),
-              help="The notebook to run (default: notebooks/sync_run.ipynb).")
+              help="The notebook to run (default: sync_run.ipynb, shipped in the package).")
 @json_option
 def report_(workspace, nav_file, crm_file, accounts_file, snapshot, direction, dry_run, force, nos, record_filter,
             create_missing, fail_on_conflict, fail_on_error, output_dir, notebook, as_json):

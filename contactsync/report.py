@@ -1,4 +1,4 @@
-"""Headless sync runs: the logic behind ``notebooks/sync_run.ipynb`` and ``contactsync report``.
+"""Headless sync runs: the logic behind the packaged ``sync_run.ipynb`` and ``contactsync report``.
 
 The notebook stays thin: its first cell (tagged ``parameters``) holds :class:`SyncRunParams`'s fields,
 then it calls :func:`params_from_namespace` (checks names and types before any work),
@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import ContactSyncError, WorkspaceBusyError
+from .notebooks import SYNC_RUN
 from .sync import DIRECTIONS, SyncResult
 
 #: Exit codes shared by the CLI and ``summary["exit_code"]``.
@@ -34,7 +35,8 @@ EXIT_OK, EXIT_ATTENTION, EXIT_INPUT, EXIT_BUSY, EXIT_INTERNAL = 0, 1, 2, 3, 4
 #: How many conflict / error rows a summary carries (the totals are always exact).
 SUMMARY_ROWS = 500
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "sync_run.ipynb"
+#: The notebook a run executes by default: ``sync_run.ipynb``, shipped inside the package.
+NOTEBOOK = SYNC_RUN
 
 
 class ParameterError(ContactSyncError):
@@ -412,7 +414,8 @@ def run_notebook(params: dict | SyncRunParams, output_root: str | Path = "report
     p = check_params(params)
     nb = Path(notebook) if notebook is not None else NOTEBOOK
     if not nb.is_file():
-        raise ParameterError(f"notebook {str(nb)!r} does not exist; pass the path of sync_run.ipynb")
+        raise ParameterError(f"notebook {str(nb)!r} does not exist; pass the path of an existing notebook, or "
+                             f"none for the packaged sync_run.ipynb ({str(NOTEBOOK)!r})")
     folder = dated_folder(output_root)
     out = folder / nb.name
     values = p.to_dict()
