@@ -1,35 +1,43 @@
 # Two commands on a fresh machine with only Python:
-#   make app   - serve the steward notebooks on the bundled sample data (http://127.0.0.1:8866)
-#   make test  - run the whole test suite
-# Each makes .venv and installs what it needs on first use.
+#   make app   - serve the steward app on the bundled sample data (http://127.0.0.1:8866)
+#   make test  - run the whole test suite (ruff, mypy, pytest)
+# Each makes .venv and installs what it needs on first use: `make app` the app extra, `make test` the
+# test extra (which holds every other extra).
 
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8866
+WORKSPACE ?= workspace/steward.duckdb
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+
+# one stamp per extra installed (editable), redone when pyproject.toml changes
+$(BIN)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[$*]'
 	touch $@
 
-.PHONY: install app test lint bench clean
-install: $(BIN)/.installed
+.PHONY: install app test lint typecheck bench clean
+install: $(BIN)/.installed-test
 
-app: install
-	@echo "Steward app: http://127.0.0.1:$(PORT)/  (Ctrl+C to stop)"
-	$(BIN)/voila notebooks/steward.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(PORT)
+app: $(BIN)/.installed-app
+	@mkdir -p $(dir $(WORKSPACE))
+	$(BIN)/contactsync app -w $(WORKSPACE) --demo --port $(PORT)
 
-test: install
+test: install lint typecheck
 	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
 
 lint: install
 	$(BIN)/ruff check .
 
-bench: install
+typecheck: install
+	$(BIN)/mypy
+
+bench: $(BIN)/.installed-bench
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache build *.egg-info

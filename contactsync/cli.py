@@ -16,6 +16,8 @@ Exit codes:
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,7 +131,7 @@ def _progress(steps: list[str], label: str):
     from tqdm import tqdm
 
     bar = tqdm(total=len(steps), desc=label, unit="step", file=sys.stderr, leave=False)
-    seen = []
+    seen: list[str] = []
 
     def step(name: str) -> None:
         if seen:
@@ -232,6 +234,61 @@ def demo(workspace, data, as_json):
     _emit(as_json, data_out,
           f"demo workspace {workspace}{' (already there)' if existed else ''}: {counts['nav_contacts']} NAV "
           f"contacts, {counts['crm_contacts']} CRM contacts, {counts['coupled_contacts']} coupled")
+
+
+@main.command()
+@workspace_option
+@click.option("--port", type=click.IntRange(1, 65535), default=8866, show_default=True, envvar="CONTACTSYNC_PORT",
+              show_envvar=True, help="The port to serve the app on.")
+@click.option("--ip", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--demo", is_flag=True,
+              help="Create the workspace with the bundled sample data when it does not exist yet.")
+@click.option("--notebook", type=click.Path(exists=True, dir_okay=False),
+              help="Serve this notebook instead of the packaged steward.ipynb.")
+def app(workspace, port, ip, demo, notebook):
+    """Serve the steward app (Voilà) on the workspace at http://IP:PORT/ until Ctrl+C.
+
+    Needs the app extra: pip install 'contactsync[app]'. Refuses a workspace that does not exist
+    unless --demo asks to create the sample one.
+    """
+    from .extras import Extra, require
+    from .notebooks import STEWARD
+
+    require(Extra.APP, "voila", "ipywidgets", what="contactsync app (the steward app)")
+    nb = Path(notebook) if notebook else STEWARD
+    if not nb.is_file():  # an installed package that lost its data files
+        raise WorkspaceError(f"the steward notebook {str(nb)!r} is missing; reinstall contactsync or pass --notebook")
+    if workspace == ":memory:":
+        raise click.BadParameter("the app serves a workspace file (its page runs in its own process); give a file "
+                                 "name, e.g. -w steward.duckdb --demo", param_hint="--workspace")
+    path = Path(workspace)
+    if demo:
+        from .demo import build_demo
+
+        build_demo(path).close()  # fills a new (or empty) workspace; an existing one is left as it is
+    elif not path.is_file():
+        raise WorkspaceError(f"workspace {workspace!r} does not exist; pass --demo to create it with the sample data "
+                             f"(`contactsync app -w {workspace} --demo`), or create it with `contactsync init -w "
+                             f"{workspace}` and import your exports")
+    else:
+        _open(workspace).close()  # refuses a newer schema, another DuckDB file or a busy one before serving
+    _check_port(ip, port)
+    url = f"http://{ip}:{port}/"
+    click.echo(f"Steward app: {url}  (workspace {path.resolve()}; Ctrl+C to stop)")
+    sys.stdout.flush()
+    env = dict(os.environ, CONTACTSYNC_WORKSPACE=str(path.resolve()))
+    argv = [sys.executable, "-m", "voila", str(nb), "--no-browser", f"--Voila.ip={ip}", f"--Voila.port={port}",
+            "--Voila.port_retries=0"]
+    os.execve(sys.executable, argv, env)  # Voilà takes over this process: Ctrl+C and signals reach it
+
+
+def _check_port(ip: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as s:
+        try:
+            s.bind((ip, port))
+        except OSError as exc:
+            raise ContactSyncError(f"cannot serve on {ip}:{port} ({exc.strerror or exc}); the port is in use or "
+                                   "the address is not this machine's: pass another --port or --ip") from None
 
 
 @main.command()
