@@ -268,11 +268,35 @@ def _couple_created(con, m, run_id, ts, side, direction, strict, bad):
     return created, failures
 
 
-def next_numbers_sql(prefix: str, width: int) -> tuple[str, list]:
-    pattern = "^" + re.escape(prefix) + r"(\d+)$"
-    sql = ("SELECT coalesce(max(TRY_CAST(regexp_extract(\"No.\", ?, 1) AS BIGINT)), 0) FROM nav_contact "
-           "WHERE regexp_matches(\"No.\", ?)")
-    return sql, [pattern, pattern]
+#: BC's Contact."No." is Code[20]
+NAV_NO_MAX_LENGTH = 20
+
+
+def next_numbers(con, prefix: str, width: int, count: int) -> int:
+    """The last number in use of the series ``prefix`` + ``width`` digits (new ones follow it).
+
+    Only keys of exactly that shape belong to the series, so a generated No. (always ``width`` digits)
+    can equal no other key: not a longer one (``CT1000000`` beside ``CT999999``), not one of another
+    shape. A series without room for ``count`` more numbers is an error, never a wrapped or cut number
+    (BC: "You cannot assign new numbers from the number series ...").
+    """
+    if len(prefix) + width > NAV_NO_MAX_LENGTH:
+        raise CouplingError(
+            f"NAV numbers {prefix!r} + {width} digits would be {len(prefix) + width} characters; NAV's No. holds "
+            f"{NAV_NO_MAX_LENGTH}. Set ws.settings['nav_no_prefix'] or ['nav_no_width'] shorter.")
+    pattern = "^" + re.escape(prefix) + "[0-9]{" + str(width) + "}$"
+    last = con.execute(
+        "SELECT coalesce(max(CAST(substr(\"No.\", ?) AS HUGEINT)), 0) FROM nav_contact WHERE regexp_full_match(\"No.\", ?)",
+        [len(prefix) + 1, pattern]).fetchone()[0]
+    highest = 10 ** width - 1
+    if last + count > highest:
+        first, end = prefix + "1".zfill(width), prefix + str(highest)
+        raise CouplingError(
+            f"the NAV number series {first}..{end} has {highest - last} number(s) left, {count} needed "
+            f"(last used: {prefix}{str(last).zfill(width)}). Start a new series: set ws.settings['nav_no_prefix'] "
+            f"to another prefix, or ws.settings['nav_no_width'] to more digits (prefix + digits <= "
+            f"{NAV_NO_MAX_LENGTH}).", series=prefix, width=width, left=highest - last, needed=count)
+    return int(last)
 
 
 def create_nav(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool, prefix: str = "CT",
@@ -297,16 +321,19 @@ def create_nav(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool,
             WHERE msg IS NOT NULL ORDER BY 2""").fetchall()
     if bad and strict:
         raise CouplingError(bad[0][2], errors=bad)
-    sql, params = next_numbers_sql(prefix, width)
-    start = con.execute(sql, params).fetchone()[0]
+    todo = con.execute(
+        f"""SELECT count(*) FROM _cand s JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = s.crm_id
+            JOIN coupling cc ON cc.entity = 'company' AND cc.crm_id = r.{q(lk.crm)}""").fetchone()[0]
+    start = next_numbers(con, prefix, width, todo) if todo else 0
+    # printf pads and never cuts (lpad cuts: CT + lpad('1000000', 6) was CT100000, an existing contact)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _mk AS
-            SELECT ? || lpad(CAST(? + row_number() OVER (ORDER BY s.crm_id) AS VARCHAR), ?, '0') AS nav_no,
+            SELECT ? || printf('%0' || ? || 'd', ? + row_number() OVER (ORDER BY s.crm_id)) AS nav_no,
                    s.crm_id, cc.nav_no AS company_no, co."Name" AS company_name
             FROM _cand s JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = s.crm_id
             JOIN coupling cc ON cc.entity = 'company' AND cc.crm_id = r.{q(lk.crm)}
             LEFT JOIN nav_contact co ON co."No." = cc.nav_no""",
-        [prefix, start, width])
+        [prefix, width, start])
     cols = history.table_columns(con, m.nav_table)
     fill = []
     for c, dtype in cols.items():

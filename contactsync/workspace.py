@@ -6,6 +6,7 @@ method that changes data is one transaction and one run in the history.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import urllib.parse
 from collections.abc import Iterable, Iterator, MutableMapping
@@ -22,8 +23,8 @@ from . import search as search_index
 from .compare import compare_sql, differences_sql
 from .errors import ContactSyncError, CouplingError, SyncError, WorkspaceError
 from .imports import ImportResult, import_records
-from .mapping import TableMapping, default_mapping, load_mapping
-from .schema import SCHEMA_VERSION, check_unique_keys, mapping_ddl, schema_ddl, upgrade_ddl, views_ddl
+from .mapping import TableMapping, load_mapping
+from .schema import ensure as ensure_schema
 from .sources import describe, load_source
 from .sqlbuild import q
 from .sync import SyncResult
@@ -112,6 +113,13 @@ class Settings(MutableMapping):
             raise ContactSyncError(f"nav_no_width must be a number from 1 to 15, got {value!r}")
         elif key not in DEFAULT_SETTINGS:
             raise ContactSyncError(f"unknown setting {key!r}; settings are {sorted(DEFAULT_SETTINGS)}")
+        if key in ("nav_no_prefix", "nav_no_width"):
+            other = self._all()["nav_no_width" if key == "nav_no_prefix" else "nav_no_prefix"]
+            prefix, width = (value, int(other)) if key == "nav_no_prefix" else (other, int(value))
+            if len(prefix) + width > cp.NAV_NO_MAX_LENGTH:
+                raise ContactSyncError(
+                    f"NAV numbers {prefix!r} + {width} digits would be {len(prefix) + width} characters; NAV's "
+                    f"No. holds {cp.NAV_NO_MAX_LENGTH}. Choose a shorter prefix or fewer digits.")
         with self._ws.transaction() as con:
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ["setting:" + key, value])
 
@@ -160,46 +168,8 @@ class Workspace:
             if not p.parent.exists():
                 raise WorkspaceError(f"folder {str(p.parent)!r} does not exist; create it first")
         store = Store(path, busy_timeout=busy_timeout)
-        with store.transaction() as con:
-            has_meta = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' AND table_schema = 'main'"
-            ).fetchone()[0]
-            if has_meta:
-                row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                version = int(row[0]) if row else None
-                if version is None:
-                    raise WorkspaceError(f"{path!r} is a DuckDB file but not a contactsync workspace")
-                if version > SCHEMA_VERSION:
-                    raise WorkspaceError(
-                        f"workspace {path!r} was written by a newer contactsync (schema {version}; this one "
-                        f"reads up to {SCHEMA_VERSION}). Upgrade contactsync: pip install -U contactsync.")
-                if version < 5:
-                    check_unique_keys(con, path)
-                for stmt in upgrade_ddl(version) + search_index.ddl():  # schema 1 had no search index
-                    con.execute(stmt)
-                if version < SCHEMA_VERSION or not search_index.in_step(con):
-                    search_index.rebuild(con)
-                    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
-            else:
-                others = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'"
-                                     ).fetchone()[0]
-                if others:
-                    raise WorkspaceError(f"{path!r} is a DuckDB database that is not a contactsync workspace; "
-                                         "choose a new file name")
-                for stmt in schema_ddl():
-                    con.execute(stmt)
-                con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-            if mapping is None:
-                row = con.execute("SELECT value FROM meta WHERE key = 'mapping'").fetchone()
-                mapping = TableMapping.from_dict(__import__("tomllib").loads(row[0])) if row else default_mapping()
-            mapping.validate_columns({t: history.table_columns(con, t)
-                                      for t in ("nav_contact", "crm_contact", "crm_account")})
-            for stmt in mapping_ddl(mapping, set(history.table_columns(con, "coupling")),
-                                    set(history.table_columns(con, "coupling_log"))):
-                con.execute(stmt)
-            for stmt in views_ddl(mapping):
-                con.execute(stmt)
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('mapping', ?)", [mapping.to_toml()])
+        with store.transaction() as con:  # creation, upgrades and the mapping's columns: schema.ensure
+            mapping = ensure_schema(con, mapping, path)
         return cls(store, mapping)
 
     @property
@@ -543,19 +513,23 @@ class Workspace:
         if scoped:
             self._scope(con, nos)
         sync.plan(con, m, direction, force=force, scoped=scoped)
+        # the result is read from the plan before anything is written: a dry run returns what the run does
         c = sync.counts(con)
         conflicts, errors, changes = sync.plan_frames(con, m, ts)
+        skips = sync.skip_frame(con, m)
         if not dry_run:
             sync.apply(con, m, run_id, ts)
             history.add_counts(con, run_id, **c)
         return SyncResult(run_id=run_id, direction=direction, dry_run=dry_run, conflicts=conflicts, errors=errors,
-                          changes=changes, **c)
+                          changes=changes, skips=skips, **c)
 
     def sync(self, direction: str = "both", nos: Iterable[str] | None = None, *, force: bool = False,
              dry_run: bool = False, create_missing: bool = False) -> SyncResult:
         """Synchronize coupled contacts: ``"push"`` (send updated data to CRM), ``"pull"`` (get updated data
         from CRM) or ``"both"``. Incremental unless ``force``; conflicts are skipped and reported; failures
-        are per record. ``dry_run`` returns the plan and writes nothing. One run = one transaction."""
+        are per record; a coupled pair the mapping's filters leave out is Skipped with why (``.skips``).
+        ``dry_run`` returns exactly what the run would (counts, conflicts, errors, changes, skips) and writes
+        nothing. One run = one transaction."""
         sync.check_direction(direction, force)
         ts = _now()
         try:
@@ -576,13 +550,19 @@ class Workspace:
                     names = ", ".join(k + (" (does not exist)" if gone else "") for k, gone in unknown[:10])
                     raise SyncError(f"not coupled: {names}. Couple them first (couple), or pass "
                                     "create_missing=True to create them in CRM.")
-            run_id = None if dry_run else history.start_run(con, "sync", direction=direction, dry_run=dry_run,
-                                                            force=force)
-            result = self._sync_in(con, run_id, direction, scoped_keys, force=force, ts=ts, dry_run=dry_run)
+            # a dry run that creates records runs for real under a scratch run, then rolls back: creating
+            # changes what the rest plans, so only doing it gives the real run's result
+            rehearse = dry_run and create_missing
+            if rehearse:
+                run_id = _scratch_run(con, direction, force)
+            else:
+                run_id = None if dry_run else history.start_run(con, "sync", direction=direction, force=force)
+            result = self._sync_in(con, run_id, direction, scoped_keys, force=force, ts=ts,
+                                   dry_run=dry_run and not rehearse)
             if create_missing:
                 result = self._create_missing(con, run_id, direction, scoped_keys, ts, result, dry_run)
             if dry_run:
-                raise _DryRun(result)
+                raise _DryRun(dataclasses.replace(result, run_id=None, dry_run=True))
             history.finish_run(con, run_id)
         return result
 
@@ -592,13 +572,31 @@ class Workspace:
         inserted, failures = 0, []
         from .sqlbuild import filter_sql
 
-        if direction in ("push", "both"):
+        skips = result.skips
+        if direction in ("push", "both") and scoped_keys is not None:
+            # records named in nos are each reported: one the NAV filter leaves out is Skipped with why, one
+            # that does not exist fails (create_crm says so)
+            why, wparams = sync.filter_reason_sql("n", m.nav_filter, "NAV contact")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _cand0 AS SELECT s.nav_no, CASE WHEN n.{q(m.nav_key)} IS NOT NULL "
+                f"THEN {why} END AS why FROM _scope s LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = s.nav_no "
+                "WHERE NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' AND c.nav_no = s.nav_no)",
+                wparams)
+            left_out = con.execute(
+                "SELECT nav_no, NULL AS crm_id, 'filter' AS reason, why || '. The mapping''s filter leaves it out, "
+                "so no CRM contact was created.' AS message FROM _cand0 WHERE why IS NOT NULL ORDER BY nav_no").df()
+            if len(left_out):
+                skips = pd.concat([skips, left_out], ignore_index=True)
+                if run_id is not None:
+                    history.add_counts(con, run_id, skipped=len(left_out))
+            con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT nav_no FROM _cand0 WHERE why IS NULL")
+        elif direction in ("push", "both"):
             nf, nfp = filter_sql("n", m.nav_filter)
-            scope = " AND n.\"No.\" IN (SELECT nav_no FROM _scope)" if scoped_keys is not None else ""
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT n.{q(m.nav_key)} AS nav_no FROM {q(m.nav_table)} n "
-                f"WHERE ({nf}){scope} AND NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' "
+                f"WHERE ({nf}) AND NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' "
                 f"AND c.nav_no = n.{q(m.nav_key)})", nfp)
+        if direction in ("push", "both"):
             created, fails = cp.create_crm(con, m, run_id or 0, ts, strict=False)
             inserted += len(created)
             failures += fails
@@ -618,9 +616,10 @@ class Workspace:
         if run_id is not None:
             changes = history.changes(con, run_id)[["side", "key", "field", "old_value", "new_value"]]
         return SyncResult(run_id=run_id, direction=direction, dry_run=dry_run, inserted=inserted,
-                          modified=result.modified, unchanged=result.unchanged, skipped=result.skipped,
+                          modified=result.modified, unchanged=result.unchanged,
+                          skipped=result.skipped + len(skips) - len(result.skips),
                           failed=result.failed + len(failures), coupled=inserted, conflicts=result.conflicts,
-                          errors=errors, changes=changes)
+                          errors=errors, changes=changes, skips=skips)
 
     # -- history ---------------------------------------------------------------------------------
     def runs(self) -> pd.DataFrame:
@@ -794,6 +793,15 @@ def _excel_text_not_formulas(path: Path) -> None:
                     changed = True
     if changed:
         wb.save(path)
+
+
+def _scratch_run(con, direction: str, force: bool) -> int:
+    """A run row for a dry run's rehearsal (rolled back with it): id 0, which no real run has, so the dry
+    run takes no number from the run sequence."""
+    con.execute("INSERT INTO run (run_id, kind, direction, started_at, dry_run, force, inserted, modified, unchanged, "
+                "skipped, failed, coupled, uncoupled) VALUES (0, 'sync', ?, ?, true, ?, 0, 0, 0, 0, 0, 0, 0)",
+                [direction, _now(), force])
+    return 0
 
 
 class _DryRun(Exception):
