@@ -14,11 +14,13 @@ import pandas as pd
 from . import history
 from .errors import ImportFileError
 from .schema import RECORD_TABLES
-from .sources import describe, load_source
+from .sources import describe, load_source, time_has_zone_sql, utc_time_sql, utc_timestamp_sql
 from .sqlbuild import q
 
 # Dataverse Web API names of lookups -> attribute names
 _ALIASES = {"_parentcustomerid_value": "parentcustomerid"}
+#: the reason of a row whose columns for one field (an alias and the name, or two spellings) disagree
+CONFLICT = "conflicting values"
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,11 @@ def _key_expr(table: str, expr: str) -> str:
 def _value_expr(table: str, col: str, dtype: str, expr: str, code_cols: set[str]) -> str:
     """Typed, normalized value of a staged VARCHAR column (NULL where it does not parse)."""
     if dtype == "TIMESTAMP":
-        return (f"TRY_CAST(regexp_replace(trim({expr}), '(Z|[+-]00:?00)$', '') AS TIMESTAMP)")
-    if dtype in ("DATE", "TIME"):
-        return f"TRY_CAST(nullif(trim({expr}), '') AS {dtype})"
+        return utc_timestamp_sql(expr)
+    if dtype == "TIME":
+        return utc_time_sql(expr)
+    if dtype == "DATE":
+        return f"TRY_CAST(nullif(trim({expr}), '') AS DATE)"
     if col == "statecode":
         return (f"CASE lower(trim(coalesce({expr}, '0'))) WHEN '' THEN 0 WHEN '0' THEN 0 WHEN 'active' THEN 0 "
                 f"WHEN '1' THEN 1 WHEN 'inactive' THEN 1 END")
@@ -69,6 +73,15 @@ def _value_expr(table: str, col: str, dtype: str, expr: str, code_cols: set[str]
     return f"nullif({expr}, '')"
 
 
+def _instant_sql(raw) -> str:
+    """SQL: NAV's Last Date Modified + Last Time Modified as one UTC instant (a time with an offset is
+    converted with its date; one without is taken as UTC; no time is midnight)."""
+    date, time = raw("Last Date Modified"), raw("Last Time Modified")
+    both = f"trim({date}) || ' ' || trim({time})"
+    return (f"CASE WHEN {time_has_zone_sql(time)} THEN {utc_timestamp_sql(both)} "
+            f"ELSE TRY_CAST(nullif(trim({date}), '') AS DATE) + coalesce({utc_time_sql(time)}, TIME '00:00') END")
+
+
 def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool = False,
                    on_error: str = "raise", add_columns: bool = False) -> ImportResult:
     if on_error not in ("raise", "skip"):
@@ -76,28 +89,25 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
     key, _, required, _ = RECORD_TABLES[table]
     name = describe(src)
     file_cols = load_source(con, src, key)
-    renamed = {c: _ALIASES.get(c, c) for c in file_cols}
-    if len(set(renamed.values())) != len(renamed):
-        renamed = {c: c for c in file_cols}
     table_cols = history.table_columns(con, table)
     lower_map = {c.lower(): c for c in table_cols}
-    target_of: dict[str, str] = {}
+    # every file column onto its table column; several may land on one (the Web API's
+    # _parentcustomerid_value beside parentcustomerid, or two spellings of a name): resolved per row below
+    sources_of: dict[str, list[str]] = {}
     ignored = []
     for c in file_cols:
-        t = renamed[c]
+        t = _ALIASES.get(c, c)
         tcol = t if t in table_cols else lower_map.get(t.lower())
         if tcol is None:
             if add_columns:
                 con.execute(f"ALTER TABLE {q(table)} ADD COLUMN {q(t)} VARCHAR")
                 table_cols[t] = "VARCHAR"
-                tcol = t
+                lower_map[t.lower()] = tcol = t
             else:
                 ignored.append(c)
                 continue
-        if tcol in target_of.values():
-            raise ImportFileError(f"{name}: columns map twice onto {tcol!r}; keep one of them", source=name)
-        target_of[c] = tcol
-    present = set(target_of.values())
+        sources_of.setdefault(tcol, []).append(c)
+    present = set(sources_of)
     missing_req = [r for r in required if r not in present]
     if missing_req:
         raise ImportFileError(
@@ -109,24 +119,49 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
 
     # typed values with row numbers (1 = first data row), in one pass over the source; the raw text is
     # kept beside them only for the columns the checks below quote
-    src_of = {t: c for c, t in target_of.items()}
-    checked = [t for t in src_of if t != key and (table_cols[t] in ("TIMESTAMP", "DATE", "TIME")
-                                                  or t in ("statecode", "Type"))]
+    checked = [t for t in sources_of if t != key and (table_cols[t] in ("TIMESTAMP", "DATE", "TIME")
+                                                      or t in ("statecode", "Type"))]
     raw_kept = [key, *checked]
+    multi = {t: cs for t, cs in sources_of.items() if len(cs) > 1}
+
+    def filled(c: str) -> str:
+        return f"nullif(trim({q(c)}), '') IS NOT NULL"
 
     def raw(t: str) -> str:
-        return q(src_of[t])
+        """The source text of ``t``: its column's, or of several the first non-empty one (a blank never
+        wins over a value)."""
+        cs = sources_of[t]
+        if len(cs) == 1:
+            return q(cs[0])
+        return ("CASE " + " ".join(f"WHEN {filled(c)} THEN {q(c)}" for c in cs)
+                + f" ELSE coalesce({', '.join(q(c) for c in cs)}) END")
 
-    typed = ["row_number() OVER () AS _row", f"{_key_expr(table, raw(key))} AS {q(key)}"]
-    for t in src_of:
-        if t != key:
-            typed.append(f"{_value_expr(table, t, table_cols[t], raw(t), code_cols)} AS {q(t)}")
+    def value(t: str, text: str) -> str:
+        if t == key:
+            return _key_expr(table, text)
+        if t in ("Last Date Modified", "Last Time Modified") and {"Last Date Modified", "Last Time Modified"} <= present:
+            # a time with an offset and its date name one instant: both are stored as its UTC date and time
+            zoned = f"{time_has_zone_sql(raw('Last Time Modified'))} AND nullif(trim({raw('Last Date Modified')}), '') IS NOT NULL"
+            plain = _value_expr(table, t, table_cols[t], text, code_cols)
+            return f"CASE WHEN {zoned} THEN CAST({_instant_sql(raw)} AS {table_cols[t]}) ELSE {plain} END"
+        return _value_expr(table, t, table_cols[t], text, code_cols)
+
+    typed = ["row_number() OVER () AS _row"]
+    for t in sources_of:
+        typed.append(f"{value(t, raw(t))} AS {q(t)}")
     if derive_ts:
-        time_part = (f"coalesce(TRY_CAST(nullif(trim({raw('Last Time Modified')}), '') AS TIME), TIME '00:00')"
-                     if "Last Time Modified" in present else "TIME '00:00'")
-        typed.append(
-            f"TRY_CAST(nullif(trim({raw('Last Date Modified')}), '') AS DATE) + {time_part} AS \"SystemModifiedAt\"")
+        if "Last Time Modified" in present:
+            typed.append(f"{_instant_sql(raw)} AS \"SystemModifiedAt\"")
+        else:
+            typed.append(f"TRY_CAST(nullif(trim({raw('Last Date Modified')}), '') AS DATE) + TIME '00:00' "
+                         "AS \"SystemModifiedAt\"")
     typed += [f"{raw(t)} AS {q('raw:' + t)}" for t in raw_kept]
+    for t, cs in multi.items():
+        # a row whose columns for one field hold different non-empty values is rejected, naming them
+        chosen = value(t, raw(t))
+        typed.append(" OR ".join(f"({filled(c)} AND {value(t, q(c))} IS DISTINCT FROM {chosen})" for c in cs)
+                     + f" AS {q('raw:conflict:' + t)}")
+        typed.append(f"concat_ws(' | ', {', '.join(q(c) for c in cs)}) AS {q('raw:both:' + t)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {', '.join(typed)} FROM _src")
 
     # every bad row, in one query
@@ -147,6 +182,9 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
             f"WHERE {q(t)} IS NULL AND ({q('raw:' + t)} IS NOT NULL{blank_ok} OR ? = 'Type')"
         )
         params += [t, reason, t]
+    for t, cs in multi.items():
+        checks.append(f"SELECT _row, ?, {q('raw:both:' + t)}, ? FROM _typed WHERE {q('raw:conflict:' + t)}")
+        params += [" and ".join(repr(c) for c in cs), CONFLICT]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS {' UNION ALL '.join(checks)}", params)
     n_bad_rows = con.execute("SELECT count(DISTINCT _row) FROM _bad").fetchone()[0]
     rejections = pd.DataFrame()
@@ -160,7 +198,9 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
             for reason, col, n, rows, vals in summary:
                 rows_txt = ", ".join(str(r) for r in rows) + (" …" if n > 5 else "")
                 vals_txt = f" (values {vals})" if reason != "empty key" else ""
-                parts.append(f"{n} row(s) with {reason} in column {col!r}{vals_txt} at data row(s) {rows_txt}")
+                where = (f"in columns {col} (both name {col.split(' and ')[0]!r}'s field)" if reason == CONFLICT
+                         else f"in column {col!r}")
+                parts.append(f"{n} row(s) with {reason} {where}{vals_txt} at data row(s) {rows_txt}")
             raise ImportFileError(
                 f"{name} was not imported: " + "; ".join(parts)
                 + ". Fix the file, or import with on_error='skip' to leave these rows out. Nothing was changed.",
@@ -168,6 +208,11 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
             )
         rejections = con.execute(
             "SELECT _row AS row, col AS column, value, reason FROM _bad ORDER BY _row").df()
+    if snapshot:
+        # the records the snapshot holds, rejected rows included: a rejected row is not a deleted record
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _present AS SELECT DISTINCT {q(key)} AS k FROM _typed "
+                    f"WHERE {q(key)} IS NOT NULL")
+    if n_bad_rows:
         con.execute("DELETE FROM _typed WHERE _row IN (SELECT _row FROM _bad)")
 
     cols = [c for c in con.execute("SELECT * FROM _typed LIMIT 0").df().columns
@@ -225,16 +270,16 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
         keycol = "nav_no" if table == "nav_contact" else "crm_id"
         ent_cond = "c.entity = 'company'" if entity else ("c.entity = 'contact'" if table == "crm_contact" else "true")
         cond = (f"{ent_cond} AND (c.{flag} IS DISTINCT FROM "
-                f"(c.{keycol} NOT IN (SELECT {q(key)} FROM _typed)))")
+                f"(c.{keycol} NOT IN (SELECT k FROM _present)))")
         history.log_before(con, run_id, cond)
         missing = con.execute(
-            f"SELECT count(*) FROM coupling c WHERE {ent_cond} AND c.{keycol} NOT IN (SELECT {q(key)} FROM _typed)"
+            f"SELECT count(*) FROM coupling c WHERE {ent_cond} AND c.{keycol} NOT IN (SELECT k FROM _present)"
         ).fetchone()[0]
-        con.execute(f"UPDATE coupling c SET {flag} = (c.{keycol} NOT IN (SELECT {q(key)} FROM _typed)) WHERE {cond}")
+        con.execute(f"UPDATE coupling c SET {flag} = (c.{keycol} NOT IN (SELECT k FROM _present)) WHERE {cond}")
     history.add_counts(con, run_id, inserted=inserted, modified=updated, unchanged=unchanged,
                        failed=int(n_bad_rows))
     history.finish_run(con, run_id)
-    for t in ("_typed", "_bad", "_class"):
+    for t in ("_typed", "_bad", "_class", "_present"):
         con.execute(f"DROP TABLE IF EXISTS {q(t)}")
     con.execute("DROP VIEW IF EXISTS _src")
     con.execute("DROP VIEW IF EXISTS _src_raw")
