@@ -1,4 +1,5 @@
-"""The workspace schema: tables, their column types, and the DDL that creates them."""
+"""The workspace schema: tables, their column types, the DDL that creates them, and :func:`ensure`, which
+creates or upgrades a workspace (called by ``Workspace.open``)."""
 
 from __future__ import annotations
 
@@ -166,3 +167,57 @@ def views_ddl(mapping: TableMapping) -> list[str]:
             LEFT JOIN crm_account a ON a.accountid = c.crm_id
             WHERE c.entity = 'company'""",
     ]
+
+
+def ensure(con, mapping: TableMapping | None, path: str) -> TableMapping:
+    """Make the database on ``con`` a workspace of this schema, in the caller's transaction.
+
+    A new (empty) database gets the tables; an older workspace is upgraded (its search index rebuilt);
+    a newer one, another DuckDB database or one with duplicated keys is refused (:class:`WorkspaceError`
+    naming ``path``). ``mapping`` (``None``: the stored one, else Business Central's default) is
+    validated against the tables, gets its last-synced columns and views, and is stored. Returns it.
+    """
+    import tomllib
+
+    from .errors import WorkspaceError
+    from .history import table_columns
+    from .mapping import default_mapping
+
+    has_meta = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' AND table_schema = 'main'"
+    ).fetchone()[0]
+    if has_meta:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else None
+        if version is None:
+            raise WorkspaceError(f"{path!r} is a DuckDB file but not a contactsync workspace")
+        if version > SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"workspace {path!r} was written by a newer contactsync (schema {version}; this one "
+                f"reads up to {SCHEMA_VERSION}). Upgrade contactsync: pip install -U contactsync.")
+        if version < 5:
+            check_unique_keys(con, path)
+        for stmt in upgrade_ddl(version) + search.ddl():  # schema 1 had no search index
+            con.execute(stmt)
+        if version < SCHEMA_VERSION or not search.in_step(con):
+            search.rebuild(con)
+            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+    else:
+        others = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'"
+                             ).fetchone()[0]
+        if others:
+            raise WorkspaceError(f"{path!r} is a DuckDB database that is not a contactsync workspace; "
+                                 "choose a new file name")
+        for stmt in schema_ddl():
+            con.execute(stmt)
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    if mapping is None:
+        row = con.execute("SELECT value FROM meta WHERE key = 'mapping'").fetchone()
+        mapping = TableMapping.from_dict(tomllib.loads(row[0])) if row else default_mapping()
+    mapping.validate_columns({t: table_columns(con, t) for t in RECORD_TABLES})
+    for stmt in mapping_ddl(mapping, set(table_columns(con, "coupling")), set(table_columns(con, "coupling_log"))):
+        con.execute(stmt)
+    for stmt in views_ddl(mapping):
+        con.execute(stmt)
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('mapping', ?)", [mapping.to_toml()])
+    return mapping
