@@ -41,8 +41,9 @@ PURPOSE = {
 }
 
 
-class MissingExtraError(ContactSyncError):
-    """A part of contactsync needs an optional dependency that is not installed."""
+class MissingExtraError(ContactSyncError, ImportError):
+    """A part of contactsync needs an optional dependency that is not installed (an ImportError too, so
+    code probing for an optional part with ``except ImportError`` keeps working)."""
 
 
 def missing(*modules: str) -> list[str]:

@@ -4,6 +4,10 @@
 >>> app = StewardApp(open_workspace(":memory:"))  # doctest: +SKIP
 """
 
+from ..extras import Extra, require
+
+require(Extra.APP, "ipywidgets", what="contactsync.ui (the steward app's widgets)")
+
 from .app import StewardApp, default_workspace_path, open_workspace
 from .common import RowTable, esc
 from .crm_contacts import CrmContactsView
