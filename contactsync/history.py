@@ -7,7 +7,7 @@ their before/after images (``coupling_log``). Undo restores both, set-based.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import duckdb
 import pandas as pd
@@ -19,6 +19,12 @@ from .sqlbuild import q
 SIDE_TABLE = {"nav": "nav_contact", "crm": "crm_contact", "account": "crm_account"}
 TABLE_SIDE = {v: k for k, v in SIDE_TABLE.items()}
 COUNTS = ("inserted", "modified", "unchanged", "skipped", "failed", "coupled", "uncoupled")
+
+
+def now_utc() -> datetime:
+    """The one time base of a workspace: UTC, stored naive (DuckDB TIMESTAMP). Run times, the modified-on a
+    sync stamps, and every imported timestamp (offsets converted, naive values taken as UTC) use it."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
@@ -36,7 +42,7 @@ def start_run(con, kind: str, *, direction: str | None = None, dry_run: bool = F
     con.execute(
         "INSERT INTO run (run_id, kind, direction, started_at, dry_run, force, inserted, modified, unchanged,"
         " skipped, failed, coupled, uncoupled, note) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, ?)",
-        [run_id, kind, direction, datetime.now(), dry_run, force, note],
+        [run_id, kind, direction, now_utc(), dry_run, force, note],
     )
     return run_id
 
@@ -105,7 +111,7 @@ def finish_run(con, run_id: int, note: str | None = None) -> None:
         [run_id, *_run_params(run_id)],
     )
     con.execute("UPDATE run SET ended_at = ?, note = coalesce(?, note) WHERE run_id = ?",
-                [datetime.now(), note, run_id])
+                [now_utc(), note, run_id])
     search.refresh_run(con, run_id)
 
 
@@ -140,6 +146,63 @@ def _key_of(table: str, columns: dict) -> str:
     return RECORD_TABLES[table][0]
 
 
+#: What refers to a record of each side: (table, column, entity of a coupling that names it)
+_REFERENCES = {
+    "nav": ("nav_contact", "Company No.", "nav_no"),
+    "crm": (None, None, "crm_id"),
+    "account": ("crm_contact", "parentcustomerid", "crm_id"),
+}
+_COUPLING_ENTITY = {"nav": None, "crm": "contact", "account": "company"}
+
+
+def _inserted_used_since(con, run_id: int, side: str, table: str, key: str) -> list[str]:
+    """The records this run inserted that later work relies on: a later run (not undone) changed them,
+    a coupling the run did not make names them, or a record the run did not insert refers to them.
+    Deleting those would delete the later work (or leave a coupling to nothing)."""
+    found: list[str] = []
+    rows = con.execute(
+        """SELECT DISTINCT l.key, min(l2.run_id) FROM change_log l
+           JOIN change_log l2 ON l2.side = l.side AND l2.key = l.key AND l2.run_id > l.run_id
+           JOIN run r ON r.run_id = l2.run_id AND r.undone_by IS NULL AND r.kind <> 'undo'
+           WHERE l.run_id = ? AND l.side = ? AND l.op = 'insert' GROUP BY ALL ORDER BY 1 LIMIT 20""",
+        [run_id, side]).fetchall()
+    found += [f"{side} {k} (changed since, by run {r})" for k, r in rows]
+    ref_table, ref_col, coupling_col = _REFERENCES[side]
+    entity = _COUPLING_ENTITY[side]
+    rows = con.execute(
+        f"""SELECT DISTINCT l.key, c.nav_no, c.crm_id FROM change_log l
+            JOIN coupling c ON c.{coupling_col} = l.key {"AND c.entity = ?" if entity else ""}
+            WHERE l.run_id = ? AND l.side = ? AND l.op = 'insert'
+              AND NOT EXISTS (SELECT 1 FROM coupling_log g WHERE g.run_id = l.run_id AND g.image = 'after'
+                              AND g.entity = c.entity AND g.nav_no = c.nav_no AND g.crm_id = c.crm_id)
+            ORDER BY 1 LIMIT 20""",
+        [*([entity] if entity else []), run_id, side]).fetchall()
+    found += [f"{side} {k} (coupled since: {n} <-> {c})" for k, n, c in rows]
+    if ref_table is not None:
+        ref_side = TABLE_SIDE[ref_table]
+        ref_key = _key_of(ref_table, {})
+        rows = con.execute(
+            f"""SELECT DISTINCT l.key, min(t.{q(ref_key)}) FROM change_log l
+                JOIN {q(ref_table)} t ON t.{q(ref_col)} = l.key AND t.{q(ref_key)} <> l.key
+                WHERE l.run_id = ? AND l.side = ? AND l.op = 'insert'
+                  AND NOT EXISTS (SELECT 1 FROM change_log i WHERE i.run_id = l.run_id AND i.side = ?
+                                  AND i.op = 'insert' AND i.key = t.{q(ref_key)})
+                GROUP BY ALL ORDER BY 1 LIMIT 20""",
+            [run_id, side, ref_side]).fetchall()
+        found += [f"{side} {k} (used since by {ref_side} {r})" for k, r in rows]
+    return found
+
+
+def _dangling_couplings(con) -> int:
+    return con.execute(
+        """SELECT count(*) FROM coupling c WHERE
+             (c.entity = 'contact' AND (NOT EXISTS (SELECT 1 FROM crm_contact r WHERE r.contactid = c.crm_id)
+                                        OR NOT EXISTS (SELECT 1 FROM nav_contact n WHERE n."No." = c.nav_no)))
+          OR (c.entity = 'company' AND (NOT EXISTS (SELECT 1 FROM crm_account a WHERE a.accountid = c.crm_id)
+                                        OR NOT EXISTS (SELECT 1 FROM nav_contact n WHERE n."No." = c.nav_no)))"""
+    ).fetchone()[0]
+
+
 def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
     """Undo ``run_id`` inside the caller's transaction. Returns (undo run id, records restored).
 
@@ -171,6 +234,7 @@ def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
             [run_id, side],
         ).fetchall()
         changed += [f"{side} {k} (deleted since)" for (k,) in rows]
+        changed += _inserted_used_since(con, run_id, side, table, key)
     # couplings: the current rows for the keys the run touched must equal its after-images (their
     # fingerprints; an after-image written before schema 4 is a full row, fingerprinted here)
     cols = [c for c in table_columns(con, "coupling")]
@@ -194,6 +258,7 @@ def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
             changed=changed,
         )
 
+    dangling_before = _dangling_couplings(con)
     undo_id = new_run_id_factory()
     restored = 0
     for side, table in SIDE_TABLE.items():
@@ -250,6 +315,9 @@ def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
         f"INSERT INTO coupling ({col_sql}) SELECT {col_sql} FROM coupling_log WHERE run_id = ? AND image = 'before'",
         [run_id],
     )
+    if _dangling_couplings(con) > dangling_before:  # the last guard: an undo never leaves a coupling to nothing
+        raise UndoError(f"run {run_id} cannot be undone: it would leave a coupling to a record that no longer "
+                        "exists. Undo the later runs first (see runs()).")
     con.execute("UPDATE run SET undone_by = ? WHERE run_id = ?", [undo_id, run_id])
     con.execute("UPDATE run SET undoes = ? WHERE run_id = ?", [run_id, undo_id])
     return undo_id, restored

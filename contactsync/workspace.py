@@ -7,6 +7,7 @@ method that changes data is one transaction and one run in the history.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import urllib.parse
 from collections.abc import Iterable, Iterator, MutableMapping
@@ -24,10 +25,15 @@ from .compare import compare_sql, differences_sql
 from .errors import ContactSyncError, CouplingError, SyncError, WorkspaceError
 from .imports import ImportResult, import_records
 from .mapping import TableMapping, load_mapping
+from .schema import SCHEMA_VERSION
 from .schema import ensure as ensure_schema
 from .sources import describe, load_source
 from .sqlbuild import q
 from .sync import SyncResult
+
+#: The tables every workspace has (a backup lacking one is not a workspace)
+REQUIRED_TABLES = ("meta", "nav_contact", "crm_contact", "crm_account", "coupling", "coupling_log", "run",
+                   "change_log", "run_error", "run_conflict")
 
 DEFAULT_SETTINGS = {
     "crm_base_url": "https://contoso.crm.dynamics.com",
@@ -38,7 +44,7 @@ DEFAULT_SETTINGS = {
 
 
 def _now() -> datetime:
-    return datetime.now()
+    return history.now_utc()
 
 
 class Created(str):
@@ -722,32 +728,94 @@ class Workspace:
 
     # -- backup ----------------------------------------------------------------------------------
     def backup(self, dest: str | Path) -> Path:
-        """Write a consistent copy of the workspace to ``dest`` (a new file)."""
+        """Write a consistent copy of the workspace to ``dest`` (a new file).
+
+        The copy is written beside ``dest`` under a temporary name and renamed to ``dest`` only when it is
+        complete, so an interrupted backup never leaves a file at ``dest`` that looks like a backup.
+        """
         dest = Path(dest)
         if dest.exists():
             raise ContactSyncError(f"backup target {str(dest)!r} exists; choose a new file name")
         if not dest.parent.exists():
             raise ContactSyncError(f"folder {str(dest.parent)!r} does not exist")
-        with self._store.connection() as con:
-            con.execute("ATTACH ? AS _backup", [str(dest)])
-            try:
-                con.execute("COPY FROM DATABASE memory TO _backup" if self._store.in_memory else
-                            f"COPY FROM DATABASE {q(con.execute('SELECT current_database()').fetchone()[0])} TO _backup")
-            finally:
-                con.execute("DETACH _backup")
+        tmp = _partial_name(dest)
+        try:
+            with self._store.connection() as con:
+                con.execute("ATTACH ? AS _backup", [str(tmp)])
+                try:
+                    con.execute("COPY FROM DATABASE memory TO _backup" if self._store.in_memory else
+                                f"COPY FROM DATABASE {q(con.execute('SELECT current_database()').fetchone()[0])} "
+                                "TO _backup")
+                finally:
+                    con.execute("DETACH _backup")  # checkpoints: the copy is one file, no WAL
+            _fsync(tmp)
+            if dest.exists():  # appeared meanwhile: never replace it
+                raise ContactSyncError(f"backup target {str(dest)!r} appeared while the backup was written; "
+                                       "choose a new file name")
+            os.replace(tmp, dest)
+        finally:
+            for leftover in (tmp, Path(str(tmp) + ".wal")):
+                leftover.unlink(missing_ok=True)
         return dest
+
+    @staticmethod
+    def verify_backup(backup: str | Path) -> dict:
+        """Check that ``backup`` is a complete contactsync workspace this version can read, without
+        changing it (read-only): a DuckDB file, with the workspace's tables and a schema version we know,
+        every table readable to its end. Returns what it found (schema version, row counts, last run);
+        raises :class:`WorkspaceError` naming the problem otherwise."""
+        backup = Path(backup)
+        if not backup.is_file():
+            raise WorkspaceError(f"backup {str(backup)!r} does not exist (or is not a file)")
+        if backup.stat().st_size == 0:
+            raise WorkspaceError(f"backup {str(backup)!r} is empty (0 bytes): not a backup (an interrupted copy?). "
+                                 "Choose another backup file.")
+        try:
+            con = duckdb.connect(str(backup), read_only=True)
+        except duckdb.Error as exc:
+            raise WorkspaceError(f"backup {str(backup)!r} is not a contactsync workspace (not a DuckDB file this "
+                                 f"version reads: {str(exc).splitlines()[0]}). Choose another backup file.") from exc
+        try:
+            tables = {r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+            missing = sorted(set(REQUIRED_TABLES) - tables)
+            if missing:
+                raise WorkspaceError(f"backup {str(backup)!r} is not a contactsync workspace: it lacks the tables "
+                                     f"{', '.join(missing)}. Choose another backup file.")
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row and str(row[0]).isdigit() else None
+            if version is None:
+                raise WorkspaceError(f"backup {str(backup)!r} has no schema version: not a contactsync workspace")
+            if version > SCHEMA_VERSION:
+                raise WorkspaceError(f"backup {str(backup)!r} was written by a newer contactsync (schema {version}; "
+                                     f"this one reads up to {SCHEMA_VERSION}). Upgrade: pip install -U contactsync.")
+            # reading every table to its end checks every block's checksum
+            counts = {t: con.execute(f"SELECT count(*) FROM {q(t)}").fetchone()[0] for t in REQUIRED_TABLES}
+            for t in REQUIRED_TABLES:
+                con.execute(f"SELECT sum(hash(COLUMNS(*))) FROM {q(t)}").fetchall()
+            last_run = con.execute("SELECT max(run_id) FROM run").fetchone()[0]
+        except duckdb.Error as exc:
+            raise WorkspaceError(f"backup {str(backup)!r} is damaged: {str(exc).splitlines()[0]}. Choose another "
+                                 "backup file.") from exc
+        finally:
+            con.close()
+        return {"schema_version": version, "rows": counts, "last_run": last_run}
 
     @classmethod
     def restore(cls, backup: str | Path, dest: str | Path, *, overwrite: bool = False) -> Workspace:
-        """Restore a backup into ``dest`` (refuses to overwrite unless ``overwrite=True``); returns it opened."""
-        import shutil
+        """Restore a backup into ``dest`` (refuses to overwrite unless ``overwrite=True``); returns it opened.
 
+        The backup is verified first (:meth:`verify_backup`) and only ever read; ``dest`` is replaced in one
+        rename once the restored copy is complete and opens, so a bad backup or a crash leaves ``dest`` as it was.
+        """
         backup, dest = Path(backup), Path(dest)
-        if not backup.exists():
-            raise ContactSyncError(f"backup {str(backup)!r} does not exist")
-        Workspace.open(backup).close()  # a readable workspace of a version we know
+        cls.verify_backup(backup)
+        if dest.exists() and backup.resolve() == dest.resolve():
+            raise ContactSyncError(f"{str(dest)!r} is the backup itself; restore into another file")
         if dest.exists() and not overwrite:
             raise ContactSyncError(f"{str(dest)!r} exists; pass overwrite=True to replace it with the backup")
+        if not dest.parent.exists():
+            raise ContactSyncError(f"folder {str(dest.parent)!r} does not exist")
         if dest.exists():
             from .store import Store
 
@@ -755,12 +823,23 @@ class Workspace:
             with probe.connection():
                 pass
             probe.close()
-        tmp = dest.with_name(dest.name + ".restoring")
-        shutil.copyfile(backup, tmp)
-        wal = Path(str(dest) + ".wal")
-        if wal.exists():
-            wal.unlink()
-        tmp.replace(dest)
+        tmp = _partial_name(dest)
+        try:
+            con = duckdb.connect(str(tmp))
+            try:  # copy through DuckDB, the backup attached read-only: its WAL is read, the file never written
+                con.execute("ATTACH ? AS _source (READ_ONLY)", [str(backup)])
+                con.execute("COPY FROM DATABASE _source TO " + q(con.execute("SELECT current_database()").fetchone()[0]))
+                con.execute("DETACH _source")
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            cls.open(tmp).close()  # upgrades an older schema in the copy; proves it opens
+            _fsync(tmp)
+            Path(str(dest) + ".wal").unlink(missing_ok=True)
+            os.replace(tmp, dest)
+        finally:
+            for leftover in (tmp, Path(str(tmp) + ".wal")):
+                leftover.unlink(missing_ok=True)
         return cls.open(dest)
 
     # -- deep links ------------------------------------------------------------------------------
@@ -776,6 +855,19 @@ class Workspace:
         query = urllib.parse.urlencode({"page": "5050", "filter": f"'No.' IS '{cp.nav_key(no)}'"},
                                        quote_via=urllib.parse.quote)
         return f"{base}?{query}"
+
+
+def _partial_name(dest: Path) -> Path:
+    """Where a file is written before it is renamed to ``dest`` (same folder: the rename is atomic)."""
+    return dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _excel_text_not_formulas(path: Path) -> None:
