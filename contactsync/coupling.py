@@ -247,7 +247,7 @@ def _couple_created(con, m, run_id, ts, side, direction, strict, bad):
                 "FROM _mk", [ts])
     history.mark_created(con, run_id, "SELECT 'contact', nav_no, crm_id FROM _mk")
     con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT nav_no FROM _mk")
-    sync.plan(con, m, direction, force=True, scoped=True)
+    sync.plan(con, m, direction, force=True, scoped=True, filters=False)
     failed = _drop_failed_creations(con, run_id, strict)
     if failed:
         table, key, col = ((m.crm_table, m.crm_key, "crm_id") if side == "crm" else (m.nav_table, m.nav_key, "nav_no"))
@@ -353,9 +353,5 @@ def create_nav(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool,
             fill.append("NULL")
     con.execute(f"INSERT INTO {q(m.nav_table)} ({', '.join(q(c) for c in cols)}) SELECT {', '.join(fill)} FROM _mk",
                 [ts] if m.nav_modified in cols else [])
-    created, failures = _couple_created(con, m, run_id, ts, "nav", "pull", strict, bad)
-    if "Name" in cols and not created.empty:
-        con.execute(
-            f"""UPDATE {q(m.nav_table)} SET "Name" = concat_ws(' ', nullif("First Name", ''), nullif("Middle Name", ''),
-                nullif("Surname", '')) WHERE {q(m.nav_key)} IN (SELECT nav_no FROM _mk)""")
-    return created, failures
+    # the pull that fills the new person also sets its Name (BC's CalculatedName), logged with the run
+    return _couple_created(con, m, run_id, ts, "nav", "pull", strict, bad)

@@ -95,6 +95,28 @@ class Condition:
         if self.op == "references" and self.value not in ("crm_account",):
             raise MappingError(f"filter on {self.column!r}: 'references' supports only 'crm_account'")
 
+    def reason(self, record: str) -> str:
+        """Why a ``record`` (e.g. "CRM contact") that fails this condition is left out, e.g. "CRM contact is
+        inactive" for ``statecode = 0``; the caller adds the record's value."""
+        known = _KNOWN_REASONS.get((self.column, self.op, self.value))
+        if known:
+            return f"{record} {known}"
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        phrase = {"=": f"does not have {self.column} = {value!r}", "<>": f"has {self.column} = {value!r}",
+                  "in": f"does not have {self.column} in {value!r}", "not in": f"has {self.column} in {value!r}",
+                  "is empty": f"has a {self.column}", "is not empty": f"has no {self.column}",
+                  "references": f"has a {self.column} that is not a record of {value}"}[self.op]
+        return f"{record} {phrase}"
+
+
+#: how the default mapping's filters explain a record they leave out
+_KNOWN_REASONS = {
+    ("statecode", "=", 0): "is inactive",
+    ("Type", "=", "Person"): "is not a Person",
+    ("Company No.", "is not empty", None): "has no company",
+    ("parentcustomerid", "references", "crm_account"): "has no parent account",
+}
+
 
 @dataclass(frozen=True)
 class TableMapping:

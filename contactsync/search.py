@@ -20,9 +20,10 @@ Builders return SQL and never touch a connection; the executors at the end run t
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
-from .sqlbuild import q
+from .sqlbuild import INVISIBLE, q, visible_nfc
 
 CRM_SEARCH = ("firstname", "middlename", "lastname", "emailaddress1", "telephone1", "mobilephone")
 NAV_SEARCH = ("No.", "Name", "First Name", "Surname", "E-Mail", "Phone No.", "Mobile Phone No.", "Company Name")
@@ -69,10 +70,11 @@ def ddl() -> list[str]:
 def _rows_sql(ix: SearchIndex, where: str = "") -> str:
     """The index rows of the contacts matching ``where`` (over alias ``t``)."""
     # blank fields are left out, so "peter meyer" finds Peter Meyer with no middle name
-    parts = [f"nullif(trim(CAST(t.{q(c)} AS VARCHAR)), '')" for c in ix.columns]
+    # in the comparable Unicode form (NFC, invisible characters removed), as the search term is
+    parts = [f"nullif(trim({visible_nfc(f'CAST(t.{q(c)} AS VARCHAR)')}), '')" for c in ix.columns]
     joins = ""
     if ix.side == "crm":  # the account's name is searched with the contact
-        parts.append("nullif(trim(a.name), '')")
+        parts.append(f"nullif(trim({visible_nfc('a.name')}), '')")
         joins = " LEFT JOIN crm_account a ON a.accountid = t.parentcustomerid"
     # list order as one string: the sort columns (NULL as U+10FFFF, after any text) and the key, joined by
     # chr(1); its byte order = ORDER BY each NULLS LAST, then the key. One column sorts faster than three.
@@ -143,7 +145,17 @@ def needles(term: str) -> list[str]:
     return [term[p:], term] if 0 < p < len(term) - 1 else [term]
 
 
+_DROP_INVISIBLE = str.maketrans("", "", INVISIBLE)
+
+
+def search_form(term: str) -> str:
+    """A search term in the index text's Unicode form: NFC, invisible characters removed (so the NFD or
+    zero-width-sprinkled spelling of a name finds the same contacts)."""
+    return unicodedata.normalize("NFC", term.translate(_DROP_INVISIBLE))
+
+
 def _where(search: str | None, coupled: bool | None) -> tuple[str, list]:
+    search = search_form(search) if search else search
     terms = needles(search) if search else []
     conds = ["contains(text, lower(?))"] * len(terms) + (
         [] if coupled is None else [f"partner IS {'NOT ' if coupled else ''}NULL"])
@@ -188,11 +200,21 @@ def rows_sql(ix: SearchIndex, keys: list) -> tuple[str, list]:
 
 
 # -- executors (a connection inside the caller's transaction) -----------------------------------------
+#: the form of the index text (in ``meta``); an index of another form is rebuilt on open (``in_step``)
+INDEX_FORM = "nfc-visible"
+
+
+def _mark_form(con) -> None:
+    if con.execute("SELECT value FROM meta WHERE key = 'search_index_form'").fetchone() != (INDEX_FORM,):
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('search_index_form', ?)", [INDEX_FORM])
+
+
 def rebuild(con) -> None:
     """Rebuild both indexes from the contact tables."""
     for ix in INDEXES.values():
         for stmt in rebuild_sql(ix):
             con.execute(stmt)
+    _mark_form(con)
 
 
 def refresh_run(con, run_id: int) -> None:
@@ -203,6 +225,7 @@ def refresh_run(con, run_id: int) -> None:
         if con.execute("SELECT count(*) FROM _touched").fetchone()[0]:
             for stmt in refresh_sql(ix):
                 con.execute(stmt)
+            _mark_form(con)  # an index of another form was rebuilt when the workspace was opened
         con.execute("DROP TABLE _touched")
 
 
@@ -212,6 +235,11 @@ def drift(con) -> dict[str, int]:
 
 
 def in_step(con) -> bool:
-    """A cheap check: each index has as many rows as its contact table."""
-    return all(con.execute(f"SELECT (SELECT count(*) FROM {q(ix.table)}) = (SELECT count(*) FROM {q(ix.source)})"
-                           ).fetchone()[0] for ix in INDEXES.values())
+    """A cheap check: each index has as many rows as its contact table, and (unless empty) the text form of
+    this version (:data:`INDEX_FORM`)."""
+    counts = [con.execute(f"SELECT (SELECT count(*) FROM {q(ix.table)}), (SELECT count(*) FROM {q(ix.source)})"
+                          ).fetchone() for ix in INDEXES.values()]
+    if any(a != b for a, b in counts):
+        return False
+    form = con.execute("SELECT value FROM meta WHERE key = 'search_index_form'").fetchone()
+    return form == (INDEX_FORM,) or all(a == 0 for a, _ in counts)

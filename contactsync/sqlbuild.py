@@ -40,9 +40,22 @@ def crm_text(expr: str) -> str:
     return f"nullif({expr}, '')"
 
 
+#: characters that show nothing and mean nothing in a name or address (zero-width space, non-joiner,
+#: joiner, BOM / zero-width no-break space, word joiner): left out of the comparable form
+INVISIBLE = "\u200b\u200c\u200d\ufeff\u2060"
+
+
+def visible_nfc(expr: str) -> str:
+    """Text in its comparable Unicode form: NFC, invisible characters removed. ASCII text (byte length =
+    character length) is already in that form and skips the work."""
+    return (f"CASE WHEN strlen({expr}) = length({expr}) THEN {expr} "
+            f"ELSE nfc_normalize(translate({expr}, '{INVISIBLE}', '')) END")
+
+
 def norm(expr: str, code: bool = False) -> str:
-    """The comparable form of a value: '' and null are equal; Code fields compare upper-cased."""
-    inner = f"coalesce(CAST({expr} AS VARCHAR), '')"
+    """The comparable form of a value: '' and null are equal; NFC and NFD forms are equal and invisible
+    characters do not count (:func:`visible_nfc`); Code fields compare upper-cased."""
+    inner = visible_nfc(f"coalesce(CAST({expr} AS VARCHAR), '')")
     return f"upper({inner})" if code else inner
 
 

@@ -17,8 +17,8 @@ import pandas as pd
 from . import history
 from .errors import SyncError
 from .mapping import TableMapping
-from .sqlbuild import filter_sql, norm, q
-from .validate import invalid_emails
+from .sqlbuild import condition_sql, filter_sql, norm, q
+from .validate import invalid_emails, over_length_sql, shorten_sql, utf16_length_sql
 
 DIRECTIONS = ("push", "pull", "both")
 
@@ -37,6 +37,8 @@ class SyncResult:
     conflicts: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
     errors: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
     changes: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    #: one row per Skipped record: ``nav_no, crm_id, reason`` ('conflict' | 'filter'), ``message``
+    skips: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
 
     @property
     def message(self) -> str:
@@ -45,7 +47,12 @@ class SyncResult:
         if self.failed:
             issues.append(f"{self.failed} record(s) failed (see .errors)")
         if self.skipped:
-            issues.append(f"{self.skipped} skipped on a conflict (see .conflicts)")
+            by = self.skips["reason"].value_counts().to_dict() if "reason" in self.skips else {}
+            if by.get("filter"):
+                issues.append(f"{by['filter']} skipped: left out by the mapping's filters (see .skips)")
+            n = self.skipped - by.get("filter", 0)
+            if n:
+                issues.append(f"{n} skipped on a conflict (see .conflicts)")
         return "Synchronization completed" + (": " + "; ".join(issues) if issues else "")
 
     def counts(self) -> dict[str, int]:
@@ -55,6 +62,59 @@ class SyncResult:
         c = ", ".join(f"{k} {v}" for k, v in self.counts().items())
         run = "dry run" if self.dry_run else f"run {self.run_id}"
         return f"{self.message} ({run}, {self.direction}: {c})"
+
+
+NAME_PARTS = ("First Name", "Middle Name", "Surname")
+
+
+def derived_names(m: TableMapping) -> tuple[bool, bool]:
+    """Whether a pull recomputes NAV's ``Name`` (from First/Middle/Surname) and ``Company Name`` (from the
+    company contact), as Business Central's Contact table does when those fields are validated; not when the
+    mapping maps the field itself."""
+    if m.nav_table != "nav_contact":
+        return False, False
+    mapped = {f.nav for f in m.fields}
+    name = "Name" not in mapped and any(f.nav in NAME_PARTS and f.from_crm for f in m.fields)
+    lk = m.lookup_field
+    coname = "Company Name" not in mapped and lk is not None and lk.from_crm and lk.nav == "Company No."
+    return name, coname
+
+
+def names_kept(m: TableMapping) -> bool:
+    return any(derived_names(m))
+
+
+def bc_name_sql(first: str, middle: str, surname: str) -> str:
+    """BC's ``Contact.CalculatedName``: First Name, then " " + Middle Name and " " + Surname where not
+    empty, leading spaces removed, cut to Name's 100 characters (``CopyStr``)."""
+    return (f"left(ltrim(concat({first}, CASE WHEN {middle} <> '' THEN ' ' || {middle} ELSE '' END, "
+            f"CASE WHEN {surname} <> '' THEN ' ' || {surname} ELSE '' END), ' '), 100)")
+
+
+def build_names_sql(m: TableMapping) -> list[str]:
+    """Statements (pure) adding to ``_plan0`` the ``Name`` and ``Company Name`` a pull leaves the NAV record
+    with (``new_name``, ``new_coname``): BC recomputes Name when a name part is validated
+    (``Name := CalculatedName()`` in the OnValidate of First Name, Middle Name and Surname) and Company Name
+    when Company No. is (``InheritCompanyToPersonData``: the company contact's Name, else cleared)."""
+    name, coname = derived_names(m)
+    if not (name or coname):
+        return []
+    idx = {f.nav: i for i, f in enumerate(m.fields) if f.from_crm}
+    stmts = ["ALTER TABLE _plan0 ADD COLUMN new_name VARCHAR", "ALTER TABLE _plan0 ADD COLUMN new_coname VARCHAR"]
+    parts = []
+    for part, col in zip(NAME_PARTS, ("n_first", "n_middle", "n_surname")):
+        i = idx.get(part)
+        parts.append(f"coalesce(CASE WHEN act_{i} = 'pull' THEN pullv_{i} ELSE {col} END, '')" if i is not None
+                     else f"coalesce({col}, '')")
+    pulled = " OR ".join(f"act_{idx[p]} = 'pull'" for p in NAME_PARTS if p in idx) or "false"
+    new_name = f"CASE WHEN {pulled} THEN {bc_name_sql(*parts)} ELSE n_name END" if name else "n_name"
+    k = idx.get("Company No.") if coname else None
+    new_coname = f"CASE WHEN act_{k} = 'pull' THEN '' ELSE n_coname END" if k is not None else "n_coname"
+    stmts.append(f"UPDATE _plan0 SET new_name = {new_name}, new_coname = {new_coname}")
+    if k is not None:
+        stmts.append(f"UPDATE _plan0 SET new_coname = coalesce(co.\"Name\", '') FROM nav_contact co "
+                     f"WHERE _plan0.act_{k} = 'pull' AND co.\"No.\" = _plan0.pullv_{k}")
+    return stmts
 
 
 def _actions(f, direction: str, force: bool, differ: str, nav_chg: str, crm_chg: str) -> str:
@@ -102,9 +162,10 @@ def _cv_sql(f, raw: str, lookup_as_nav: str) -> str:
 def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
     """A narrow pre-pass (pure): the coupled pairs that may need anything from a run, their comparable
     values compared (exactly) with each other and with the last-synced values. Every pair the plan keeps is
-    among them (gone, never synced, changed on a side, differing, or a synced modified-on to update); the
-    wide plan then reads only these. Each row carries ``n_scope``, the count of all pairs in scope. Not for
-    mappings with constants."""
+    among them (gone, left out by a filter, never synced, changed on a side, differing, or a synced
+    modified-on to update); the wide plan then reads only these. Each row carries ``n_scope``, the count of
+    all pairs in scope (every contact coupling: a pair the filters leave out is Skipped, not dropped). Not
+    for mappings with constants."""
     lk = m.lookup_field
     nav_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL::TIMESTAMP"
     crm_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"
@@ -122,17 +183,33 @@ def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
     # nothing more than the candidates' pass
     sql = (
         f"WITH x AS MATERIALIZED (SELECT c.nav_no, c.crm_id, ("
-        f"nn.k IS NULL OR rr.k IS NULL OR c.nav_missing OR c.crm_missing OR {' OR '.join(differs)} "
+        f"nn.k IS NULL OR rr.k IS NULL OR NOT nn.ok OR NOT rr.ok OR c.nav_missing OR c.crm_missing OR "
+        f"{' OR '.join(differs)} "
         f"OR c.nav_synced_modified IS DISTINCT FROM nn.mod OR c.crm_synced_modified IS DISTINCT FROM rr.mod"
         f") AS cand FROM coupling c "
-        f"LEFT JOIN (SELECT n.{q(m.nav_key)} AS k, {nav_mod} AS mod, ({nf}) AS ok, {nvs} "
+        f"LEFT JOIN (SELECT n.{q(m.nav_key)} AS k, {nav_mod} AS mod, ({nf}) IS TRUE AS ok, {nvs} "
         f"FROM {q(m.nav_table)} n) nn ON nn.k = c.nav_no "
-        f"LEFT JOIN (SELECT r.{q(m.crm_key)} AS k, {crm_mod} AS mod, ({cf}) AS ok, {cvs} "
+        f"LEFT JOIN (SELECT r.{q(m.crm_key)} AS k, {crm_mod} AS mod, ({cf}) IS TRUE AS ok, {cvs} "
         f"FROM {q(m.crm_table)} r{lk_join}) rr ON rr.k = c.crm_id "
-        f"WHERE c.entity = 'contact' AND (nn.k IS NULL OR nn.ok) AND (rr.k IS NULL OR rr.ok)) "
+        f"WHERE c.entity = 'contact') "
         f"SELECT nav_no, crm_id, (SELECT count(*) FROM x) AS n_scope FROM x WHERE cand"
     )
     return sql, nfp + cfp
+
+
+def filter_reason_sql(alias: str, conditions, record: str) -> tuple[str, list]:
+    """SQL (and its parameters) for why the record ``alias`` is left out by the filter ``conditions``: the
+    reason of the first condition it fails with its value, e.g. "CRM contact is inactive (statecode=1)";
+    NULL when it passes."""
+    whens, params = [], []
+    for cond in conditions:
+        test, tparams = condition_sql(alias, cond)
+        value = f"coalesce(CAST({alias}.{q(cond.column)} AS VARCHAR), '')"
+        shown = (f"CASE WHEN {value} = '' THEN ? || ' is empty' ELSE ? || '=' || "
+                 f"CASE WHEN length({value}) > 40 THEN left({value}, 39) || '…' ELSE {value} END END")
+        whens.append(f"WHEN ({test}) IS NOT TRUE THEN ? || ' (' || {shown} || ')'")
+        params += [*tparams, cond.reason(record), cond.column, cond.column]
+    return (f"CASE {' '.join(whens)} END" if whens else "CAST(NULL AS VARCHAR)"), params
 
 
 def _scope_sql(m: TableMapping, scoped: bool, lookups: bool = True, candidates: bool = False) -> tuple[str, list]:
@@ -143,16 +220,11 @@ def _scope_sql(m: TableMapping, scoped: bool, lookups: bool = True, candidates: 
     if lk and lookups:  # company couplings are one-to-one: these joins never change the row count
         joins = (f" LEFT JOIN coupling cn ON cn.entity = 'company' AND cn.nav_no = n.{q(lk.nav)}"
                  f" LEFT JOIN coupling cr ON cr.entity = 'company' AND cr.crm_id = r.{q(lk.crm)}")
-    nf, nfp = filter_sql("n", m.nav_filter)
-    cf, cfp = filter_sql("r", m.crm_filter)
-    where = "c.entity = 'contact'"
+    where = "c.entity = 'contact'"  # every coupled pair: those the filters leave out are Skipped, with why
     if scoped:
         where += " AND c.nav_no IN (SELECT nav_no FROM _scope)"
-    elif candidates:  # the candidates already passed the filters
+    elif candidates:
         where += " AND c.nav_no IN (SELECT nav_no FROM _sync_cand)"
-    else:
-        where += f" AND (n.{q(m.nav_key)} IS NULL OR ({nf})) AND (r.{q(m.crm_key)} IS NULL OR ({cf}))"
-        params += nfp + cfp
     nav_src, crm_src = q(m.nav_table), q(m.crm_table)
     if candidates:  # only the candidates' rows enter the joins' hash tables
         nav_src = f"(SELECT * FROM {nav_src} WHERE {q(m.nav_key)} IN (SELECT nav_no FROM _sync_cand))"
@@ -168,7 +240,7 @@ def _keep_sql(m: TableMapping) -> str:
     (a superset of the rows ``apply`` reads) and counts the others (``_plan_n``)."""
     n = range(len(m.fields))
     return " OR ".join([
-        "coalesce(nav_gone, false)", "coalesce(crm_gone, false)",
+        "coalesce(nav_gone, false)", "coalesce(crm_gone, false)", "nfilt IS NOT NULL", "cfilt IS NOT NULL",
         *(f"act_{i} <> 'none'" for i in n),
         "nav_synced_modified IS DISTINCT FROM n_mod", "crm_synced_modified IS DISTINCT FROM c_mod",
         # nb_i differs from b_i only on an action, a never-synced field, or a value both sides now agree on
@@ -178,7 +250,7 @@ def _keep_sql(m: TableMapping) -> str:
 
 
 def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool,
-                   candidates: bool = False) -> tuple[str, list]:
+                   candidates: bool = False, filters: bool = True) -> tuple[str, list]:
     """The plan query (pure): one row per coupled pair in scope with per-field values and actions."""
     nav_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL::TIMESTAMP"
     crm_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"
@@ -192,6 +264,17 @@ def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool,
     ]
     if m.nav_table == "nav_contact":
         inner += ['n."Last Date Modified" AS n_ld', 'n."Last Time Modified" AS n_lt']
+        if names_kept(m):
+            inner += ['n."Name" AS n_name', 'n."Company Name" AS n_coname', 'n."First Name" AS n_first',
+                      'n."Middle Name" AS n_middle', 'n."Surname" AS n_surname']
+    # a pair the mapping's filters leave out is Skipped with the reason (an existing record only: a missing
+    # one fails)
+    # (not for a record being created from the other side: the plan fills it)
+    nfilt, nfparams = filter_reason_sql("n", m.nav_filter if filters else (), "NAV contact")
+    cfilt, cfparams = filter_reason_sql("r", m.crm_filter if filters else (), "CRM contact")
+    inner += [f"CASE WHEN n.{q(m.nav_key)} IS NOT NULL THEN {nfilt} END AS nfilt",
+              f"CASE WHEN r.{q(m.crm_key)} IS NOT NULL THEN {cfilt} END AS cfilt"]
+    fparams = nfparams + cfparams
     for i, f in enumerate(m.fields):
         nav_raw = f"n.{q(f.nav)}"
         crm_raw = f"r.{q(f.crm)}"
@@ -254,7 +337,7 @@ def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool,
     cols4.append(f"({' OR '.join(pend_nav)}) AS pend_nav")
     cols4.append(f"({' OR '.join(pend_crm)}) AS pend_crm")
     sql = f"SELECT {', '.join(cols4)} FROM ({lvl3})"
-    return sql, cparams + params
+    return sql, cparams + fparams + params
 
 
 def build_status_sql(m: TableMapping) -> tuple[str, list]:
@@ -271,12 +354,13 @@ def build_status_sql(m: TableMapping) -> tuple[str, list]:
                 f"CASE WHEN act_{i} = 'pull' AND craw_{i} IS NOT NULL AND craw_{i} <> '' AND pullv_{i} IS NULL "
                 f"THEN 'CRM account ' || craw_{i} || ' is not coupled to a NAV company: couple it first "
                 f"(couple_company(company_no, ''' || craw_{i} || '''))' END")
-        if f.max_length:
+        if f.max_length:  # BC's Text[n] counts UTF-16 code units: an emoji counts 2
             msgs.append(
-                f"CASE WHEN act_{i} = 'pull' AND length(pullv_{i}) > ? THEN "
-                f"? || ': ''' || pullv_{i} || ''' has ' || length(pullv_{i}) || ' characters; the NAV field "
-                f"holds at most ' || ? || '. Shorten it in CRM, then sync again.' END")
-            params += [f.max_length, f.nav, f.max_length]
+                f"CASE WHEN act_{i} = 'pull' AND {over_length_sql(f'pullv_{i}')} THEN "
+                f"? || ': ' || {shorten_sql(f'pullv_{i}')} || ' has ' || {utf16_length_sql(f'pullv_{i}')} || "
+                f"' characters; the NAV field holds at most ' || ? || ' (Business Central counts UTF-16 units: "
+                f"an emoji counts 2). Shorten it in CRM, then sync again.' END")
+            params += [f.max_length, f.max_length, f.nav, f.max_length]
         if f.validate == "email":
             msgs.append(
                 f"CASE WHEN act_{i} = 'push' AND pushv_{i} IN (SELECT v FROM _bad_email) THEN "
@@ -293,15 +377,21 @@ def build_status_sql(m: TableMapping) -> tuple[str, list]:
             "from the last full import). Restore it, or delete the coupling.' "
             "WHEN crm_gone THEN 'The coupled CRM contact ' || crm_id || ' no longer exists (deleted, or missing "
             "from the last full import). Restore it, or delete the coupling.' END")
-    msg = f"concat_ws('; ', {gone}, {', '.join(msgs) if msgs else 'NULL'})"
-    status = (f"CASE WHEN fail_msg <> '' THEN 'failed' WHEN {any_conflict} THEN 'skipped' "
+    # a gone record fails; else a pair the filters leave out is Skipped (nothing checked, nothing written)
+    msg = (f"CASE WHEN nav_gone OR crm_gone THEN {gone} WHEN skip_msg IS NOT NULL THEN '' "
+           f"ELSE concat_ws('; ', {', '.join(msgs) if msgs else 'NULL'}) END")
+    status = (f"CASE WHEN fail_msg <> '' THEN 'failed' WHEN skip_msg IS NOT NULL OR {any_conflict} THEN 'skipped' "
               f"WHEN {any_push} OR {any_pull} THEN 'modified' ELSE 'unchanged' END")
+    skip = ("nullif(concat_ws('; ', nfilt, cfilt), '') || '. The mapping''s filter leaves it out, so the pair was "
+            "not synchronized (change the record, or the filter, to sync it).'")
     # set in place on the plan (cheaper than copying its ~200 columns into a new table)
     sql = [
+        "ALTER TABLE _plan0 ADD COLUMN skip_msg VARCHAR",
         "ALTER TABLE _plan0 ADD COLUMN fail_msg VARCHAR",
         "ALTER TABLE _plan0 ADD COLUMN status VARCHAR",
         "ALTER TABLE _plan0 ADD COLUMN any_push BOOLEAN",
         "ALTER TABLE _plan0 ADD COLUMN any_pull BOOLEAN",
+        f"UPDATE _plan0 SET skip_msg = {skip}",
         f"UPDATE _plan0 SET fail_msg = {msg}, any_push = {any_push}, any_pull = {any_pull}",
         f"UPDATE _plan0 SET status = {status}",
         "DROP TABLE IF EXISTS _plan",
@@ -327,6 +417,12 @@ def _changes_sql(m: TableMapping, run_ts_param: bool = True) -> tuple[str, list]
         parts.append("SELECT 'nav', nav_no, ?, CAST(n_mod AS VARCHAR), CAST(?::TIMESTAMP AS VARCHAR) FROM _plan "
                      "WHERE status = 'modified' AND any_pull")
         params += [m.nav_modified, "RUN_TS"]
+    for col, new in zip(("Name", "Company Name"), derived_names(m)):
+        if new:  # recomputed on a pull, as BC does: logged, so undo restores it
+            old = "n_name" if col == "Name" else "n_coname"
+            parts.append(f"SELECT 'nav', nav_no, ?, {old}, {'new_' + old[2:]} FROM _plan WHERE status = 'modified' "
+                         f"AND any_pull AND {'new_' + old[2:]} IS DISTINCT FROM {old}")
+            params.append(col)
     if m.nav_table == "nav_contact":
         parts.append("SELECT 'nav', nav_no, 'Last Date Modified', CAST(n_ld AS VARCHAR), "
                      "CAST(CAST(?::TIMESTAMP AS DATE) AS VARCHAR) FROM _plan WHERE status = 'modified' AND any_pull")
@@ -341,18 +437,20 @@ def _conflicts_sql(m: TableMapping) -> tuple[str, list]:
     for i, f in enumerate(m.fields):
         parts.append(f"SELECT nav_no, crm_id, ? AS nav_field, ? AS crm_field, nraw_{i} AS nav_value, "
                      f"craw_{i} AS crm_value, b_{i} AS base_value FROM _plan "
-                     f"WHERE status = 'skipped' AND act_{i} = 'conflict'")
+                     f"WHERE status = 'skipped' AND skip_msg IS NULL AND act_{i} = 'conflict'")
         params += [f.nav, f.crm]
     return " UNION ALL ".join(parts), params
 
 
-def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: bool = False) -> None:
-    """Create the temp table ``_plan`` for the run."""
+def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: bool = False,
+         filters: bool = True) -> None:
+    """Create the temp table ``_plan`` for the run. ``filters=False``: the mapping's filters leave no pair
+    out (for records just created from the other side, which the plan fills)."""
     candidates = not scoped and all(f.constant is None for f in m.fields)
     if candidates:
         sql, params = build_candidates_sql(m)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _sync_cand AS {sql}", params)
-    sql, params = build_plan_sql(m, direction, force, scoped, candidates)
+    sql, params = build_plan_sql(m, direction, force, scoped, candidates, filters)
     # the working values only the plan itself reads are not kept: storing strings is what a wide plan costs
     dropped = [f"{c}_{i}" for i, f in enumerate(m.fields) for c in ("cv", "nchg", "cchg", *(() if f.lookup else ("nv",)))]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _plan0 AS SELECT * EXCLUDE ({', '.join(dropped)}) FROM ({sql}) "
@@ -377,6 +475,8 @@ def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: b
             con.register("_bad_email_df", pd.DataFrame(bad, columns=["v", "problem"]))
             con.execute("INSERT INTO _bad_email SELECT v, problem FROM _bad_email_df")
             con.unregister("_bad_email_df")
+    for stmt in build_names_sql(m):
+        con.execute(stmt)
     stmts, params = build_status_sql(m)
     for stmt in stmts:
         con.execute(stmt, params if "fail_msg =" in stmt else [])
@@ -413,6 +513,9 @@ def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
     if m.nav_table == "nav_contact":
         nav_modified += [("Last Date Modified", "CAST(?::TIMESTAMP AS DATE)", [ts]),
                          ("Last Time Modified", "CAST(?::TIMESTAMP AS TIME)", [ts])]
+    name, coname = derived_names(m)
+    nav_modified += [("Name", "p.new_name", [])] if name else []
+    nav_modified += [("Company Name", "p.new_coname", [])] if coname else []
     _update_side(con, m.nav_table, m.nav_key, "nav_no", "pull",
                  [(i, f.nav) for i, f in enumerate(m.fields) if f.from_crm], nav_modified)
     # couplings: last-synced values become the agreed values; results and flags
@@ -460,7 +563,18 @@ def counts(con) -> dict[str, int]:
     return {k: int(rows.get(k, 0)) for k in ("modified", "unchanged", "skipped", "failed")}
 
 
+def _skips_sql(m: TableMapping) -> tuple[str, list]:
+    """The Skipped records with why: left out by a filter (its reason), or a conflict (the fields)."""
+    names = ", ".join(f"CASE WHEN act_{i} = 'conflict' THEN CAST(? AS VARCHAR) END" for i in range(len(m.fields)))
+    sql = ("SELECT nav_no, crm_id, CASE WHEN skip_msg IS NOT NULL THEN 'filter' ELSE 'conflict' END AS reason, "
+           "coalesce(skip_msg, 'Changed on both sides since the last sync: ' || "
+           f"array_to_string(list_filter([{names}], lambda x: x IS NOT NULL), ', ') || "
+           "'. Nothing was overwritten; see .conflicts.') AS message FROM _plan WHERE status = 'skipped'")
+    return sql, [f.nav for f in m.fields]
+
+
 def plan_frames(con, m: TableMapping, ts: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(conflicts, errors, changes) of the plan; its Skipped records: :func:`skip_frame`."""
     sql, params = _conflicts_sql(m)
     conflicts = con.execute(f"{sql} ORDER BY nav_no, nav_field", params).df()
     errors = con.execute("SELECT nav_no, crm_id, fail_msg AS message FROM _plan WHERE status = 'failed' "
@@ -468,6 +582,12 @@ def plan_frames(con, m: TableMapping, ts: datetime) -> tuple[pd.DataFrame, pd.Da
     sql, params = _changes_sql(m)
     changes = con.execute(f"SELECT * FROM ({sql}) ORDER BY side, key, field", _sub_ts(params, ts)).df()
     return conflicts, errors, changes
+
+
+def skip_frame(con, m: TableMapping) -> pd.DataFrame:
+    """The plan's Skipped records: ``nav_no, crm_id, reason, message``."""
+    sql, params = _skips_sql(m)
+    return con.execute(f"{sql} ORDER BY nav_no", params).df()
 
 
 def check_direction(direction: str, force: bool) -> None:
