@@ -21,8 +21,11 @@ _LOCK_RE = re.compile(r"lock", re.I)
 
 def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """DuckDB draws a progress bar on stdout for a query over 2 s, which would break
-    `contactsync ... --json`; the CLI and the views report progress themselves."""
-    con.execute("SET enable_progress_bar = false")
+    `contactsync ... --json`; the CLI and the views report progress themselves. Inside a Jupyter kernel
+    without ipywidgets (the core install's papermill runs) the bar is already off and DuckDB refuses
+    any change to the setting, so it is changed only when on."""
+    if con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0]:
+        con.execute("SET enable_progress_bar = false")
     return con
 
 

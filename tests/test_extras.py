@@ -121,7 +121,8 @@ def test_pyproject_extras_match_the_code():
 # what each core dependency is imported as, or why it is there without an import
 IMPORT_NAME = {"tomli-w": "tomli_w", "pyyaml": "yaml", "email-validator": "email_validator"}
 INDIRECT = {"pyarrow": "pandas' Parquet engine (sample files, exports)",
-            "ipykernel": "the kernel papermill runs sync_run.ipynb in"}
+            "ipykernel": "the kernel papermill runs sync_run.ipynb in",
+            "jinja2": "pandas' Styler (the report's changes chart)"}
 
 
 def test_core_dependencies_are_used_and_carry_no_front_end():
