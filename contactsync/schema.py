@@ -69,8 +69,8 @@ def unique_keys_ddl() -> list[str]:
 
 def duplicate_keys_sql(table: str, cols: tuple[str, ...]) -> str:
     """The first duplicated keys of ``table`` (to name them when an old workspace cannot get its index)."""
-    key = " || ' / ' || ".join(f"CAST({q(c)} AS VARCHAR)" for c in cols)
-    return (f"SELECT {key} AS k, count(*) AS n FROM {q(table)} GROUP BY ALL HAVING count(*) > 1 "
+    key_sql = " || ' / ' || ".join(f"CAST({q(c)} AS VARCHAR)" for c in cols)
+    return (f"SELECT {key_sql} AS k, count(*) AS n FROM {q(table)} GROUP BY ALL HAVING count(*) > 1 "
             "ORDER BY 1 LIMIT 10")
 
 

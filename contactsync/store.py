@@ -113,6 +113,24 @@ class Store:
                 self._in_tx = False
                 con.execute("COMMIT")
 
+    @contextmanager
+    def read_only(self):
+        """A transaction the database itself keeps read-only (DuckDB's ``BEGIN TRANSACTION READ ONLY``:
+        any statement that would write a table, a sequence or the catalog fails), always rolled back."""
+        with self.hold() as con:
+            if self._in_tx:
+                raise WorkspaceError("a read-only query cannot run inside another action's transaction")
+            con.execute("BEGIN TRANSACTION READ ONLY")
+            self._in_tx = True
+            try:
+                yield con
+            finally:
+                self._in_tx = False
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.TransactionException:  # a failed statement may already have ended it
+                    pass
+
     def close(self):
         if self._con is not None:
             self._con.close()

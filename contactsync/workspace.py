@@ -467,7 +467,11 @@ class Workspace:
     # -- sql -------------------------------------------------------------------------------------
     def sql(self, query: str, params=None, *, write: bool = False) -> pd.DataFrame:
         """Run ad hoc SQL over the workspace's tables and views (``coupled_contact`` pairs each coupled NAV
-        and CRM row). Read-only unless ``write=True`` (then it runs as one transaction)."""
+        and CRM row). Read-only unless ``write=True`` (then it runs as one transaction).
+
+        Read-only is enforced by DuckDB itself: the query runs in a ``READ ONLY`` transaction that is rolled
+        back, so no statement (``EXPLAIN ANALYZE DELETE ...`` included) can change a table; statements that
+        are not queries (COPY, ATTACH, SET, ...) are refused before they run."""
         if not isinstance(query, str) or not query.strip():
             raise ContactSyncError("sql() needs a query string")
         with self._store.connection() as con:
@@ -481,20 +485,33 @@ class Workspace:
                 if bad:
                     raise ContactSyncError(f"sql() is read-only: {', '.join(bad)} statements are refused. Pass "
                                            "write=True to change data (it is then not in the undo history).")
+                with self._store.read_only():
+                    try:
+                        return self._run_sql(con, query, stmts, params)
+                    except duckdb.TransactionException as exc:
+                        raise ContactSyncError(
+                            f"sql() is read-only, and this query would write: {str(exc).splitlines()[0]}. Pass "
+                            "write=True to change data (it is then not in the undo history).") from exc
             with self._store.transaction():
                 try:
-                    result = con.execute(query, params or []).df() if len(stmts) == 1 else None
-                    if result is None:
-                        for st in stmts:
-                            con.execute(st)
-                        result = pd.DataFrame()
-                except duckdb.Error as exc:
+                    result = self._run_sql(con, query, stmts, params)
+                except duckdb.TransactionException as exc:
                     raise ContactSyncError(f"SQL failed: {exc}") from exc
-                if write:  # whatever it changed, the lists' search index follows
-                    search_index.rebuild(con)
-                else:
-                    con.execute("SELECT 1")  # nothing to commit; a read-only statement wrote nothing
+                search_index.rebuild(con)  # whatever it changed, the lists' search index follows
             return result
+
+    @staticmethod
+    def _run_sql(con, query, stmts, params) -> pd.DataFrame:
+        try:
+            if len(stmts) == 1:
+                return con.execute(query, params or []).df()
+            for st in stmts:
+                con.execute(st)
+            return pd.DataFrame()
+        except duckdb.TransactionException:
+            raise
+        except duckdb.Error as exc:
+            raise ContactSyncError(f"SQL failed: {exc}") from exc
 
     def reindex(self) -> None:
         """Rebuild the contact lists' search index (contactsync keeps it in step with its own writes; run
