@@ -12,6 +12,7 @@ import pandas as pd
 from . import history, sync
 from .errors import CouplingError, NotFoundError
 from .mapping import TableMapping
+from .sources import utc_timestamp_sql
 from .sqlbuild import q
 
 PERSON_RULE = ("You can only couple NAV contacts that are type Person and assigned to a company "
@@ -128,7 +129,7 @@ def import_couplings(con, run_id: int, m: TableMapping, entity: str, ts: datetim
                             "(and optionally 'Last Synch. Modified On', 'Last Synch. CRM Modified On')")
     opt = {"Last Synch. Modified On": "nsm", "Last Synch. CRM Modified On": "csm"}
     ts_sel = ", ".join(
-        f"TRY_CAST(regexp_replace(trim({q(c)}), '(Z|[+-]00:?00)$', '') AS TIMESTAMP) AS {a}, {q(c)} AS {a}_raw"
+        f"{utc_timestamp_sql(q(c))} AS {a}, {q(c)} AS {a}_raw"
         if c in cols else f"NULL::TIMESTAMP AS {a}, NULL AS {a}_raw" for c, a in opt.items())
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _cp AS SELECT row_number() OVER () AS _row,

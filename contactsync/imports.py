@@ -96,7 +96,7 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
     sources_of: dict[str, list[str]] = {}
     ignored = []
     for c in file_cols:
-        t = _ALIASES.get(c, c)
+        t = _ALIASES.get(c.lower(), c)
         tcol = t if t in table_cols else lower_map.get(t.lower())
         if tcol is None:
             if add_columns:
@@ -187,7 +187,7 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
         params += [" and ".join(repr(c) for c in cs), CONFLICT]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS {' UNION ALL '.join(checks)}", params)
     n_bad_rows = con.execute("SELECT count(DISTINCT _row) FROM _bad").fetchone()[0]
-    rejections = pd.DataFrame()
+    rejections = pd.DataFrame(columns=["row", "column", "value", "reason"])
     if n_bad_rows:
         summary = con.execute(
             "SELECT reason, col, count(*) AS n, list(_row ORDER BY _row)[:5] AS rows, "

@@ -320,6 +320,11 @@ def check_header(names: Iterable, name: str) -> list[str]:
     if dup:
         raise ImportFileError(f"{name}: column(s) {dup} appear more than once in the header; keep one of each "
                               "and import again.", source=name, columns=dup)
+    folded = [c.casefold() for c in clean]
+    dup = [c for c in clean if folded.count(c.casefold()) > 1]
+    if dup:  # DuckDB's names are case-insensitive: it cannot hold both
+        raise ImportFileError(f"{name}: column(s) {dup} appear more than once in the header (the names differ "
+                              "only in case); keep one of each and import again.", source=name, columns=dup)
     return clean
 
 
@@ -393,7 +398,7 @@ def _read_csv(req: SourceRequest) -> duckdb.DuckDBPyRelation:
         # the header as written: DuckDB's sniffer would rename a repeated column (Surname_1) and may take
         # a ragged data row for the header, so the columns are fixed here and every row must match them
         try:
-            header = next(csv.reader(io.StringIO(head_text), delimiter=delim, quotechar='"'), [])
+            header = next(csv.reader(io.StringIO(head_text, newline=""), delimiter=delim, quotechar='"'), [])
         except csv.Error as exc:
             raise ImportFileError(f"{name}: the header row cannot be read ({exc}); is it a CSV export?",
                                   source=name) from exc
