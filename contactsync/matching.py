@@ -276,21 +276,8 @@ def sync_scoped(con, m: TableMapping, run_id: int, ts: datetime, direction: str)
 ROLES = {
     "first": "First Name", "middle": "Middle Name", "last": "Surname", "email": "E-Mail", "phone": "Phone No.",
     "mobile": "Mobile Phone No.", "street": "Address", "post": "Post Code", "city": "City",
-    "country": "Country/Region Code", "job": "Job Title",
+    "country": "Country/Region Code", "job": "Job Title", "street2": "Address 2", "county": "County",
 }
-
-# Evidence weights (log2 Bayes factors, as Splink's match weights) per comparison level. Tuned on the
-# benchmark's tuning seed and reported on other seeds (bench/matching). Missing values weigh 0.
-WEIGHTS = {
-    "name_exact": 8.0, "name_swapped": 7.5, "name_close": 5.5, "name_similar": 2.0, "name_last_only": 1.0,
-    "name_differs": -9.0,
-    "email_exact": 10.0, "email_local": 4.0, "email_differs": -2.5,
-    "mobile_same": 7.0, "phone_same": 3.0, "phone_differs": -2.0,
-    "company_same": 2.5, "company_differs": -3.0,
-    "address_same": 2.0, "city_same": 0.5, "address_differs": -1.0,
-    "job_same": 1.0,
-}
-PRIOR = -11.0  # log2 odds before any evidence; score = 1 / (1 + 2^-(PRIOR + sum of weights))
 
 _TRANSLIT = (("ø", "o"), ("ß", "ss"), ("æ", "ae"), ("đ", "d"), ("ł", "l"), ("œ", "oe"), ("ı", "i"), ("þ", "th"))
 
@@ -303,13 +290,28 @@ def name_sql(expr: str) -> str:
     return f"nullif(regexp_replace(strip_accents({v}), '[^a-z]', '', 'g'), '')"
 
 
+def fold_name(value) -> str | None:
+    """:func:`name_sql` in Python: 'O'Brien' -> 'obrien', 'Jürgen' -> 'jurgen', 'Strauß' -> 'strauss'."""
+    import unicodedata
+
+    v = str(value or "").lower()
+    for a, b in _TRANSLIT:
+        v = v.replace(a, b)
+    v = "".join(ch for ch in unicodedata.normalize("NFKD", v) if not unicodedata.combining(ch))
+    return re.sub("[^a-z]", "", v) or None
+
+
 def email_sql(expr: str) -> str:
     return f"nullif(lower(regexp_replace(coalesce(CAST({expr} AS VARCHAR), ''), '\\s', '', 'g')), '')"
 
 
 def text_sql(expr: str) -> str:
-    return (f"nullif(regexp_replace(strip_accents(lower(coalesce(CAST({expr} AS VARCHAR), ''))), "
-            f"'[^a-z0-9]', '', 'g'), '')")
+    """Normalized text (streets, post codes, cities): lower-case, transliterated, accents and punctuation
+    dropped ('Hauptstraße 5' -> 'hauptstrasse5')."""
+    v = f"lower(coalesce(CAST({expr} AS VARCHAR), ''))"
+    for a, b in _TRANSLIT:
+        v = f"replace({v}, '{a}', '{b}')"
+    return f"nullif(regexp_replace(strip_accents({v}), '[^a-z0-9]', '', 'g'), '')"
 
 
 _PHONE_JUNK = re.compile(r"[^\d+]")
@@ -421,8 +423,8 @@ def _phone_table(con, src_sql: str) -> None:
     con.unregister("_sg_ph_df")
 
 
-def _prepare(con, m: TableMapping, side: str, scope_sql: str | None) -> None:
-    """Temp table ``_sg_{side}`` with the normalized comparison columns of the uncoupled records."""
+def _prepare(con, m: TableMapping, side: str) -> None:
+    """Temp table ``_sg0_{side}`` with the normalized comparison columns of the uncoupled records."""
     table, key, filt = ((m.nav_table, m.nav_key, m.nav_filter) if side == "nav"
                         else (m.crm_table, m.crm_key, m.crm_filter))
     ccol = "nav_no" if side == "nav" else "crm_id"
@@ -431,181 +433,119 @@ def _prepare(con, m: TableMapping, side: str, scope_sql: str | None) -> None:
     def col(role: str) -> str:
         try:
             f = m.field(ROLES[role])
-        except Exception:
+        except Exception:  # noqa: BLE001 - a custom mapping without this field: no evidence from it
             return "NULL"
         name = f.nav if side == "nav" else f.crm
         return f"t.{q(name)}" if name in cols else "NULL"
 
     lk = m.lookup_field
     if lk is None:
-        company = "NULL"
+        company, cname = "NULL", "NULL"
     elif side == "nav":
         company = (f"(SELECT cc.crm_id FROM coupling cc WHERE cc.entity = 'company' "
                    f"AND cc.nav_no = t.{q(lk.nav)})")
+        own = 't."Company Name"' if "Company Name" in cols else "NULL"
+        cname = (f"coalesce((SELECT nullif(co.\"Name\", '') FROM {q(m.nav_table)} co "
+                 f"WHERE co.{q(m.nav_key)} = t.{q(lk.nav)} LIMIT 1), {own})") if "Name" in cols else own
     else:
         company = f"nullif(lower(CAST(t.{q(lk.crm)} AS VARCHAR)), '')"
+        cname = (f"(SELECT a.name FROM crm_account a WHERE lower(CAST(a.accountid AS VARCHAR)) = "
+                 f"lower(CAST(t.{q(lk.crm)} AS VARCHAR)) LIMIT 1)")
     fsql, fparams = filter_sql("t", filt)
-    scope = f" AND t.{q(key)} IN ({scope_sql})" if scope_sql else ""
     country = f"upper(trim(CAST({col('country')} AS VARCHAR)))"
+    first, last = name_sql(col("first")), name_sql(col("last"))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _sg0_{side} AS
-            SELECT CAST(t.{q(key)} AS VARCHAR) AS id,
-                   {name_sql(col('first'))} AS f, {name_sql(col('last'))} AS l,
+            SELECT CAST(t.{q(key)} AS VARCHAR) AS id, {first} AS f, {last} AS l,
                    {email_sql(col('email'))} AS e,
                    nullif(CAST({col('phone')} AS VARCHAR), '') AS ph_raw,
                    nullif(CAST({col('mobile')} AS VARCHAR), '') AS mo_raw,
                    CASE WHEN length({country}) = 2 THEN {country} END AS region,
-                   {text_sql(col('street'))} AS street, {text_sql(col('post'))} AS post,
-                   {text_sql(col('city'))} AS city, {text_sql(col('job'))} AS job, {company} AS co
-            FROM {q(table)} t WHERE ({fsql}){scope}
+                   {text_sql(col('street'))} AS street, {text_sql(col('street2'))} AS street2,
+                   {text_sql(col('post'))} AS post, {text_sql(col('city'))} AS city,
+                   {text_sql(col('county'))} AS county, {text_sql(col('job'))} AS job, {company} AS co,
+                   {lk_company(cname)} AS cn,
+                   nullif(concat_ws(' ', nullif(trim(CAST({col('first')} AS VARCHAR)), ''),
+                                    nullif(trim(CAST({col('last')} AS VARCHAR)), '')), '') AS name
+            FROM {q(table)} t WHERE ({fsql})
               AND NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' AND c.{ccol} = t.{q(key)})""",
         fparams)
 
 
-def suggest_couplings(con, m: TableMapping, *, threshold: float = DEFAULT_THRESHOLD, min_score: float = 0.2,
-                      top: int = 5, nos: Iterable[str] | None = None,
-                      crm_ids: Iterable[str] | None = None) -> pd.DataFrame:
-    """Scored candidate pairs between uncoupled NAV persons and uncoupled CRM contacts.
+def lk_company(expr: str) -> str:
+    from .linkage import company_sql
 
-    Returns one row per candidate pair with ``score`` >= ``min_score`` (at most ``top`` per record, best
-    first): ``nav_no, crm_id, score, match, rank, reasons, nav_name, crm_name`` and the per-field levels.
-    ``match`` is True where the score reaches ``threshold`` and the pair is the unique best for both
-    records (so ``match`` pairs are one-to-one and can be coupled as they are).
-    """
-    if not 0 <= threshold <= 1 or not 0 <= min_score <= 1:
-        raise ContactSyncError("threshold and min_score are probabilities between 0 and 1")
-    scope_nav = scope_crm = None
-    if nos is not None:
-        _scope_table(con, "_sg_scope_nav", [cp.nav_key(n) for n in ([nos] if isinstance(nos, str) else nos)])
-        scope_nav = "SELECT key FROM _sg_scope_nav"
-    if crm_ids is not None:
-        _scope_table(con, "_sg_scope_crm",
-                     [cp.crm_key(c) for c in ([crm_ids] if isinstance(crm_ids, str) else crm_ids)])
-        scope_crm = "SELECT key FROM _sg_scope_crm"
-    _prepare(con, m, "nav", scope_nav)
-    _prepare(con, m, "crm", scope_crm)
+    return company_sql(expr)
+
+
+def _translit_sql(expr: str) -> str:
+    """The German transliteration folded (ae/oe/ue -> a/o/u) on a normalized name: Mueller = Müller."""
+    return f"replace(replace(replace({expr}, 'ae', 'a'), 'oe', 'o'), 'ue', 'u')"
+
+
+def prepared(con, m: TableMapping) -> tuple:
+    """The comparison columns of the uncoupled NAV persons and CRM contacts, as two Arrow tables."""
+    from .linkage import phonetic_sql
+
+    for s in ("nav", "crm"):
+        _prepare(con, m, s)
     raw = " UNION ALL ".join(f"SELECT {c} AS raw, region FROM _sg0_{s}" for s in ("nav", "crm")
                              for c in ("ph_raw", "mo_raw"))
     _phone_table(con, raw)
+    out = []
     for s in ("nav", "crm"):
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _sg_{s} AS
-                SELECT t.*, p1.e164 AS ph, p2.e164 AS mo, split_part(t.e, '@', 1) AS el,
-                       least(t.f, t.l) AS n1, greatest(t.f, t.l) AS n2
+        out.append(con.sql(
+            f"""SELECT t.id, t.f, t.l, {_translit_sql('t.f')} AS fx, {_translit_sql('t.l')} AS lx,
+                       {phonetic_sql('t.f')} AS fp, {phonetic_sql('t.l')} AS lp, t.e,
+                       nullif(split_part(t.e, '@', 1), '') AS el, p1.e164 AS ph, p2.e164 AS mo, t.street,
+                       t.street2, t.post, t.city, t.county, t.co, t.cn, t.job, t.name
                 FROM _sg0_{s} t
                 LEFT JOIN _sg_ph p1 ON p1.raw = t.ph_raw AND p1.region IS NOT DISTINCT FROM t.region
-                LEFT JOIN _sg_ph p2 ON p2.raw = t.mo_raw AND p2.region IS NOT DISTINCT FROM t.region""")
-    _candidates(con)
-    _score(con, threshold)
-    return con.execute(
-        """SELECT nav_no, crm_id, score, match, rank, reasons, nav_name, crm_name, name_level, email_level,
-                  phone_level, company_level, address_level, job_level
-           FROM _sg_scored WHERE score >= ? AND rank <= ? ORDER BY score DESC, nav_no, crm_id""",
-        [min_score, top]).df()
+                LEFT JOIN _sg_ph p2 ON p2.raw = t.mo_raw AND p2.region IS NOT DISTINCT FROM t.region""").to_arrow_table())
+    return out[0], out[1]
 
 
-def _scope_table(con, name: str, keys: list[str]) -> None:
-    con.register(f"{name}_df", pd.DataFrame({"key": pd.Series(sorted(set(keys)), dtype=object)}))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT CAST(key AS VARCHAR) AS key FROM {name}_df")
-    con.unregister(f"{name}_df")
+def _arrow_table(x):
+    return x.read_all() if hasattr(x, "read_all") else x
 
 
-# Blocking rules: each an equi-join; a true pair survives when any one of them holds.
-_BLOCKS = (
-    "a.e = b.e",                                   # same e-mail (case/spacing normalized)
-    "a.ph = b.ph", "a.mo = b.mo", "a.ph = b.mo", "a.mo = b.ph",  # same phone number (E.164)
-    "a.n1 = b.n1 AND a.n2 = b.n2",                 # same names, either order
-    "a.l = b.l AND a.co = b.co", "a.f = b.f AND a.co = b.co",      # one name + company (typo in the other)
-    "a.l = b.f AND a.co = b.co", "a.f = b.l AND a.co = b.co",      # swapped + typo
-    "a.l = b.l AND a.post = b.post", "a.f = b.f AND a.post = b.post",
-    "a.el = b.el AND length(a.el) >= 4",           # same e-mail local part (work vs private address)
-)
+def suggest_couplings(con, m: TableMapping, *, threshold: float = DEFAULT_THRESHOLD, min_score: float = 0.2,
+                      top: int = 5, nos: Iterable[str] | None = None, crm_ids: Iterable[str] | None = None,
+                      matcher=None, tables=None) -> pd.DataFrame:
+    """Scored candidate pairs between uncoupled NAV persons and uncoupled CRM contacts.
 
+    Scores with the Fellegi–Sunter model ``matcher`` (:mod:`contactsync.linkage`; default: the packaged
+    prior). Returns one row per candidate pair with ``score`` >= ``min_score`` (at most ``top`` per NAV
+    record, best first): ``nav_no, crm_id, score, match, rank, reasons, nav_name, crm_name``, the level of
+    each field (``name_level`` ... ``job_level``), ``weight`` (the pair's match weight in bits), the weight
+    each field added (``w_first`` ... ``w_job``; 0 = no evidence), ``margin`` (bits ahead of the runner-up
+    of either record), ``lookalike`` (relative or colleague: the same surname, street, phone or e-mail,
+    another first name). ``match`` is True where the score reaches ``threshold``, the pair is the best of
+    both records by :data:`contactsync.linkage.MARGIN` bits and not a look-alike: such pairs are
+    one-to-one and can be coupled as they are. ``nos``/``crm_ids`` keep the pairs of these records
+    (scored against all uncoupled records, so decisions do not depend on the scope).
+    """
+    from . import linkage as lkg
 
-def _candidates(con) -> None:
-    parts = [f"SELECT a.id AS nav_no, b.id AS crm_id FROM _sg_nav a JOIN _sg_crm b ON {cond}" for cond in _BLOCKS]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _sg_pairs AS SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)})")
-
-
-def _score(con, threshold: float) -> None:
-    w = WEIGHTS
-    jw = "jaro_winkler_similarity"
-
-    def close(x: str, y: str) -> str:  # one typo: an edit, a transposition, or very similar
-        return f"({x} = {y} OR damerau_levenshtein({x}, {y}) <= 1 OR {jw}({x}, {y}) >= 0.92)"
-
-    def near(x: str, y: str) -> str:  # two edits in a longer name
-        return f"(damerau_levenshtein({x}, {y}) <= 2 AND least(length({x}), length({y})) >= 5 OR {jw}({x}, {y}) >= 0.85)"
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _sg_cmp AS
-            SELECT p.nav_no, p.crm_id,
-              a.f AS af, a.l AS al, b.f AS bf, b.l AS bl,
-              CASE
-                WHEN a.l IS NULL OR b.l IS NULL THEN 'missing'
-                WHEN a.f IS NULL OR b.f IS NULL THEN CASE WHEN a.l = b.l THEN 'last_only' ELSE 'missing' END
-                WHEN a.f = b.f AND a.l = b.l THEN 'exact'
-                WHEN a.f = b.l AND a.l = b.f THEN 'swapped'
-                WHEN ({close('a.f', 'b.f')} AND {close('a.l', 'b.l')}) OR ({close('a.f', 'b.l')} AND {close('a.l', 'b.f')})
-                  THEN 'close'
-                WHEN (a.f = b.f AND {near('a.l', 'b.l')}) OR (a.l = b.l AND {near('a.f', 'b.f')})
-                  OR (a.f = b.l AND {near('a.l', 'b.f')}) OR (a.l = b.f AND {near('a.f', 'b.l')}) THEN 'similar'
-                ELSE 'differs' END AS name_level,
-              CASE WHEN a.e IS NULL OR b.e IS NULL THEN 'missing' WHEN a.e = b.e THEN 'exact'
-                   WHEN a.el = b.el AND length(a.el) >= 4 THEN 'local' ELSE 'differs' END AS email_level,
-              CASE WHEN a.mo IS NOT NULL AND (a.mo = b.mo OR a.mo = b.ph) OR b.mo IS NOT NULL AND b.mo = a.ph
-                     THEN 'mobile'
-                   WHEN a.ph IS NOT NULL AND a.ph = b.ph THEN 'phone'
-                   WHEN a.ph <> b.ph OR a.mo <> b.mo THEN 'differs'
-                   ELSE 'missing' END AS phone_level,
-              CASE WHEN a.co IS NULL OR b.co IS NULL THEN 'missing' WHEN a.co = b.co THEN 'same'
-                   ELSE 'differs' END AS company_level,
-              CASE WHEN a.post IS NULL OR b.post IS NULL THEN 'missing'
-                   WHEN a.post = b.post AND {jw}(coalesce(a.street, ''), coalesce(b.street, '')) >= 0.9 THEN 'same'
-                   WHEN a.city = b.city THEN 'city'
-                   WHEN a.post <> b.post THEN 'differs' ELSE 'missing' END AS address_level,
-              CASE WHEN a.job IS NOT NULL AND a.job = b.job THEN 'same' ELSE 'other' END AS job_level,
-              concat_ws(' ', a.f, a.l) AS nav_name, concat_ws(' ', b.f, b.l) AS crm_name
-            FROM _sg_pairs p JOIN _sg_nav a ON a.id = p.nav_no JOIN _sg_crm b ON b.id = p.crm_id""")
-    total = f"""{PRIOR}
-        + CASE name_level WHEN 'exact' THEN {w['name_exact']} WHEN 'swapped' THEN {w['name_swapped']}
-            WHEN 'close' THEN {w['name_close']} WHEN 'similar' THEN {w['name_similar']}
-            WHEN 'last_only' THEN {w['name_last_only']} WHEN 'differs' THEN {w['name_differs']} ELSE 0 END
-        + CASE email_level WHEN 'exact' THEN {w['email_exact']} WHEN 'local' THEN {w['email_local']}
-            WHEN 'differs' THEN {w['email_differs']} ELSE 0 END
-        + CASE phone_level WHEN 'mobile' THEN {w['mobile_same']} WHEN 'phone' THEN {w['phone_same']}
-            WHEN 'differs' THEN {w['phone_differs']} ELSE 0 END
-        + CASE company_level WHEN 'same' THEN {w['company_same']} WHEN 'differs' THEN {w['company_differs']}
-            ELSE 0 END
-        + CASE address_level WHEN 'same' THEN {w['address_same']} WHEN 'city' THEN {w['city_same']}
-            WHEN 'differs' THEN {w['address_differs']} ELSE 0 END
-        + CASE job_level WHEN 'same' THEN {w['job_same']} ELSE 0 END"""
-    reasons = """concat_ws('; ',
-        CASE name_level WHEN 'exact' THEN 'name: same' WHEN 'swapped' THEN 'name: same, first and last swapped'
-            WHEN 'close' THEN 'name: close (typo or accents)' WHEN 'similar' THEN 'name: one part same, other similar'
-            WHEN 'last_only' THEN 'name: same surname, first name missing'
-            WHEN 'differs' THEN 'name: differs' ELSE 'name: missing' END,
-        CASE email_level WHEN 'exact' THEN 'e-mail: same (ignoring case and spaces)'
-            WHEN 'local' THEN 'e-mail: same name part, other domain' WHEN 'differs' THEN 'e-mail: differs' END,
-        CASE phone_level WHEN 'mobile' THEN 'mobile: same number' WHEN 'phone' THEN 'phone: same number'
-            WHEN 'differs' THEN 'phones: differ' END,
-        CASE company_level WHEN 'same' THEN 'company: same' WHEN 'differs' THEN 'company: differs' END,
-        CASE address_level WHEN 'same' THEN 'address: same' WHEN 'city' THEN 'address: same city'
-            WHEN 'differs' THEN 'address: differs' END,
-        CASE job_level WHEN 'same' THEN 'job title: same' END)"""
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _sg_scored AS
-            SELECT *, score >= ? AND nav_best AND crm_best AS match
-            FROM (SELECT *,
-                    row_number() OVER (PARTITION BY nav_no ORDER BY score DESC, crm_id) AS rank,
-                    score > coalesce(max(score) OVER (PARTITION BY nav_no ORDER BY score DESC, crm_id
-                        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), -1)
-                      AND row_number() OVER (PARTITION BY nav_no ORDER BY score DESC, crm_id) = 1 AS nav_best,
-                    score > coalesce(max(score) OVER (PARTITION BY crm_id ORDER BY score DESC, nav_no
-                        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), -1)
-                      AND row_number() OVER (PARTITION BY crm_id ORDER BY score DESC, nav_no) = 1 AS crm_best
-                  FROM (SELECT *, round(1 / (1 + pow(2, -({total}))), 6) AS score, {reasons} AS reasons
-                        FROM _sg_cmp))""",
-        [threshold])
+    if not 0 <= threshold <= 1 or not 0 <= min_score <= 1:
+        raise ContactSyncError("threshold and min_score are probabilities between 0 and 1")
+    if matcher is None:
+        matcher = lkg.load_prior()
+    nav, crm = tables if tables is not None else prepared(con, m)
+    settings = matcher.settings
+    if matcher.source is not lkg.Source.WORKSPACE:  # too few records for term frequencies
+        settings = lkg.without_tf(settings)
+    sc = lkg.session(_arrow_table(nav), _arrow_table(crm))
+    try:
+        pred = lkg.predict(sc, lkg.Matcher(settings, matcher.source, matcher.trained_at))
+        lkg.decide(sc, pred, threshold)
+        frame = lkg.frame(sc, matcher, min_score=min_score, top=top,
+                          nos=None if nos is None else [cp.nav_key(n) for n in ([nos] if isinstance(nos, str) else nos)],
+                          crm_ids=None if crm_ids is None else
+                          [cp.crm_key(c) for c in ([crm_ids] if isinstance(crm_ids, str) else crm_ids)])
+    finally:
+        sc.close()
+    return frame
 
 
 # ==================================================================================== coupling pairs
@@ -659,43 +599,95 @@ def run_match_couple(ws, groups, *, case_sensitive=False, side: str = "nav", key
     return result
 
 
-def run_suggest(ws, **kw) -> pd.DataFrame:
-    """``Workspace.suggest_couplings``: read-only (temp tables only)."""
+def train_matcher(ws):
+    """``Workspace.train_matcher``: train the model on the workspace's uncoupled records and store it
+    (``meta``); with fewer than :data:`contactsync.linkage.MIN_TRAIN` on a side, the packaged prior model
+    is returned and nothing is stored."""
+    from . import linkage as lkg
+
     with ws.connection() as con:
-        return suggest_couplings(con, ws.mapping, **kw)
+        nav, crm = prepared(con, ws.mapping)
+    nav, crm = _arrow_table(nav), _arrow_table(crm)
+    if min(nav.num_rows, crm.num_rows) < lkg.MIN_TRAIN:
+        return lkg.load_prior(), (nav, crm)
+    sc = lkg.session(nav, crm)
+    try:
+        matcher = lkg.train(sc, start=lkg.load_prior().settings)
+    finally:
+        sc.close()
+    with ws.transaction() as con:
+        lkg.store(con, matcher)
+    return matcher, (nav, crm)
+
+
+def run_suggest(ws, *, retrain: bool = False, **kw) -> pd.DataFrame:
+    """``Workspace.suggest_couplings``: scores with the stored model (trained and stored first when there is
+    none, or with ``retrain=True``); otherwise read-only (temp tables and a private in-memory DuckDB)."""
+    from . import linkage as lkg
+
+    with ws.connection() as con:
+        matcher = None if retrain else lkg.stored(con)
+    tables = None
+    if matcher is None:
+        matcher, tables = train_matcher(ws)
+    with ws.connection() as con:
+        return suggest_couplings(con, ws.mapping, matcher=matcher, tables=tables, **kw)
+
+
+def matcher_info(ws):
+    """``Workspace.matcher``: the model suggestions are scored with (stored, else the packaged prior)."""
+    from . import linkage as lkg
+
+    with ws.connection() as con:
+        return lkg.stored(con) or lkg.load_prior()
 
 
 @dataclass(frozen=True)
 class CoupleResult:
-    """What ``couple_matches`` did: ``coupled`` new couplings, ``unchanged`` pairs already coupled so."""
+    """What ``couple_matches`` did: ``coupled`` new couplings, ``unchanged`` pairs already coupled so,
+    ``created`` new CRM contacts made (and coupled) from NAV persons."""
 
     run_id: int
     coupled: int
     unchanged: int
     sync: SyncResult | None = field(default=None, repr=False, compare=False)
+    created: int = 0
 
     def __str__(self) -> str:
         return (f"{self.coupled} pair(s) coupled" + (f", {self.unchanged} already coupled" if self.unchanged else "")
+                + (f", {self.created} CRM contact(s) created and coupled" if self.created else "")
                 + f" (run {self.run_id}).")
 
 
-def run_couple_matches(ws, pairs, *, sync_after: str | None = None) -> CoupleResult:
-    """``Workspace.couple_matches``: couple accepted pairs by the rules of ``import_couplings`` — all or
-    nothing, one run; optionally synchronize them after coupling (``"push"`` or ``"pull"``)."""
+def run_couple_matches(ws, pairs, *, sync_after: str | None = None, create_in_crm: Iterable[str] = ()
+                       ) -> CoupleResult:
+    """``Workspace.couple_matches``: couple accepted pairs by the rules of ``import_couplings`` and create
+    (and couple) new CRM contacts from the NAV persons ``create_in_crm`` — all or nothing, one run;
+    optionally synchronize the pairs after coupling (``"push"`` or ``"pull"``)."""
     from .sources import load_source
 
     if sync_after not in (None, "push", "pull"):
         raise ContactSyncError(f"sync_after must be None, 'push' or 'pull', got {sync_after!r}")
     df = pairs_frame(pairs)
+    new = sorted({cp.nav_key(n) for n in ([create_in_crm] if isinstance(create_in_crm, str) else create_in_crm)})
+    if df.empty and not new:
+        raise CouplingError("nothing to couple: pass accepted pairs (nav_no, crm_id) or NAV persons to create "
+                            "in CRM")
     ts = datetime.now()
+    coupled = unchanged = created = 0
     with ws.transaction() as con:
-        load_source(con, df, "No.")
-        run_id = history.start_run(con, "couple", direction=sync_after, force=bool(sync_after),
-                                   note=f"{len(df)} accepted match suggestion(s)")
-        coupled, unchanged = cp.import_couplings(con, run_id, ws.mapping, "contact", ts, "accepted pairs")
+        note = f"{len(df)} accepted match suggestion(s)" + (f", {len(new)} new in CRM" if new else "")
+        run_id = history.start_run(con, "couple", direction=sync_after, force=bool(sync_after), note=note)
         result_sync = None
-        if sync_after and coupled:
-            con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT nav_no FROM _cpnew")
-            result_sync = sync_scoped(con, ws.mapping, run_id, ts, sync_after)
+        if not df.empty:
+            load_source(con, df, "No.")
+            coupled, unchanged = cp.import_couplings(con, run_id, ws.mapping, "contact", ts, "accepted pairs")
+            if sync_after and coupled:
+                con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT nav_no FROM _cpnew")
+                result_sync = sync_scoped(con, ws.mapping, run_id, ts, sync_after)
+        if new:
+            con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT unnest(?::VARCHAR[]) AS nav_no", [new])
+            made, _ = cp.create_crm(con, ws.mapping, run_id, ts, strict=True)
+            created = len(made)
         history.finish_run(con, run_id)
-    return CoupleResult(run_id, int(coupled), int(unchanged), result_sync)
+    return CoupleResult(run_id, int(coupled), int(unchanged), result_sync, int(created))

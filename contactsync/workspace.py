@@ -728,20 +728,36 @@ class Workspace:
                                          create_new=create_new, sync_after=sync_after, dry_run=dry_run)
 
     def suggest_couplings(self, *, threshold: float = 0.5, min_score: float = 0.2, top: int = 5, nos=None,
-                          crm_ids=None) -> pd.DataFrame:
-        """Scored candidate pairs (``nav_no, crm_id, score, match, reasons, ...``) between uncoupled NAV
-        persons and uncoupled CRM contacts; see :func:`contactsync.matching.suggest_couplings`."""
+                          crm_ids=None, retrain: bool = False) -> pd.DataFrame:
+        """Scored candidate pairs (``nav_no, crm_id, score, match, reasons, weight, w_<field>, ...``) between
+        uncoupled NAV persons and uncoupled CRM contacts, by the model trained on this workspace (trained
+        and stored on first use; ``retrain=True`` trains it again); see
+        :func:`contactsync.matching.suggest_couplings`."""
         from . import matching
 
         return matching.run_suggest(self, threshold=threshold, min_score=min_score, top=top, nos=nos,
-                                    crm_ids=crm_ids)
+                                    crm_ids=crm_ids, retrain=retrain)
 
-    def couple_matches(self, pairs, *, sync_after: str | None = None):
-        """Couple accepted pairs (a DataFrame from ``suggest_couplings`` or ``(nav_no, crm_id)`` tuples) by the
-        rules of ``import_couplings``: all or nothing, one run (undo with ``undo(result.run_id)``)."""
+    def train_matcher(self):
+        """Train the suggestions' model (Splink, Fellegi–Sunter) on the uncoupled records and store it;
+        returns it (``.parameters()``: m, u and match weight per field and level)."""
         from . import matching
 
-        return matching.run_couple_matches(self, pairs, sync_after=sync_after)
+        return matching.train_matcher(self)[0]
+
+    def matcher(self):
+        """The model suggestions are scored with: the stored one, else the packaged prior."""
+        from . import matching
+
+        return matching.matcher_info(self)
+
+    def couple_matches(self, pairs, *, sync_after: str | None = None, create_in_crm=()):
+        """Couple accepted pairs (a DataFrame from ``suggest_couplings`` or ``(nav_no, crm_id)`` tuples) by the
+        rules of ``import_couplings`` and create CRM contacts from the NAV persons ``create_in_crm``: all or
+        nothing, one run (undo with ``undo(result.run_id)``)."""
+        from . import matching
+
+        return matching.run_couple_matches(self, pairs, sync_after=sync_after, create_in_crm=create_in_crm)
 
     # -- backup ----------------------------------------------------------------------------------
     def backup(self, dest: str | Path) -> Path:

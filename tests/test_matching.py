@@ -246,7 +246,7 @@ def test_normalize_phone():
 # ======================================================================================= couple_matches
 def test_couple_matches_all_or_nothing_logged_and_undoable():
     ws = make_ws([dict(BASE), {**BASE, "No.": "CT000009", "First Name": "Petra", "Surname": "Schulz",
-                               "E-Mail": "petra.schulz@alpha.de"}],
+                               "E-Mail": "petra.schulz@alpha.de", "Mobile Phone No.": ""}],
                  [dict(CRM_BASE), dict(DECOY)])
     s = ws.suggest_couplings()
     accepted = s[s["match"]]
@@ -280,38 +280,42 @@ def test_review_view_driven_in_python():
            {**BASE, "First Name": "Petra", "Surname": "Schulz", "E-Mail": "petra.schulz@alpha.de",
             "Phone No.": "", "Mobile Phone No.": "", "Address": "<b>Evil</b> & Co"},
            {"First Name": "Ola", "Surname": "Nordmann", "E-Mail": "ola@alpha.de"},
-           {"First Name": "Kari", "Surname": "Nordmann", "E-Mail": "kari@alpha.de", "City": "Oslo"}]
+           {"First Name": "Kari", "Surname": "Nordmann", "E-Mail": "kari@alpha.de", "City": "Oslo"},
+           {"First Name": "Lars", "Surname": "Berg", "E-Mail": "lars@alpha.de"}]
     crm = [dict(CRM_BASE), {**DECOY, "address1_line1": "<b>Evil</b> & Co"},
-           {"firstname": "Ola", "lastname": "Nordman", "emailaddress1": "ola.n@private.no"}]
+           {"firstname": "Ola", "lastname": "Nordman", "emailaddress1": "ola.n@private.no"},   # a typo: a match
+           {"firstname": "Karin", "lastname": "Nordmann", "emailaddress1": "karin@beta.uk"}]   # another person
     ws = make_ws(nav, crm)
     changed = []
     v = ReviewView(ws, on_changed=lambda: changed.append(1))
     v.min_score.value = 0.0
     v.search_button.click()
-    assert v.counts()["to review"] >= 2
+    assert v.counts()["to review"] >= 3
     html = "".join(c.children[1].children[1].value for c in v.cards if len(c.children) > 2)
     assert "<b>Evil</b>" not in html and "&lt;b&gt;Evil&lt;/b&gt; &amp; Co" in html
     v.threshold.value = 0.9
     v.accept_all_button.click()
-    assert v.counts()["matched"] == 2
+    assert v.counts()["matched"] == 3
     before = v.counts()["to review"]
-    # the rest: judge one "none", and one "new" where nothing matches
+    # the rest: judge one "none" (by rejecting its candidates), and one "new" where nothing matches
     queue = v.queue()
-    assert "CT000003" in queue
-    card = next(c for c in v.cards if c.nav_no == "CT000003")
+    assert "CT000004" in queue and "CT000005" not in queue
+    card = next(c for c in v.cards if c.nav_no == "CT000004")
     for _ in range(len(card.reject_buttons)):        # rejecting the last candidate judges the record none
-        next(c for c in v.cards if c.nav_no == "CT000003").reject_buttons[0].click()
-    assert v.judgments["CT000003"] == ("none", None)
+        next(c for c in v.cards if c.nav_no == "CT000004").reject_buttons[0].click()
+    assert v.judgments["CT000004"] == ("none", None)
     assert v.counts()["to review"] == before - 1
-    v.judge("CT000004", "new")
-    assert v.apply_button.description == "Apply (3)"
+    v.judge("CT000005", "new")
+    assert v.apply_button.description == "Apply (4)"
+    runs_before = len(ws.runs())
     v.apply_button.click()
     assert v.messages.kind == "ok", v.messages.text
-    assert {("CT000001", guid(1)), ("CT000002", guid(2))} <= coupled(ws)
-    assert ws.nav_contact("CT000004")["coupled"]
+    assert {("CT000001", guid(1)), ("CT000002", guid(2)), ("CT000003", guid(3))} <= coupled(ws)
+    assert ws.nav_contact("CT000005")["coupled"]
     assert changed
-    last_couple = ws.runs().query("kind == 'couple'").iloc[-1]
-    assert last_couple["coupled"] == 2
+    assert len(ws.runs()) == runs_before + 1          # Apply is one run: the couplings and the new contact
+    last = ws.runs().iloc[-1]
+    assert last["kind"] == "couple" and last["coupled"] == 4   # 3 accepted pairs + the new contact
 
 
 def test_review_view_single_accept_removes_candidate_elsewhere():

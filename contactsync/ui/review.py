@@ -35,6 +35,49 @@ def _same(a, b) -> bool:
     return na == nb
 
 
+def evidence(cand) -> list[tuple[str, str, float]]:
+    """(field, level, match weight in bits) per field that gave evidence, strongest first — the
+    waterfall of the pair's score (from the ``w_<field>`` and ``*_level`` columns of the suggestions)."""
+    from ..linkage import FIELDS
+
+    out = []
+    reasons = dict(r.split(": ", 1) for r in str(cand.get("reasons") or "").split("; ") if ": " in r)
+    for name, label, _cols in FIELDS:
+        wv = cand.get(f"w_{name}")
+        if wv is None or pd.isna(wv) or label not in reasons:
+            continue
+        out.append((label, reasons[label].rsplit(" (", 1)[0], float(wv)))
+    return sorted(out, key=lambda t: -abs(t[2]))
+
+
+def evidence_html(cand) -> str:
+    rows = []
+    for label, level, wv in evidence(cand):
+        width = min(120, round(abs(wv) * 6))
+        color = "#2e9a2e" if wv > 0 else "#c62828"
+        rows.append(f'<tr><td>{esc(label)}</td><td>{esc(level)}</td><td style="text-align:right">{wv:+.1f}</td>'
+                    f'<td><span style="display:inline-block;height:8px;width:{width}px;background:{color}">'
+                    f'</span></td></tr>')
+    total = cand.get("weight")
+    foot = (f'<tr><td colspan="2"><b>total</b> (with the prior)</td><td style="text-align:right">'
+            f'<b>{float(total):+.1f}</b></td><td></td></tr>') if total is not None and not pd.isna(total) else ""
+    return ('<table class="cs-t cs-evidence"><tr><th>evidence</th><th>level</th><th>bits</th><th></th></tr>'
+            + "".join(rows) + foot + "</table>")
+
+
+def estimates(suggestions: pd.DataFrame, threshold: float) -> dict[str, float]:
+    """Expected precision and recall of accepting every best pair scoring >= ``threshold``, from the model's
+    own probabilities (the best candidate per record: its score is the chance it is right)."""
+    if suggestions.empty:
+        return {"pairs": 0, "precision": 1.0, "recall": 1.0}
+    best = suggestions[suggestions["rank"] == 1]
+    sel = best[best["score"] >= threshold]
+    expected_true = float(best["score"].sum())
+    tp = float(sel["score"].sum())
+    return {"pairs": len(sel), "precision": tp / len(sel) if len(sel) else 1.0,
+            "recall": tp / expected_true if expected_true else 1.0}
+
+
 class RecordCard(w.VBox):
     """One NAV record in the queue with its candidates."""
 
@@ -78,9 +121,10 @@ class RecordCard(w.VBox):
             a, b = nav.get(nav_field), crm.get(crm_field)
             cls = "" if _same(a, b) else ' class="cs-diff"'
             lines.append(f"<tr{cls}><td>{esc(nav_field)}</td><td>{esc(a)}</td><td>{esc(b)}</td></tr>")
-        return (f'<div class="cs-box">{_bar(cand["score"])} <span class="cs-hint">CRM {esc(cand["crm_id"])} · '
-                f'{esc(cand["reasons"])}</span><table class="cs-t"><tr><th>field</th><th>NAV</th><th>CRM</th></tr>'
-                + "".join(lines) + "</table></div>")
+        return (f'<div class="cs-box">{_bar(cand["score"])} <span class="cs-hint">CRM {esc(cand["crm_id"])}'
+                f'{" · <b>relative or colleague?</b>" if bool(cand.get("lookalike", False)) else ""}</span>'
+                f'<table class="cs-t"><tr><th>field</th><th>NAV</th><th>CRM</th></tr>'
+                + "".join(lines) + "</table>" + evidence_html(cand) + "</div>")
 
 
 class ReviewView(w.VBox):
@@ -109,14 +153,21 @@ class ReviewView(w.VBox):
         self.accept_all_button.on_click(lambda _b: self.accept_all(self.threshold.value))
         self.apply_button.on_click(lambda _b: self.apply())
         self.discard_button.on_click(lambda _b: self.discard())
+        self.retrain_button = w.Button(description="Retrain model", icon="refresh",
+                                       tooltip="Estimate the model again from the uncoupled records (Splink EM)")
+        self.retrain_button.on_click(lambda _b: self.retrain())
+        self.threshold.observe(lambda _c: self._show_estimates(), names="value")
+        self.estimate = w.HTML()
+        self.model_info = w.HTML()
         self.status = w.HTML()
         self.queue_box = w.VBox()
         intro = w.HTML(STYLE + '<div class="cs-title">Review matches</div><div class="cs-hint">Uncoupled NAV '
                        "persons and their likely CRM contacts. Accept a candidate, reject it, or judge the record "
                        "<i>none</i> or <i>new</i>; then Apply (one run, undoable in History).</div>")
-        bar1 = w.HBox([self.search_button, self.min_score])
+        bar1 = w.HBox([self.search_button, self.min_score, self.retrain_button])
         bar2 = w.HBox([self.threshold, self.accept_all_button, self.apply_button, self.discard_button])
-        super().__init__([intro, bar1, bar2, self.status, self.messages, self.queue_box])
+        super().__init__([intro, bar1, self.model_info, bar2, self.estimate, self.status, self.messages,
+                          self.queue_box])
         self.add_class("cs-app")
 
     # -- data -----------------------------------------------------------------------------------
@@ -127,7 +178,34 @@ class ReviewView(w.VBox):
         self.judgments = {k: v for k, v in self.judgments.items() if k in set(self.suggestions["nav_no"])
                           or v[0] == "new"}
         self._load_rows()
+        self._show_model()
         self.render()
+
+    @guarded(progress="Training the model…")
+    def retrain(self) -> None:
+        """Train the model again on the uncoupled records, then score again."""
+        m = self.ws.train_matcher()
+        self.messages.ok(f"Model {'trained on this workspace' if m.source.value == 'workspace' else 'kept'}: "
+                         f"{self._describe(m)}.")
+        self.refresh()
+
+    @staticmethod
+    def _describe(m) -> str:
+        if m.source.value == "workspace":
+            return (f"trained on this workspace's {m.nav_records:,} NAV × {m.crm_records:,} CRM uncoupled records "
+                    f"at {m.trained_at} ({m.seconds:.1f} s)")
+        return "the packaged prior model (too few uncoupled records here to train on)"
+
+    def _show_model(self) -> None:
+        m = self.ws.matcher()
+        self.model_info.value = (f'<div class="cs-hint">Model (Fellegi–Sunter, Splink): {esc(self._describe(m))}; '
+                                 f"prior match probability {m.prior:.2g}.</div>")
+
+    def _show_estimates(self) -> None:
+        e = estimates(self.suggestions, self.threshold.value)
+        self.estimate.value = (f'<div class="cs-hint">Accepting the best candidates ≥ {self.threshold.value:.2f}: '
+                               f'<b>{e["pairs"]}</b> pair(s), estimated precision <b>{e["precision"]:.1%}</b>, '
+                               f'recall <b>{e["recall"]:.1%}</b> (from the model\'s probabilities).</div>')
 
     def _load_rows(self) -> None:
         s = self.suggestions
@@ -181,18 +259,14 @@ class ReviewView(w.VBox):
         self.render()
 
     def accept_all(self, threshold: float) -> int:
-        """Accept, for every record in the queue, its best candidate where the score reaches ``threshold``
-        and the pair is the unique best on both sides. Returns how many were accepted."""
+        """Accept, for every record in the queue, its candidate where the score reaches ``threshold`` and the
+        model calls the pair a match (``match``: the best of both records by a margin, not a relative or
+        colleague). Returns how many were accepted."""
         s = self.open_candidates()
         if s.empty:
             self.messages.warn("Nothing to accept.")
             return 0
-        s = s.sort_values("score", ascending=False)
-        n_best = s.groupby("nav_no")["score"].transform(lambda x: (x == x.max()).sum())
-        c_best = s.groupby("crm_id")["score"].transform(lambda x: (x == x.max()).sum())
-        top = (s["score"] == s.groupby("nav_no")["score"].transform("max")) & \
-              (s["score"] == s.groupby("crm_id")["score"].transform("max"))
-        ok = s[top & (n_best == 1) & (c_best == 1) & (s["score"] >= threshold)]
+        ok = s[s["match"].astype(bool) & (s["score"] >= threshold)] if "match" in s.columns else s.iloc[0:0]
         for nav, crm in zip(ok["nav_no"], ok["crm_id"]):
             self.judgments[nav] = ("matched", crm)
         self.messages.ok(f"{len(ok)} match(es) at or above {threshold:.2f} accepted; Apply to couple them.")
@@ -210,29 +284,18 @@ class ReviewView(w.VBox):
         """Couple the accepted pairs (one run, all or nothing) and create the *new* records in CRM."""
         pairs = [(n, c) for n, (k, c) in self.judgments.items() if k == "matched"]
         new = [n for n, (k, _c) in self.judgments.items() if k == "new"]
-        notes, errors = [], []
-        if pairs:
-            result = self.ws.couple_matches(pairs)
-            notes.append(f"{result.coupled} pair(s) coupled (run {result.run_id}).")
-            for n, _c in pairs:
-                self.judgments.pop(n, None)
-        made = 0
-        for no in new:
-            try:
-                self.ws.create_crm_from_nav(no)
-                made += 1
-                self.judgments.pop(no, None)
-            except Exception as exc:  # noqa: BLE001 - shown to the steward, the rest goes on
-                errors.append(f"{no}: {exc}")
-        if made:
-            notes.append(f"{made} CRM contact(s) created and coupled.")
-        if errors:
-            self.messages.error(" ".join(notes) + " Not created: " + "; ".join(errors))
-        elif notes:
-            self.messages.ok(" ".join(notes))
-        else:
+        if not pairs and not new:
             self.messages.warn("Nothing to apply: accept a candidate or judge a record new first.")
-        if pairs or made:
+            self.render()
+            return
+        # one run, all or nothing: the accepted pairs coupled and the new CRM contacts created together
+        result = self.ws.couple_matches(pairs, create_in_crm=new)
+        for n in [*(p[0] for p in pairs), *new]:
+            self.judgments.pop(n, None)
+        notes = [f"{result.coupled} pair(s) coupled"] + (
+            [f"{result.created} CRM contact(s) created and coupled"] if result.created else [])
+        self.messages.ok("; ".join(notes) + f" (run {result.run_id}, undoable in History).")
+        if pairs or result.created:
             if self.on_changed:
                 self.on_changed()
             self.suggestions = self.ws.suggest_couplings(min_score=self.min_score.value, top=3)
@@ -246,6 +309,7 @@ class ReviewView(w.VBox):
                 "new": kinds.count("new")}
 
     def render(self) -> None:
+        self._show_estimates()
         c = self.counts()
         self.status.value = (f'<div class="cs-hint"><b>{c["to review"]}</b> record(s) to review · '
                              f'{c["matched"]} matched · {c["none"]} none · {c["new"]} new (staged)</div>')
