@@ -676,19 +676,26 @@ class Workspace:
         return ActionResult(undo_id, f"Run {run_id} was undone ({restored} record change(s) restored).")
 
     def export_changes(self, side: str, path: str | Path, since_run: int | None = None, *,
-                       neutralize: bool = False) -> ExportResult:
+                       neutralize: bool = False, overwrite: bool = False) -> ExportResult:
         """Write the records of ``side`` ('nav' or 'crm') created or modified by runs after ``since_run``
         (all runs by default, undone ones left out) in that system's column names, for re-import. Values
         stay exact; cells a spreadsheet would run as a formula are reported (``neutralize=True`` prefixes
-        them with ``'``)."""
+        them with ``'``). An existing file is replaced only with ``overwrite=True``; the file appears
+        whole (written beside it, then renamed)."""
         if side not in ("nav", "crm"):
             raise ContactSyncError(f"side must be 'nav' or 'crm', got {side!r}")
         path = Path(path)
+        if path.is_dir():
+            raise ContactSyncError(f"{str(path)!r} is a folder; give a file name in it, like "
+                                   f"{str(path / (side + '_changes.csv'))!r}")
         suffix = path.suffix.lower()
         if suffix not in (".csv", ".parquet", ".xlsx", ".json"):
             raise ContactSyncError(f"export to .csv, .parquet, .xlsx or .json, not {suffix!r}")
         if not path.parent.exists():
             raise ContactSyncError(f"folder {str(path.parent)!r} does not exist")
+        if path.exists() and not overwrite:
+            raise ContactSyncError(f"{str(path)!r} exists; choose a new file name, or pass overwrite=True "
+                                   "(CLI: --overwrite) to replace it")
         m = self.mapping
         table, key = (m.nav_table, m.nav_key) if side == "nav" else (m.crm_table, m.crm_key)
         with self._store.connection() as con:
@@ -701,20 +708,25 @@ class Workspace:
         for c in df.columns:
             if df[c].dtype == object or str(df[c].dtype).startswith("str"):
                 s = df[c].astype("object")
-                mask = s.map(lambda v: isinstance(v, str) and v[:1] in ("=", "+", "-", "@"))
+                mask = s.map(is_formula)
                 for k, v in zip(df.loc[mask, key], s[mask]):
                     formula.append((k, c, v))
                 if neutralize and mask.any():
                     df.loc[mask, c] = "'" + s[mask]
-        if suffix == ".csv":
-            df.to_csv(path, index=False)
-        elif suffix == ".parquet":
-            df.to_parquet(path, index=False)
-        elif suffix == ".xlsx":
-            df.to_excel(path, index=False)
-            _excel_text_not_formulas(path)
-        else:
-            df.to_json(path, orient="records", date_format="iso", force_ascii=False, indent=1)
+        tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+        try:
+            if suffix == ".csv":  # RFC 4180 line ends: Python's csv quotes a value with a CR or LF only
+                df.to_csv(tmp, index=False, lineterminator="\r\n")  # when both are in its line terminator
+            elif suffix == ".parquet":
+                df.to_parquet(tmp, index=False)
+            elif suffix == ".xlsx":
+                df.to_excel(tmp, index=False)
+                _excel_text_not_formulas(tmp)
+            else:
+                df.to_json(tmp, orient="records", date_format="iso", force_ascii=False, indent=1)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return ExportResult(path, len(df), tuple(formula), neutralize and bool(formula))
 
     # -- matching --------------------------------------------------------------------------------
@@ -888,6 +900,19 @@ class Workspace:
         query = urllib.parse.urlencode({"page": "5050", "filter": f"'No.' IS '{cp.nav_key(no)}'"},
                                        quote_via=urllib.parse.quote)
         return f"{base}?{query}"
+
+
+#: A number as a phone or an amount is written: a sign, digits, spaces and ( ) . / - (``+49 30 1234567``)
+_NUMBER_TEXT = re.compile(r"[+-]?[0-9][0-9 ()./-]*")
+
+
+def is_formula(value) -> bool:
+    """Whether a spreadsheet would run the cell as a formula (OWASP's CSV injection list: a leading
+    ``=``, ``+``, ``-``, ``@``, TAB or CR) — except a number written as phones and amounts are
+    (``+49 30 1234567``, ``-5``), which is data, not a formula."""
+    if not isinstance(value, str) or not value or value[0] not in "=+-@\t\r":
+        return False
+    return not (value[0] in "+-" and _NUMBER_TEXT.fullmatch(value.rstrip()))
 
 
 def _partial_name(dest: Path) -> Path:
