@@ -7,7 +7,9 @@ store retries briefly, then raises :class:`WorkspaceBusyError` naming the holder
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,46 @@ import duckdb
 from .errors import WorkspaceBusyError, WorkspaceError
 
 _LOCK_RE = re.compile(r"lock", re.I)
+_CONFLICT_RE = re.compile(r"conflict", re.I)
+
+# One writer at a time per workspace file in this process. DuckDB locks a file against other processes,
+# but two Workspace objects on one file in one process share DuckDB's database: their transactions would
+# overlap and one would fail with DuckDB's raw "Conflict on update!". They wait for each other instead.
+_FILE_LOCKS: dict[str, threading.RLock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+#: What a file that is not a workspace looks like, by its first bytes, to name it in the error
+_NOT_DUCKDB = ((b"PAR1", "a Parquet file"), (b"PK\x03\x04", "an Excel (.xlsx) or other zip file"),
+               (b"SQLite format 3", "an SQLite database"))
+
+
+def _file_lock(path: str) -> threading.RLock:
+    key = os.path.realpath(path)
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(key, threading.RLock())
+
+
+def check_duckdb_file(path: str) -> None:
+    """Refuse, before DuckDB touches it, an existing non-empty file that is not a DuckDB database (DuckDB's
+    files carry ``DUCK`` at byte 8): a CSV, Parquet or Excel file given where a workspace belongs."""
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size == 0:
+        return
+    with open(p, "rb") as f:
+        head = f.read(16)
+    if head[8:12] == b"DUCK":
+        return
+    kind = next((name for magic, name in _NOT_DUCKDB if head.startswith(magic)), None)
+    if kind is None:
+        try:
+            head.decode("utf-8")
+            kind = "a text file (CSV, JSON, ...)"
+        except UnicodeDecodeError:
+            kind = "not a DuckDB database"
+    raise WorkspaceError(
+        f"{path!r} is not a contactsync workspace: it is {kind}. A workspace is a DuckDB file (e.g. "
+        f"workspace.duckdb); to load this file into one, import it: ws.import_nav({path!r}) or ws.import_crm(...) "
+        "(CLI: contactsync import nav FILE -w workspace.duckdb).", path=path)
 
 
 def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -45,6 +87,7 @@ class Store:
 
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
+        check_duckdb_file(self.path)
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.05
         while True:
@@ -98,20 +141,39 @@ class Store:
             if self._in_tx:  # nested: part of the caller's transaction
                 yield con
                 return
-            con.execute("BEGIN TRANSACTION")
-            self._in_tx = True
+            lock = None if self.in_memory else _file_lock(self.path)
+            if lock is not None and not lock.acquire(timeout=self.busy_timeout):
+                raise WorkspaceBusyError(
+                    f"workspace {self.path!r} is busy: another action in this program (another Workspace object "
+                    "on the same file) is still running. Wait for it to finish, then try again.")
             try:
-                yield con
-            except BaseException:
-                self._in_tx = False
+                con.execute("BEGIN TRANSACTION")
+                self._in_tx = True
                 try:
-                    con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
-                raise
-            else:
-                self._in_tx = False
-                con.execute("COMMIT")
+                    yield con
+                except BaseException as exc:
+                    self._in_tx = False
+                    try:
+                        con.execute("ROLLBACK")
+                    except duckdb.Error:
+                        pass
+                    if isinstance(exc, duckdb.TransactionException) and _CONFLICT_RE.search(str(exc)):
+                        raise self._conflict(exc) from exc
+                    raise
+                else:
+                    self._in_tx = False
+                    try:
+                        con.execute("COMMIT")
+                    except duckdb.TransactionException as exc:
+                        raise self._conflict(exc) from exc
+            finally:
+                if lock is not None:
+                    lock.release()
+
+    def _conflict(self, exc: Exception) -> WorkspaceBusyError:
+        return WorkspaceBusyError(
+            f"workspace {self.path!r}: another action changed the same records at the same time, so this one was "
+            f"not written (nothing of it is kept). Try it again. ({str(exc).splitlines()[0]})")
 
     @contextmanager
     def read_only(self):
