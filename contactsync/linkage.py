@@ -425,8 +425,9 @@ def decide(sc, pred: str, threshold: float, margin: float = MARGIN) -> None:
                      AND (l_l = l_r OR street_l = street_r OR ph_l = ph_r OR e_l = e_r) AS differs_shared
             FROM {pred}),
         q AS (
-            SELECT p.*, differs_shared AND (({variant})
-                     OR (p.f_l IN (SELECT name FROM _names) AND p.f_r IN (SELECT name FROM _names))) AS lookalike
+            SELECT p.*, coalesce(differs_shared AND (({variant})
+                     OR (p.f_l IN (SELECT name FROM _names) AND p.f_r IN (SELECT name FROM _names))), FALSE)
+                     AS lookalike
             FROM p),
         r AS (
             SELECT *,
@@ -438,7 +439,8 @@ def decide(sc, pred: str, threshold: float, margin: float = MARGIN) -> None:
                   ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), -1e9) AS crm_lead
             FROM q)
         SELECT *, least(nav_lead, crm_lead) AS margin,
-               score >= ? AND rank = 1 AND crm_rank = 1 AND nav_lead >= ? AND crm_lead >= ? AND NOT lookalike AS match
+               coalesce(score >= ? AND rank = 1 AND crm_rank = 1 AND nav_lead >= ? AND crm_lead >= ?
+                        AND NOT lookalike, FALSE) AS match
         FROM r""", [threshold, margin, margin]).fetchall()
 
 

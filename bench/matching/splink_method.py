@@ -18,10 +18,12 @@ def available() -> bool:
 
 
 def normalized(ws) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The normalized comparison tables contactsync's suggest_couplings builds (it runs first)."""
-    with ws._store.connection() as con:
-        cols = "id, f, l, e, ph, mo, street, post, city, job, co, n1, n2, el"
-        return con.execute(f"SELECT {cols} FROM _sg_nav").df(), con.execute(f"SELECT {cols} FROM _sg_crm").df()
+    """The normalized comparison columns contactsync prepares (the same input for both methods)."""
+    from contactsync.matching import _arrow_table, prepared
+
+    with ws.connection() as con:
+        nav, crm = (_arrow_table(x).to_pandas() for x in prepared(con, ws.mapping))
+    return nav, crm
 
 
 def run(nav: pd.DataFrame, crm: pd.DataFrame, threshold: float = 0.5, one_to_one: bool = True
@@ -39,23 +41,26 @@ def run(nav: pd.DataFrame, crm: pd.DataFrame, threshold: float = 0.5, one_to_one
         comparisons=[
             cl.ForenameSurnameComparison("f", "l", forename_surname_concat_col_name="fl"),
             cl.EmailComparison("e"),
-            cl.ExactMatch("ph"), cl.ExactMatch("mo"), cl.ExactMatch("co"), cl.ExactMatch("post"),
-            cl.ExactMatch("job"),
+            cl.ExactMatch("ph"), cl.ExactMatch("mo"), cl.ExactMatch("cn"), cl.PostcodeComparison("post"),
+            cl.LevenshteinAtThresholds("street", [1, 3]), cl.ExactMatch("city"), cl.ExactMatch("job"),
         ],
         blocking_rules_to_generate_predictions=[
-            block_on("e"), block_on("ph"), block_on("mo"), block_on("n1", "n2"), block_on("l", "co"),
-            block_on("f", "co"), block_on("l", "post"), block_on("f", "post"), block_on("el"),
+            block_on("e"), block_on("ph"), block_on("mo"), block_on("f", "l"), block_on("l", "cn"),
+            block_on("f", "cn"), block_on("l", "post"), block_on("f", "post"), block_on("el"),
+            block_on("street", "city"),
         ],
     )
     linker = Linker([left, right], settings, log_level=logging.ERROR)
-    linker.training.estimate_probability_two_random_records_match([block_on("e"), block_on("n1", "n2")], recall=0.8)
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e6)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("n1", "n2"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("e"))
+    linker.training.estimate_probability_two_random_records_match([block_on("f", "l", "post")], recall=0.7)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("f", "l"))
+    e_pairs = nav["e"].notna().sum() and crm["e"].notna().sum()
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("e") if e_pairs else block_on("street", "post"))
     pred = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
-    pred = pred.rename(columns={"id_l": "nav_no", "id_r": "crm_id"})
-    if "source_dataset_l" in pred.columns and (pred["source_dataset_l"] == "crm").all():
-        pred = pred.rename(columns={"nav_no": "crm_id", "crm_id": "nav_no"})
+    nav_left = pred["source_dataset_l"] == "nav"
+    pred = pred.assign(nav_no=pred["id_l"].where(nav_left, pred["id_r"]),
+                       crm_id=pred["id_r"].where(nav_left, pred["id_l"]))
     pred = pred[["nav_no", "crm_id", "match_probability"]]
     if one_to_one:  # the same rule contactsync applies: the unique best for both records
         best_n = pred.sort_values("match_probability", ascending=False).drop_duplicates("nav_no")
