@@ -1,5 +1,6 @@
-"""Every notebook in notebooks/ runs headless with papermill on its default parameters (a tmp workspace
-when it has a ``workspace`` parameter), and is committed without outputs."""
+"""Every notebook (the packaged ones in contactsync/notebooks/ and the ad hoc ones in notebooks/) runs
+headless with papermill on its default parameters (a tmp workspace when it has a ``workspace``
+parameter), and is committed without outputs; notebooks/ links to the packaged ones, never a copy."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import pytest
 
 papermill = pytest.importorskip("papermill")
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGED = ROOT / "contactsync" / "notebooks"
+# each notebook once, by its real file (notebooks/ holds links to the packaged ones)
+NOTEBOOKS = sorted({p.resolve() for d in (PACKAGED, ROOT / "notebooks") for p in d.glob("*.ipynb")})
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -57,3 +61,14 @@ def test_steward_notebook_builds_the_app(tmp_path):
 
     with Workspace.open(ws_path) as ws:  # the workspace was built from data/ on first run
         assert ws.crm_contacts(limit=1).attrs["total"] > 0
+
+
+def test_packaged_notebooks_are_the_ones_the_package_uses():
+    from contactsync import report
+    from contactsync.notebooks import STEWARD, SYNC_RUN
+
+    assert {STEWARD.name, SYNC_RUN.name} == {p.name for p in PACKAGED.glob("*.ipynb")}
+    assert report.NOTEBOOK == SYNC_RUN and STEWARD.parent == PACKAGED
+    for nb in (STEWARD, SYNC_RUN):  # the checkout's notebooks/ opens the same files (Voilà, JupyterLab)
+        link = ROOT / "notebooks" / nb.name
+        assert link.is_symlink() and link.resolve() == nb.resolve(), f"{link} must link to {nb}"

@@ -16,7 +16,7 @@ from contactsync import report
 from contactsync.report import ParameterError, RunFailed, SyncRunParams, check_params
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "sync_run.ipynb"
+NOTEBOOK = ROOT / "contactsync" / "notebooks" / "sync_run.ipynb"  # package data
 DATA = ROOT / "data"
 NOW = datetime.now().strftime("%Y-%m-%d %H:%M:%S")  # an export's modified-on for an edit made now
 
