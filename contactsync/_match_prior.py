@@ -4,7 +4,7 @@ generator (seed 11, 20,000 x 20,000). Generated: do not edit."""
 MODEL = r'''{
  "crm_records": 20000,
  "nav_records": 20000,
- "seconds": 14.81,
+ "seconds": 7.87,
  "settings": {
   "additional_columns_to_retain": [],
   "blocking_rules_to_generate_predictions": [
@@ -275,7 +275,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same (ignoring case and spaces)",
-      "m_probability": 0.898471936906588,
+      "m_probability": 0.898471936906587,
       "sql_condition": "e_l = e_r",
       "u_probability": 3.108593534125449e-05
      },
@@ -291,7 +291,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar name part",
-      "m_probability": 0.0001522919037828824,
+      "m_probability": 0.00015229190378288234,
       "sql_condition": "jaro_winkler_similarity(el_l, el_r) >= 0.9",
       "u_probability": 0.00015542967670627246
      },
@@ -336,7 +336,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.09200615895373895,
+      "m_probability": 0.0920061589537386,
       "sql_condition": "ELSE",
       "u_probability": 0.9999750580790445
      }
@@ -426,7 +426,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same city",
-      "m_probability": 1.948448723064645e-07,
+      "m_probability": 0.00019952114924181964,
       "sql_condition": "city_l = city_r",
       "u_probability": 0.00019952114924181964
      },
@@ -434,7 +434,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar post code or city",
-      "m_probability": 3.1499921022878423e-07,
+      "m_probability": 0.00032255919127427505,
       "sql_condition": "damerau_levenshtein(post_l, post_r) <= 1 OR jaro_winkler_similarity(city_l, city_r) >= 0.9",
       "u_probability": 0.00032255919127427505
      },
@@ -442,7 +442,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.05309786524418127,
+      "m_probability": 0.05309786524418072,
       "sql_condition": "ELSE",
       "u_probability": 0.9984902899707369
      }
@@ -516,7 +516,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar name",
-      "m_probability": 3.7655064791403287e-07,
+      "m_probability": 0.00038558786346396966,
       "sql_condition": "jaro_winkler_similarity(cn_l, cn_r) >= 0.9",
       "u_probability": 0.00038558786346396966
      },
@@ -524,7 +524,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.01585229212593502,
+      "m_probability": 0.01585229212593509,
       "sql_condition": "ELSE",
       "u_probability": 0.9982932996207332
      }
@@ -545,7 +545,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.8799520062358697,
+      "m_probability": 0.8799520062358691,
       "sql_condition": "job_l = job_r",
       "u_probability": 0.03893805309734513
      },
@@ -553,7 +553,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar",
-      "m_probability": 0.0007110558530054629,
+      "m_probability": 0.0007110558530054625,
       "sql_condition": "jaro_winkler_similarity(job_l, job_r) >= 0.9",
       "u_probability": 0.00151090006475286
      },
@@ -561,7 +561,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.11933693791112483,
+      "m_probability": 0.11933693791112528,
       "sql_condition": "ELSE",
       "u_probability": 0.959551046837902
      }
@@ -571,7 +571,7 @@ MODEL = r'''{
   ],
   "em_convergence": 0.001,
   "link_type": "link_only",
-  "linker_uid": "wwyoizn8",
+  "linker_uid": "trh3qrul",
   "match_weight_column_prefix": "mw_",
   "max_iterations": 25,
   "probability_two_random_records_match": 3.490833333333333e-05,
@@ -583,5 +583,5 @@ MODEL = r'''{
   "unique_id_column_name": "id"
  },
  "source": "prior",
- "trained_at": "2026-12-01T09:28:15"
+ "trained_at": "2026-12-01T09:39:09"
 }'''

@@ -137,7 +137,8 @@ BLOCKING_RULES = (
 # EM blockings: the names, then the first identifier the data has (the names are estimated on that one)
 EM_NAMES = "l.f = r.f AND l.l = r.l"
 EM_OTHERS = ("l.e = r.e", "l.mo = r.mo", "l.street = r.street AND l.post = r.post")
-MIN_WEIGHT, MAX_WEIGHT = -10.0, 16.0  # a level's weight is kept within these bits (EM can run to 1e-11)
+MIN_WEIGHT, MAX_WEIGHT = -10.0, 16.0
+MIN_M = 1e-4  # an agreement level whose m EM estimates below this weighs 0  # a level's weight is kept within these bits (EM can run to 1e-11)
 # near-certain rules for the prior probability that two random records match
 PRIOR_RULES = ("l.f = r.f AND l.l = r.l AND l.post = r.post", "l.e = r.e AND l.l = r.l")
 PRIOR_RECALL = 0.6
@@ -377,6 +378,8 @@ def _bounded(settings: dict, start: dict | None) -> dict:
                 pm, pu = prev.get("m_probability"), prev.get("u_probability")
                 m = u * (pm / pu) if isinstance(pm, float) and isinstance(pu, float) and pm > 0 and pu > 0 else u
             w = min(MAX_WEIGHT, max(MIN_WEIGHT, math.log2(m / u)))
+            if m < MIN_M and lv.get("sql_condition") != "ELSE":
+                w = 0.0  # (almost) no match was seen at this level: no evidence learned, never evidence against
             lv["m_probability"] = min(1.0, u * 2 ** w)
     return settings
 
