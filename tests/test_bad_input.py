@@ -9,6 +9,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import ACC_A, CRM_1, account_frame, crm_frame, nav_frame
 from wschecksum import diff, fingerprint
@@ -36,7 +37,24 @@ EXPECT: dict[str, tuple] = {
     "nav_injection_header.csv": ("ok", {"BAD010": {"Surname": "Robert'); DROP TABLE crm_contact;--"}}),
     "crm_dataverse.json": ("ok", {"22222222-3333-4444-5555-666666666666": {
         "firstname": "Zoë", "lastname": "D'Souza", "parentcustomerid": ACC_A}}),
+    # lossless (issue 12): offsets to UTC, JSON numbers as written, the lookup form beside an empty attribute,
+    # a CR alone inside a value
+    "crm_offsets.csv": ("ok", {"33333333-0000-0000-0000-000000000001": {"modifiedon": pd.Timestamp("2026-01-05 06:30")},
+                               "33333333-0000-0000-0000-000000000002": {"modifiedon": pd.Timestamp("2026-01-05 10:30")},
+                               "33333333-0000-0000-0000-000000000003": {"modifiedon": pd.Timestamp("2026-01-05 08:30")}}),
+    "nav_time_offset.csv": ("ok", {"BAD013": {"SystemModifiedAt": pd.Timestamp("2025-03-05 01:30")}}),
+    "crm_json_numbers.json": ("ok", {"33333333-0000-0000-0000-000000000004": {"address1_postalcode": "10115",
+                                                                               "telephone1": "1.50"},
+                                     "33333333-0000-0000-0000-000000000005": {"contactid":
+                                                                              "33333333-0000-0000-0000-000000000005"}}),
+    "crm_lookup_and_attribute.json": ("ok", {"33333333-0000-0000-0000-000000000006": {"parentcustomerid": ACC_A}}),
+    "nav_bare_cr.csv": ("ok", {"BAD016": {"First Name": "a\rb", "Surname": "c\rd"}}),
     # refused, naming the problem
+    "crm_lookup_conflict.json": ("error", ["conflicting values", "'_parentcustomerid_value' and 'parentcustomerid'"]),
+    "crm_blank_header.json": ("error", ["blank", "give each column"]),
+    "crm_no_records.json": ("error", ["no columns", "nothing to import"]),
+    "nav_blank_header.csv": ("error", ["blank", "[3]"]),
+    "nav_case_duplicate_header.csv": ("error", ["City", "city", "only in case"]),
     "nav_utf16_no_bom.csv": ("error", ["NUL", "UTF-16"]),
     "nav_nul_bytes.csv": ("error", ["NUL"]),
     "nav_binary.csv": ("error", ["not a text CSV"]),

@@ -104,6 +104,30 @@ def files() -> dict[str, bytes]:
          "_parentcustomerid_value": "AAAAAAAA-0000-0000-0000-000000000001", "modifiedon": "2025-03-01T10:00:00Z",
          "statecode": 0}]}, ensure_ascii=False).encode("utf-8")
     f["crm_unsupported.docx"] = b"PK\x03\x04 not really a document"
+    # -- issue 12: lossless imports (items 4, 8, 13, 16, 18) ------------------------------------
+    f["crm_offsets.csv"] = (  # +02:00 is 06:30 UTC, -02:00 is 10:30 UTC, Z is UTC
+        "contactid,lastname,modifiedon\n33333333-0000-0000-0000-000000000001,Plus,2026-01-05T08:30:00+02:00\n"
+        "33333333-0000-0000-0000-000000000002,Minus,2026-01-05 08:30-02:00\n"
+        "33333333-0000-0000-0000-000000000003,Zulu,2026-01-05T08:30:00Z\n").encode()
+    f["nav_time_offset.csv"] = (  # a time with an offset converts with its date
+        "No.,Type,Surname,Last Date Modified,Last Time Modified\nBAD013,Person,Late,2025-03-04,23:30-02:00\n").encode()
+    f["crm_json_numbers.json"] = (  # numbers in text columns, beside nulls: the text as written
+        '{"value": [{"contactid": "33333333-0000-0000-0000-000000000004", "address1_postalcode": 10115, '
+        '"telephone1": 1.50}, {"contactid": "33333333-0000-0000-0000-000000000005", "address1_postalcode": null, '
+        '"telephone1": null}]}').encode()
+    f["crm_lookup_and_attribute.json"] = json.dumps({"value": [  # the Web API's lookup form beside an empty one
+        {"contactid": "33333333-0000-0000-0000-000000000006", "_parentcustomerid_value": "AAAAAAAA-0000-0000-0000-"
+         "000000000001", "parentcustomerid": None, "lastname": "Lookup"}]}).encode()
+    f["crm_lookup_conflict.json"] = json.dumps({"value": [
+        {"contactid": "33333333-0000-0000-0000-000000000007", "_parentcustomerid_value": "aaaaaaaa-0000-0000-0000-"
+         "000000000001", "parentcustomerid": "aaaaaaaa-0000-0000-0000-000000000002"}]}).encode()
+    f["crm_blank_header.json"] = json.dumps([{"contactid": "33333333-0000-0000-0000-000000000008", " ": "x"}]).encode()
+    f["crm_no_records.json"] = b'{"@odata.context": "x", "value": []}'
+    f["nav_blank_header.csv"] = csv_text([["No.", "Type", " ", "Surname"], ["BAD014", "Person", "x", "Blank"]]).encode()
+    f["nav_case_duplicate_header.csv"] = csv_text([["No.", "Type", "City", "city"],
+                                                   ["BAD015", "Person", "Köln", "Bonn"]]).encode()
+    f["nav_bare_cr.csv"] = (  # a CR alone inside a value, unquoted (as some writers leave it) and quoted
+        "No.,Type,First Name,Surname\nBAD016,Person,a\rb,\"c\rd\"\n").encode()
     # -- SQL injection through names -----------------------------------------------------------
     f["nav_injection_header.csv"] = csv_text([
         ["No.", "Type", 'x"; DROP TABLE nav_contact; --', "Surname"],
