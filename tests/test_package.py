@@ -33,6 +33,16 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 PIP_TIMEOUT = 1200  # a cold cache downloads pandas, pyarrow, duckdb...
 FRONT_ENDS = ("voila", "jupyterlab", "ipywidgets", "notebook")
+# every module of the package but the widgets imports on the core alone (an optional dependency is
+# imported where it is used, after contactsync.extras.require)
+IMPORT_ALL = """
+import importlib, pkgutil, contactsync
+names = [m.name for m in pkgutil.walk_packages(contactsync.__path__, "contactsync.")
+         if not m.name.startswith("contactsync.ui")]
+for n in names:
+    importlib.import_module(n)
+print(len(names))
+"""
 
 
 def _run(cmd, *, timeout=PIP_TIMEOUT, check=True, **kw) -> subprocess.CompletedProcess:
@@ -80,6 +90,7 @@ def env(built) -> dict:
     core = {"installed": _installed(bin_dir),
             "import_root": _run([bin_dir / "python", "-c", "import contactsync; print(contactsync.__file__)"],
                                 cwd=run_dir, timeout=120).stdout.strip(),
+            "modules": _run([bin_dir / "python", "-c", IMPORT_ALL], cwd=run_dir, check=False, timeout=120),
             "app": _run([*cs, "app", "-w", "workspace.duckdb", "--demo"], cwd=run_dir, check=False, timeout=120),
             "demo": _run([*cs, "demo"], cwd=run_dir, check=False, timeout=300),
             "sync": _run([*cs, "sync", "--dry-run", "--json"], cwd=run_dir, check=False, timeout=300),
@@ -106,6 +117,8 @@ def test_core_installs_without_front_ends(env):
     assert "contactsync" in core["installed"] and {"papermill", "ipykernel", "duckdb"} <= core["installed"]
     assert not set(FRONT_ENDS) & core["installed"], "the core must not pull in JupyterLab, Voilà or ipywidgets"
     assert "site-packages" in core["import_root"], core["import_root"]  # the installed copy, not the checkout
+    mods = core["modules"]
+    assert mods.returncode == 0 and int(mods.stdout) > 15, mods.stderr
     app = core["app"]
     assert app.returncode == 2 and "pip install 'contactsync[app]'" in app.stderr, app.stderr
     assert "Traceback" not in app.stderr
