@@ -33,7 +33,8 @@ import contactsync.workspace as wsmod
 from contactsync.validate import utf16_length
 
 SCALE = float(os.environ.get("CONTACTSYNC_PROPERTY_SCALE", "1"))
-PROP = settings(max_examples=int(25 * SCALE), deadline=None,
+# one example (a copy of the workspace file, a few edits, a sync or two) takes ~1-2 s on a shared machine
+PROP = settings(max_examples=int(12 * SCALE), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 CRM_4 = "cccccccc-0000-0000-0000-000000000004"
@@ -343,7 +344,7 @@ def test_pulled_name_is_bcs_calculated_name(template, first, middle, surname):
 
 
 # -- item 14: UTF-16 lengths ----------------------------------------------------------------------------
-ASTRAL = st.text(alphabet=st.sampled_from(["a", "ü", "€", "😀", "𝔸", "👍🏽", "中"]), min_size=10, max_size=40)
+ASTRAL = st.lists(st.sampled_from(["a", "ü", "€", "😀", "𝔸", "👍🏽", "中"]), min_size=8, max_size=32).map("".join)
 
 
 @PROP
