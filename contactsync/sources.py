@@ -69,11 +69,11 @@ _TS_ZONE = r"\d:\d{2}(:\d{2}(\.\d*)?)?\s*([zZ]|UTC|GMT|" + _OFFSET + r"|[A-Za-z]
 _TIME_ZONE = r"^\d{1,2}:\d{2}(:\d{2}(\.\d*)?)?\s*([zZ]|UTC|GMT|" + _OFFSET + r")$"
 
 
-def _zoned_text_sql(t: str) -> str:
-    """``t`` (trimmed text ending in a zone) in the forms DuckDB's TIMESTAMPTZ cast reads."""
-    t = f"regexp_replace({t}, '[zZ]$', '+00:00')"
-    t = rf"regexp_replace({t}, '\s+([+-]\d)', '\1')"  # "08:30 -0500" -> "08:30-0500"
-    return rf"regexp_replace({t}, '([+-])(\d)$', '\10\2')"  # "+5" -> "+05"
+def _zoned_text_sql(txt: str) -> str:
+    """``txt`` (trimmed text ending in a zone) in the forms DuckDB's TIMESTAMPTZ cast reads."""
+    txt = f"regexp_replace({txt}, '[zZ]$', '+00:00')"
+    txt = rf"regexp_replace({txt}, '\s+([+-]\d)', '\1')"  # "08:30 -0500" -> "08:30-0500"
+    return rf"regexp_replace({txt}, '([+-])(\d)$', '\10\2')"  # "+5" -> "+05"
 
 
 def utc_timestamp_sql(expr: str) -> str:
@@ -82,10 +82,10 @@ def utc_timestamp_sql(expr: str) -> str:
     Text with a zone (``2026-01-05T08:30:00+02:00``, ``…Z``, ``… -0500``, ``… Europe/Berlin``) is the
     instant it names, converted to UTC, independent of the session's time zone; text without a zone is
     taken as UTC. An offset is never dropped: a zone DuckDB cannot read makes the value unparseable."""
-    t = f"nullif(trim({expr}), '')"
-    return (f"CASE WHEN regexp_matches({t}, '{_TS_ZONE}') "
-            f"THEN timezone('UTC', TRY_CAST({_zoned_text_sql(t)} AS TIMESTAMPTZ)) "
-            f"ELSE TRY_CAST({t} AS TIMESTAMP) END")
+    txt = f"nullif(trim({expr}), '')"
+    return (f"CASE WHEN regexp_matches({txt}, '{_TS_ZONE}') "
+            f"THEN timezone('UTC', TRY_CAST({_zoned_text_sql(txt)} AS TIMESTAMPTZ)) "
+            f"ELSE TRY_CAST({txt} AS TIMESTAMP) END")
 
 
 def time_has_zone_sql(expr: str) -> str:
@@ -96,10 +96,10 @@ def time_has_zone_sql(expr: str) -> str:
 def utc_time_sql(expr: str) -> str:
     """SQL: the time-of-day text ``expr`` as a UTC TIME: ``08:30-02:00`` is 10:30; without an offset it
     is taken as UTC. (A named zone needs a date, so a bare time with one does not parse.)"""
-    t = f"nullif(trim({expr}), '')"
+    txt = f"nullif(trim({expr}), '')"
     return (f"CASE WHEN {time_has_zone_sql(expr)} "
-            f"THEN CAST(timezone('UTC', TRY_CAST('2000-01-03 ' || {_zoned_text_sql(t)} AS TIMESTAMPTZ)) AS TIME) "
-            f"ELSE TRY_CAST({t} AS TIME) END")
+            f"THEN CAST(timezone('UTC', TRY_CAST('2000-01-03 ' || {_zoned_text_sql(txt)} AS TIMESTAMPTZ)) AS TIME) "
+            f"ELSE TRY_CAST({txt} AS TIME) END")
 
 
 # -- the registry --------------------------------------------------------------------------------
