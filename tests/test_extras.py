@@ -97,6 +97,12 @@ def test_app_refuses_a_missing_workspace_unless_demo(tmp_path, no_exec):
     with Workspace.open(ws) as w:  # the demo workspace was built before serving
         assert w.crm_contacts(limit=1).attrs["total"] > 0
 
+    own = tmp_path / "mine.ipynb"  # a user's own notebook, on the existing workspace (no --demo needed now)
+    own.write_text(STEWARD.read_text(encoding="utf-8"), encoding="utf-8")
+    res = CliRunner().invoke(main, ["app", "-w", str(ws), "--notebook", str(own), "--port", str(port)])
+    assert res.exit_code == 0, res.output
+    assert no_exec[1][1][3] == str(own)
+
 
 def test_app_refuses_a_taken_port_and_a_memory_workspace(tmp_path, no_exec):
     ws = tmp_path / "s.duckdb"

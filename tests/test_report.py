@@ -211,3 +211,26 @@ def test_dated_folders_never_collide(tmp_path):
     t = datetime(2025, 6, 1, 3, 0, 0)
     a, b = report.dated_folder(tmp_path, t), report.dated_folder(tmp_path, t)
     assert a.name == "2025-06-01_030000" and b.name == "2025-06-01_030000-2" and a.is_dir() and b.is_dir()
+
+
+def test_report_runs_the_packaged_notebook_or_the_users_own(wpath, tmp_path):
+    """Without --notebook the packaged sync_run.ipynb runs (from any folder); with one, the user's."""
+    from click.testing import CliRunner
+
+    from contactsync.cli import main
+
+    assert report.NOTEBOOK.parent.name == "notebooks" and report.NOTEBOOK.parent.parent.name == "contactsync"
+    mine = nbformat.read(NOTEBOOK, as_version=4)
+    mine.cells.append(nbformat.v4.new_code_cell("print('my own report cell')"))
+    own = tmp_path / "my_run.ipynb"
+    nbformat.write(mine, own)
+    runner = CliRunner()
+    for nb, name in ((None, "sync_run.ipynb"), (own, "my_run.ipynb")):
+        args = ["report", "-w", str(wpath), "--dry-run", "--json", "-o", str(tmp_path / "reports")]
+        res = runner.invoke(main, args + (["--notebook", str(nb)] if nb else []))
+        assert res.exit_code == 0, res.stderr
+        executed = Path(json.loads(res.stdout)["notebook"])
+        assert executed.name == name
+        printed = "".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells
+                          for o in c.get("outputs", []))
+        assert ("my own report cell" in printed) == (nb is not None)
