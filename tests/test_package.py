@@ -108,6 +108,7 @@ def test_the_wheel_carries_the_notebooks(built):
     names = zipfile.ZipFile(built["wheel"]).namelist()
     for nb in ("steward.ipynb", "sync_run.ipynb"):
         assert f"contactsync/notebooks/{nb}" in names
+    assert "contactsync/py.typed" in names
     assert not [n for n in names if n.startswith(("tests/", "bench/", "data/")) or "__pycache__" in n]
     assert built["timings"]["wheel_bytes"] < 2_000_000
 
