@@ -568,3 +568,50 @@ def test_csv_header_checks_are_the_shared_ones(tmp_path, ws):
         ws.import_nav(pd.DataFrame([["CT1", "Person", "A", "B"]], columns=["No.", "Type", "City", " City"]))
     assert str(a.value).split(":", 1)[1] == str(b.value).split(":", 1)[1]
     assert Path(p).exists()
+
+
+header_names = st.one_of(
+    st.sampled_from(["contactid", "lastname", "firstname", "LastName", " ", "", "\ufeff", "\t", " lastname ",
+                     "jobtitle", "x y", "Ünïcode", 'a"b', "a,b", "a;b"]),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=8),
+)
+
+
+@PROP
+@given(st.lists(header_names, min_size=0, max_size=5), st.sampled_from(["frame", "json", "csv"]))
+def test_property_any_header_imports_or_is_refused_clearly(tmp_path_factory, names, kind):
+    """Whatever the header (blank cells, BOMs, spaces, names repeated or differing only in case, none at
+    all), an import either succeeds or raises an ImportFileError, and a refused one changes nothing."""
+    import csv as csvmod
+
+    names = ["contactid", *names]
+    clean = [n.replace("\ufeff", "").strip() for n in names]
+    folded = [c.casefold() for c in clean]
+    refused = any(not c for c in clean) or len(set(folded)) != len(folded)
+    ws = shared("headers")
+    key = fresh(1)[0]
+    row = [key, *[f"v{i}" for i in range(len(names) - 1)]]
+    if kind == "frame":
+        src = pd.DataFrame([row], columns=names)
+    elif kind == "json":
+        if len(set(names)) != len(names):  # a JSON object holds a name once
+            return
+        src = tmp_path_factory.mktemp("h") / "crm.json"
+        src.write_text(json.dumps([dict(zip(names, row))]), encoding="utf-8")
+    else:
+        src = tmp_path_factory.mktemp("h") / "crm.csv"
+        with open(src, "w", newline="", encoding="utf-8") as fh:
+            csvmod.writer(fh).writerows([names, row])
+    before = all_state(ws)
+    if refused:
+        with pytest.raises(cs.ImportFileError, match="blank|more than once"):
+            ws.import_crm(src)
+        assert_same_state(before, all_state(ws))
+    else:
+        r = ws.import_crm(src)
+        assert r.inserted == 1 and r.rejected == 0
+        got = ws.crm_contact(key)
+        for n, v in zip(clean[1:], row[1:]):
+            col = {c.lower(): c for c in got}.get(n.lower())
+            if col is not None and col not in ("statecode", "modifiedon", "parentcustomerid", "contactid"):
+                assert got[col] == v, (n, got[col])
