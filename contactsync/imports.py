@@ -3,6 +3,11 @@
 Pipeline: load the source as all-VARCHAR (``sources``), stage it with row numbers and
 normalized keys, collect every bad row in one query, then update and insert in one statement
 each, logging field changes for undo. All inside the caller's transaction.
+
+Timestamps are UTC: text with an offset or zone is converted, naive text is taken as UTC (see
+:mod:`contactsync.sources`). Two file columns onto one field (the Web API's ``_parentcustomerid_value``
+beside ``parentcustomerid``) are resolved per row: the non-empty value wins, and a row where both are
+non-empty and differ is rejected naming both. A snapshot's rejected rows still count as present.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from .schema import RECORD_TABLES
 from .sources import describe, load_source, time_has_zone_sql, utc_time_sql, utc_timestamp_sql
 from .sqlbuild import q
 
+__all__ = ["CONFLICT", "ImportResult", "import_records"]
+
 # Dataverse Web API names of lookups -> attribute names
 _ALIASES = {"_parentcustomerid_value": "parentcustomerid"}
-#: the reason of a row whose columns for one field (an alias and the name, or two spellings) disagree
+#: the reason of a row whose two columns for one field (the lookup form and the name) disagree
 CONFLICT = "conflicting values"
 
 

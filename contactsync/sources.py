@@ -52,7 +52,8 @@ from .sqlbuild import q
 
 __all__ = [
     "ENTRY_POINT_GROUP", "SourceReader", "SourceRequest", "check_header", "describe", "find_reader",
-    "load_source", "readers", "register", "unregister", "utc_time_sql", "utc_timestamp_sql",
+    "load_source", "readers", "register", "time_has_zone_sql", "unregister", "utc_time_sql",
+    "utc_timestamp_sql",
 ]
 
 ENTRY_POINT_GROUP = "contactsync.sources"
