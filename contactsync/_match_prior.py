@@ -4,7 +4,7 @@ generator (seed 11, 20,000 x 20,000). Generated: do not edit."""
 MODEL = r'''{
  "crm_records": 20000,
  "nav_records": 20000,
- "seconds": 7.87,
+ "seconds": 8.55,
  "settings": {
   "additional_columns_to_retain": [],
   "blocking_rules_to_generate_predictions": [
@@ -53,6 +53,26 @@ MODEL = r'''{
     "sql_dialect": "duckdb"
    },
    {
+    "blocking_rule": "l.f = r.l AND l.post = r.post",
+    "sql_dialect": "duckdb"
+   },
+   {
+    "blocking_rule": "l.l = r.f AND l.post = r.post",
+    "sql_dialect": "duckdb"
+   },
+   {
+    "blocking_rule": "l.post = r.post AND l.city = r.city AND l.fp = r.fp",
+    "sql_dialect": "duckdb"
+   },
+   {
+    "blocking_rule": "l.post = r.post AND l.city = r.city AND l.lp = r.lp",
+    "sql_dialect": "duckdb"
+   },
+   {
+    "blocking_rule": "l.post = r.post AND l.street2 = r.street2",
+    "sql_dialect": "duckdb"
+   },
+   {
     "blocking_rule": "l.street = r.street AND l.city = r.city",
     "sql_dialect": "duckdb"
    },
@@ -93,7 +113,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.76252036936487,
+      "m_probability": 0.7625203693644756,
       "sql_condition": "f_l = f_r",
       "tf_adjustment_column": "f",
       "tf_adjustment_weight": 1.0,
@@ -103,7 +123,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same when transliterated (\u00fc/ue, \u00df/ss)",
-      "m_probability": 0.00010863661053780736,
+      "m_probability": 0.00010863661053775124,
       "sql_condition": "fx_l = fx_r",
       "u_probability": 1e-06
      },
@@ -119,15 +139,15 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "close, first and last swapped",
-      "m_probability": 0.027485062466065264,
-      "sql_condition": "jaro_winkler_similarity(f_l, l_r) >= 0.9 AND jaro_winkler_similarity(l_l, f_r) >= 0.9",
+      "m_probability": 0.03052688756110809,
+      "sql_condition": "jaro_winkler_similarity(f_l, l_r) >= 0.9 AND jaro_winkler_similarity(l_l, f_r) >= 0.9 OR f_l = l_r AND damerau_levenshtein(l_l, f_r) <= 2 OR l_l = f_r AND damerau_levenshtein(f_l, l_r) <= 2",
       "u_probability": 1e-06
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "initial or short form",
-      "m_probability": 0.0032590983161342206,
+      "m_probability": 0.0032590983161325366,
       "sql_condition": "(length(f_l) = 1 OR length(f_r) = 1 OR least(length(f_l), length(f_r)) >= 3) AND (starts_with(f_l, f_r) OR starts_with(f_r, f_l))",
       "u_probability": 0.0003792667509481669
      },
@@ -135,7 +155,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "one typo",
-      "m_probability": 0.10353068984253043,
+      "m_probability": 0.1035306898424769,
       "sql_condition": "damerau_levenshtein(f_l, f_r) <= 1",
       "u_probability": 0.0005530973451327434
      },
@@ -167,7 +187,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.0031504617050796394,
+      "m_probability": 0.0009686858012010114,
       "sql_condition": "ELSE",
       "u_probability": 0.9919342604298357
      }
@@ -188,7 +208,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.7315589353615946,
+      "m_probability": 0.7315589353612162,
       "sql_condition": "l_l = l_r",
       "tf_adjustment_column": "l",
       "tf_adjustment_weight": 1.0,
@@ -198,7 +218,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same when transliterated (\u00fc/ue, \u00df/ss)",
-      "m_probability": 0.00021727322107561477,
+      "m_probability": 0.00021727322107550245,
       "sql_condition": "lx_l = lx_r",
       "u_probability": 3.1605562579013908e-06
      },
@@ -214,15 +234,15 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "close, first and last swapped",
-      "m_probability": 0.02737642585552744,
-      "sql_condition": "jaro_winkler_similarity(l_l, f_r) >= 0.9 AND jaro_winkler_similarity(f_l, l_r) >= 0.9",
+      "m_probability": 0.030418250950570346,
+      "sql_condition": "jaro_winkler_similarity(l_l, f_r) >= 0.9 AND jaro_winkler_similarity(f_l, l_r) >= 0.9 OR l_l = f_r AND damerau_levenshtein(f_l, l_r) <= 2 OR f_l = l_r AND damerau_levenshtein(l_l, f_r) <= 2",
       "u_probability": 1e-06
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "one typo",
-      "m_probability": 0.1377512221619398,
+      "m_probability": 0.1377512221618686,
       "sql_condition": "damerau_levenshtein(l_l, l_r) <= 1",
       "u_probability": 0.0002560050568900126
      },
@@ -254,7 +274,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.0031504617050796364,
+      "m_probability": 0.0009717908008059419,
       "sql_condition": "ELSE",
       "u_probability": 0.9951137800252845
      }
@@ -275,7 +295,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same (ignoring case and spaces)",
-      "m_probability": 0.898471936906587,
+      "m_probability": 0.898471936906588,
       "sql_condition": "e_l = e_r",
       "u_probability": 3.108593534125449e-05
      },
@@ -291,7 +311,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar name part",
-      "m_probability": 0.00015229190378288234,
+      "m_probability": 0.00015229190378288242,
       "sql_condition": "jaro_winkler_similarity(el_l, el_r) >= 0.9",
       "u_probability": 0.00015542967670627246
      },
@@ -320,7 +340,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same number",
-      "m_probability": 0.9079938410462617,
+      "m_probability": 0.9079938410462604,
       "sql_condition": "mo_l = mo_r",
       "u_probability": 2.494192095548936e-05
      },
@@ -336,7 +356,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.0920061589537386,
+      "m_probability": 0.09200615895373923,
       "sql_condition": "ELSE",
       "u_probability": 0.9999750580790445
      }
@@ -386,7 +406,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.9469021347502442,
+      "m_probability": 0.9469021347502594,
       "sql_condition": "street_l = street_r AND (post_l = post_r OR city_l = city_r)",
       "u_probability": 0.0009843043362596435
      },
@@ -442,7 +462,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.05309786524418072,
+      "m_probability": 0.05309786524416597,
       "sql_condition": "ELSE",
       "u_probability": 0.9984902899707369
      }
@@ -500,7 +520,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same (coupled)",
-      "m_probability": 0.984147707874065,
+      "m_probability": 0.9841477078740686,
       "sql_condition": "co_l = co_r",
       "u_probability": 0.0013211125158027813
      },
@@ -524,7 +544,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.01585229212593509,
+      "m_probability": 0.01585229212593102,
       "sql_condition": "ELSE",
       "u_probability": 0.9982932996207332
      }
@@ -545,7 +565,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.8799520062358691,
+      "m_probability": 0.8799520062358993,
       "sql_condition": "job_l = job_r",
       "u_probability": 0.03893805309734513
      },
@@ -553,7 +573,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar",
-      "m_probability": 0.0007110558530054625,
+      "m_probability": 0.000711055853005294,
       "sql_condition": "jaro_winkler_similarity(job_l, job_r) >= 0.9",
       "u_probability": 0.00151090006475286
      },
@@ -561,7 +581,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.11933693791112528,
+      "m_probability": 0.11933693791109508,
       "sql_condition": "ELSE",
       "u_probability": 0.959551046837902
      }
@@ -571,7 +591,7 @@ MODEL = r'''{
   ],
   "em_convergence": 0.001,
   "link_type": "link_only",
-  "linker_uid": "trh3qrul",
+  "linker_uid": "1q7hh2g8",
   "match_weight_column_prefix": "mw_",
   "max_iterations": 25,
   "probability_two_random_records_match": 3.490833333333333e-05,
@@ -583,5 +603,5 @@ MODEL = r'''{
   "unique_id_column_name": "id"
  },
  "source": "prior",
- "trained_at": "2026-12-01T09:39:09"
+ "trained_at": "2026-12-01T09:55:03"
 }'''

@@ -90,7 +90,8 @@ def _name_levels(a: str, b: str, *, first: bool) -> list[dict]:
         _level(f"{al} = {ar}", "same", tf=a),
         _level(f"{a}x_l = {a}x_r", "same when transliterated (ü/ue, ß/ss)"),
         _level(f"{al} = {br} AND {bl} = {ar}", "same, first and last swapped"),
-        _level(f"{JW}({al}, {br}) >= 0.9 AND {JW}({bl}, {ar}) >= 0.9", "close, first and last swapped"),
+        _level(f"{JW}({al}, {br}) >= 0.9 AND {JW}({bl}, {ar}) >= 0.9 OR {al} = {br} AND {DL}({bl}, {ar}) <= 2 "
+               f"OR {bl} = {ar} AND {DL}({al}, {br}) <= 2", "close, first and last swapped"),
     ]
     if first:
         levels.append(_level(f"(length({al}) = 1 OR length({ar}) = 1 OR least(length({al}), length({ar})) >= 3) "
@@ -129,7 +130,9 @@ BLOCKING_RULES = (
     "l.f = r.l AND l.l = r.f",
     "l.fp = r.fp AND l.lp = r.lp",
     "l.l = r.l AND l.post = r.post", "l.f = r.f AND l.post = r.post",
-    "l.lp = r.lp AND l.post = r.post",
+    "l.lp = r.lp AND l.post = r.post", "l.f = r.l AND l.post = r.post", "l.l = r.f AND l.post = r.post",
+    "l.post = r.post AND l.city = r.city AND l.fp = r.fp", "l.post = r.post AND l.city = r.city AND l.lp = r.lp",
+    "l.post = r.post AND l.street2 = r.street2",
     "l.street = r.street AND l.city = r.city", "l.street = r.street AND l.post = r.post",
     "l.l = r.l AND l.cn = r.cn", "l.f = r.f AND l.cn = r.cn", "l.l = r.f AND l.cn = r.cn",
     "l.el = r.el AND length(l.el) >= 4",
@@ -137,8 +140,9 @@ BLOCKING_RULES = (
 # EM blockings: the names, then the first identifier the data has (the names are estimated on that one)
 EM_NAMES = "l.f = r.f AND l.l = r.l"
 EM_OTHERS = ("l.e = r.e", "l.mo = r.mo", "l.street = r.street AND l.post = r.post")
+# a level's weight is kept within these bits (EM can run an m to 1e-11)
 MIN_WEIGHT, MAX_WEIGHT = -10.0, 16.0
-MIN_M = 1e-4  # an agreement level whose m EM estimates below this weighs 0  # a level's weight is kept within these bits (EM can run to 1e-11)
+MIN_M = 1e-4  # an agreement level whose m EM estimates below this weighs 0
 # near-certain rules for the prior probability that two random records match
 PRIOR_RULES = ("l.f = r.f AND l.l = r.l AND l.post = r.post", "l.e = r.e AND l.l = r.l")
 PRIOR_RECALL = 0.6
@@ -400,8 +404,11 @@ def _accepts_warning_mode(linker) -> bool:
 
 def decide(sc, pred: str, threshold: float, margin: float = MARGIN) -> None:
     """Table ``_dec`` in ``sc``: per scored pair the NAV/CRM keys, score, weight, per-field weights, rank,
-    the look-alike flag and ``match`` (one-to-one, best for both records by ``margin`` bits, not a
-    look-alike, score >= ``threshold``)."""
+    the flags and ``match``: score >= ``threshold``, one-to-one, best for both records by ``margin`` bits,
+    not a ``lookalike`` (a shared surname, street or switchboard with another first name — a gender
+    variant such as Daniel/Daniela, or two known first names — and no personal identifier: e-mail, its
+    name part, mobile, that agrees; swapped names excepted) and no ``conflict`` (two different e-mail
+    addresses)."""
     cols = set(r[0] for r in sc.execute(f"DESCRIBE {pred}").fetchall())
 
     def w(f: str) -> str:  # the field's match weight, its term-frequency adjustment included
@@ -416,20 +423,29 @@ def decide(sc, pred: str, threshold: float, margin: float = MARGIN) -> None:
     sc.execute("CREATE OR REPLACE TEMP TABLE _names AS SELECT name FROM _known UNION SELECT name FROM _freq").fetchall()
     wcols = ", ".join(f"{w(f)} AS w_{f}" for f in FIELD_NAMES)
     gcols = ", ".join(f"gamma_{f}" for f in FIELD_NAMES)
-    variant = " OR ".join(f"p.f_l || '{s}' = p.f_r OR p.f_r || '{s}' = p.f_l"
+    variant = " OR ".join(f"f_l || '{s}' = f_r OR f_r || '{s}' = f_l"
                           for s in ("a", "e", "ne", "na", "ina", "ine", "ette", "o"))
     sc.execute(f"""
         CREATE OR REPLACE TEMP TABLE _dec AS
         WITH p AS (
             SELECT CASE WHEN source_dataset_l = 'nav_t' THEN id_l ELSE id_r END AS nav_no,
-                   CASE WHEN source_dataset_l = 'nav_t' THEN id_r ELSE id_l END AS crm_id, match_weight AS weight, match_probability AS score, {wcols},
-                   {gcols}, f_l, f_r, l_l, l_r,
-                   f_l IS NOT NULL AND f_r IS NOT NULL AND f_l <> f_r AND NOT (f_l = l_r AND l_l = f_r)
-                     AND (l_l = l_r OR street_l = street_r OR ph_l = ph_r OR e_l = e_r) AS differs_shared
+                   CASE WHEN source_dataset_l = 'nav_t' THEN id_r ELSE id_l END AS crm_id,
+                   match_weight AS weight, match_probability AS score, {wcols}, {gcols}, f_l, f_r, l_l, l_r,
+                   -- the same person written in other order, or a personal identifier that agrees
+                   coalesce({JW}(f_l, l_r) >= 0.9 AND {JW}(l_l, f_r) >= 0.9, FALSE)
+                     OR coalesce(e_l = e_r, FALSE) OR coalesce(el_l = el_r AND length(el_l) >= 4, FALSE)
+                     OR coalesce(mo_l = mo_r, FALSE) AS own,
+                   -- a shared family or workplace: surname, street, switchboard
+                   coalesce(l_l = l_r, FALSE) OR coalesce(street_l = street_r, FALSE)
+                     OR coalesce(ph_l = ph_r, FALSE) AS shared,
+                   -- two different mailboxes (not the same name at another domain): the steward decides
+                   coalesce(e_l <> e_r AND NOT (el_l = el_r AND length(el_l) >= 4), FALSE) AS conflict,
+                   -- another surname (not a typo of it): shown, left to the score
+                   coalesce({DL}(l_l, l_r) > 2 AND {JW}(l_l, l_r) < 0.9, FALSE) AS other_last
             FROM {pred}),
         q AS (
-            SELECT p.*, coalesce(differs_shared AND (({variant})
-                     OR (p.f_l IN (SELECT name FROM _names) AND p.f_r IN (SELECT name FROM _names))), FALSE)
+            SELECT p.*, shared AND NOT own AND (coalesce(f_l <> f_r AND (({variant})
+                     OR (f_l IN (SELECT name FROM _names) AND f_r IN (SELECT name FROM _names))), FALSE))
                      AS lookalike
             FROM p),
         r AS (
@@ -443,7 +459,7 @@ def decide(sc, pred: str, threshold: float, margin: float = MARGIN) -> None:
             FROM q)
         SELECT *, least(nav_lead, crm_lead) AS margin,
                coalesce(score >= ? AND rank = 1 AND crm_rank = 1 AND nav_lead >= ? AND crm_lead >= ?
-                        AND NOT lookalike, FALSE) AS match
+                        AND NOT lookalike AND NOT conflict, FALSE) AS match
         FROM r""", [threshold, margin, margin]).fetchall()
 
 
@@ -504,10 +520,11 @@ def frame(sc, matcher: Matcher, *, min_score: float, top: int, nos: list[str] | 
                    {lvl['mobile']} || ' / ' || {lvl['phone']} AS phone_level, {lvl['company']} AS company_level,
                    {lvl['address']} AS address_level,
                    {lvl['job']} AS job_level, round(d.weight, 3) AS weight, {wcols},
-                   round(greatest(d.margin, -1e3), 3) AS margin, d.lookalike
+                   round(greatest(d.margin, -1e3), 3) AS margin, d.lookalike, d.conflict
             FROM _dec d JOIN nav a ON a.id = d.nav_no JOIN crm b ON b.id = d.crm_id
             WHERE {" AND ".join(where)} AND d.rank <= ?
             ORDER BY d.score DESC, d.nav_no, d.crm_id""", params).df()
     df["match"] = df["match"].astype(bool)
     df["lookalike"] = df["lookalike"].fillna(False).astype(bool)
+    df["conflict"] = df["conflict"].fillna(False).astype(bool)
     return df

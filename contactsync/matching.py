@@ -520,8 +520,9 @@ def suggest_couplings(con, m: TableMapping, *, threshold: float = DEFAULT_THRESH
     each field (``name_level`` ... ``job_level``), ``weight`` (the pair's match weight in bits), the weight
     each field added (``w_first`` ... ``w_job``; 0 = no evidence), ``margin`` (bits ahead of the runner-up
     of either record), ``lookalike`` (relative or colleague: the same surname, street, phone or e-mail,
-    another first name). ``match`` is True where the score reaches ``threshold``, the pair is the best of
-    both records by :data:`contactsync.linkage.MARGIN` bits and not a look-alike: such pairs are
+    another first name, no personal identifier agreeing), ``conflict`` (two different e-mail
+    addresses). ``match`` is True where the score reaches ``threshold``, the pair is the best of
+    both records by :data:`contactsync.linkage.MARGIN` bits, not a look-alike, no conflict: such pairs are
     one-to-one and can be coupled as they are. ``nos``/``crm_ids`` keep the pairs of these records
     (scored against all uncoupled records, so decisions do not depend on the scope).
     """

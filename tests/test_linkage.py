@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_matching import ACC_A, BASE, CRM_BASE, coupled, guid, make_ws
 
 import contactsync as cs
 from contactsync import linkage
-from test_matching import ACC_A, BASE, CRM_BASE, coupled, guid, make_ws
 
 ROOT = Path(__file__).resolve().parents[1]
 

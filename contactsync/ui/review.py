@@ -122,7 +122,8 @@ class RecordCard(w.VBox):
             cls = "" if _same(a, b) else ' class="cs-diff"'
             lines.append(f"<tr{cls}><td>{esc(nav_field)}</td><td>{esc(a)}</td><td>{esc(b)}</td></tr>")
         return (f'<div class="cs-box">{_bar(cand["score"])} <span class="cs-hint">CRM {esc(cand["crm_id"])}'
-                f'{" · <b>relative or colleague?</b>" if bool(cand.get("lookalike", False)) else ""}</span>'
+                f'{" · <b>relative or colleague?</b>" if bool(cand.get("lookalike", False)) else ""}'
+                f'{" · <b>two different e-mail addresses</b>" if bool(cand.get("conflict", False)) else ""}</span>'
                 f'<table class="cs-t"><tr><th>field</th><th>NAV</th><th>CRM</th></tr>'
                 + "".join(lines) + "</table>" + evidence_html(cand) + "</div>")
 
