@@ -191,22 +191,22 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
         params += [t, reason, t]
     for t, cs in multi.items():
         checks.append(f"SELECT _row, ?, {q('raw:both:' + t)}, ? FROM _typed WHERE {q('raw:conflict:' + t)}")
-        params += [" and ".join(repr(c) for c in cs), CONFLICT]
+        params += [f"{' and '.join(repr(c) for c in cs)} (both for {t!r})", CONFLICT]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS {' UNION ALL '.join(checks)}", params)
     n_bad_rows = con.execute("SELECT count(DISTINCT _row) FROM _bad").fetchone()[0]
     rejections = pd.DataFrame(columns=["row", "column", "value", "reason"])
     if n_bad_rows:
         summary = con.execute(
             "SELECT reason, col, count(*) AS n, list(_row ORDER BY _row)[:5] AS rows, "
-            "list(DISTINCT left(coalesce(value, ''), 40))[:3] AS vals FROM _bad GROUP BY ALL ORDER BY n DESC"
+            "list(DISTINCT left(coalesce(value, ''), CASE reason WHEN ? THEN 100 ELSE 40 END))[:3] AS vals "
+            "FROM _bad GROUP BY ALL ORDER BY n DESC", [CONFLICT]
         ).fetchall()
         if on_error == "raise":
             parts = []
             for reason, col, n, rows, vals in summary:
                 rows_txt = ", ".join(str(r) for r in rows) + (" …" if n > 5 else "")
                 vals_txt = f" (values {vals})" if reason != "empty key" else ""
-                where = (f"in columns {col} (both name {col.split(' and ')[0]!r}'s field)" if reason == CONFLICT
-                         else f"in column {col!r}")
+                where = f"in columns {col}" if reason == CONFLICT else f"in column {col!r}"
                 parts.append(f"{n} row(s) with {reason} {where}{vals_txt} at data row(s) {rows_txt}")
             raise ImportFileError(
                 f"{name} was not imported: " + "; ".join(parts)
