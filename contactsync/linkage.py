@@ -41,7 +41,7 @@ from .errors import ContactSyncError
 MODEL_KEY = "matcher:model"
 MIN_TRAIN = 300      # uncoupled records per side needed to train on the workspace (else the prior)
 MARGIN = 3.0         # bits the best candidate must lead the runner-up of both records by to be ``match``
-U_PAIRS = 3e5        # random pairs for the u-probabilities
+U_PAIRS = 2e5        # random pairs for the u-probabilities (one pass: Splink's chunked rounds cost 2x)
 SEED = 42
 
 
@@ -290,9 +290,24 @@ def load_prior() -> Matcher:
     return Matcher.from_json(MODEL)
 
 
+def _shape(settings: dict) -> list:
+    return [(c["output_column_name"], [lv["label_for_charts"] for lv in c["comparison_levels"]])
+            for c in settings["comparisons"]]
+
+
 def stored(con) -> Matcher | None:
+    """The model stored in the workspace; None when there is none or it was made for other comparisons
+    (an older contactsync: it is retrained)."""
     rows = con.execute("SELECT value FROM meta WHERE key = ?", [MODEL_KEY]).fetchall()
-    return Matcher.from_json(rows[0][0]) if rows else None
+    if not rows:
+        return None
+    try:
+        m = Matcher.from_json(rows[0][0])
+        same = _shape(m.settings) == _shape(model_settings())
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ContactSyncError(f"the stored matching model (meta key {MODEL_KEY!r}) cannot be read ({exc}); "
+                               "train it again: ws.train_matcher()") from exc
+    return m if same else None
 
 
 def store(con, matcher: Matcher) -> None:
@@ -301,11 +316,9 @@ def store(con, matcher: Matcher) -> None:
 
 # ================================================================================ Splink session
 def _splink():
-    try:
-        import splink  # noqa: F401
-    except ImportError as exc:
-        raise ContactSyncError("suggested couplings need Splink: pip install 'contactsync[match]' "
-                               "(or pip install splink)") from exc
+    from .extras import Extra, require
+
+    require(Extra.MATCH, "splink", what="suggested couplings (a Fellegi–Sunter model)")
     from splink import DuckDBAPI, Linker
 
     logging.getLogger("splink").setLevel(logging.ERROR)
@@ -349,7 +362,8 @@ def train(sc, *, start: dict | None = None) -> Matcher:
     rules = [r for r in PRIOR_RULES if _count(sc, r) > 0]
     if rules:
         linker.training.estimate_probability_two_random_records_match(list(rules), recall=PRIOR_RECALL)
-    linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=SEED)
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=SEED, num_chunks=1,
+                                                     min_count_per_level=None)
     if _count(sc, EM_NAMES) >= 50:
         linker.training.estimate_parameters_using_expectation_maximisation(EM_NAMES)
     for rule in EM_OTHERS:

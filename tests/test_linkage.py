@@ -180,3 +180,22 @@ def test_review_apply_is_one_run_all_or_nothing():
     assert ws.nav_contact("CT000002")["coupled"]
     ws.undo(int(ws.runs().iloc[-1]["run_id"]))
     assert coupled(ws) == set()
+
+
+def test_a_broken_stored_model_is_named_and_retraining_repairs_it():
+    ws = make_ws([dict(BASE)], [dict(CRM_BASE)])
+    with ws.transaction() as con:
+        con.execute("INSERT INTO meta VALUES (?, ?)", [linkage.MODEL_KEY, "{not json"])
+    with pytest.raises(cs.ContactSyncError, match="train_matcher"):
+        ws.suggest_couplings()
+    assert bool(ws.suggest_couplings(retrain=True).iloc[0]["match"])
+
+
+def test_a_model_for_other_comparisons_is_not_used():
+    ws = make_ws([dict(BASE)], [dict(CRM_BASE)])
+    old = linkage.load_prior()
+    settings = {**old.settings, "comparisons": old.settings["comparisons"][:-1]}   # an older model: no job title
+    with ws.transaction() as con:
+        linkage.store(con, linkage.Matcher(settings, linkage.Source.WORKSPACE, "2020-01-01T00:00:00"))
+        assert linkage.stored(con) is None
+    assert "job title" in ws.suggest_couplings().iloc[0]["reasons"]
