@@ -372,3 +372,19 @@ def test_a_long_value_is_cut_in_the_message(w):
     set_crm(w, CRM_1, jobtitle="y" * 10_000)
     msg = w.sync("pull").errors["message"][0]
     assert "(10,000 characters)" in msg and len(msg) < 400
+
+
+def test_a_search_index_of_an_older_form_is_rebuilt_on_open(template, tmp_path):
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    shutil.copyfile(template, path)
+    with cs.Workspace.open(path) as ws:
+        set_crm(ws, CRM_1, firstname=unicodedata.normalize("NFD", "Jürgen"))
+    con = duckdb.connect(str(path))  # as an older contactsync left it: raw text, no form marker
+    con.execute("DELETE FROM meta WHERE key = 'search_index_form'")
+    con.execute("UPDATE crm_contact_search SET text = lower(?) WHERE key = ?",
+                [unicodedata.normalize("NFD", "Jürgen Müller"), CRM_1])
+    con.close()
+    with cs.Workspace.open(path) as ws:
+        assert CRM_1 in set(ws.crm_contacts(search="Jürgen")["contactid"])
