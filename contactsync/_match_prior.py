@@ -4,7 +4,7 @@ generator (seed 11, 20,000 x 20,000). Generated: do not edit."""
 MODEL = r'''{
  "crm_records": 20000,
  "nav_records": 20000,
- "seconds": 8.55,
+ "seconds": 5.75,
  "settings": {
   "additional_columns_to_retain": [],
   "blocking_rules_to_generate_predictions": [
@@ -113,11 +113,11 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.7625203693644756,
+      "m_probability": 0.7625203693644758,
       "sql_condition": "f_l = f_r",
       "tf_adjustment_column": "f",
       "tf_adjustment_weight": 1.0,
-      "u_probability": 0.000881795195954488
+      "u_probability": 0.000922094923222459
      },
      {
       "fix_m_probability": false,
@@ -147,49 +147,49 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "initial or short form",
-      "m_probability": 0.0032590983161325366,
+      "m_probability": 0.0032590983161325375,
       "sql_condition": "(length(f_l) = 1 OR length(f_r) = 1 OR least(length(f_l), length(f_r)) >= 3) AND (starts_with(f_l, f_r) OR starts_with(f_r, f_l))",
-      "u_probability": 0.0003792667509481669
+      "u_probability": 0.0003726601244111492
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "one typo",
-      "m_probability": 0.1035306898424769,
+      "m_probability": 0.10353068984247696,
       "sql_condition": "damerau_levenshtein(f_l, f_r) <= 1",
-      "u_probability": 0.0005530973451327434
+      "u_probability": 0.000568545574422138
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "very similar",
-      "m_probability": 0.000518331226295828,
+      "m_probability": 0.0005637678805194309,
       "sql_condition": "jaro_winkler_similarity(f_l, f_r) >= 0.9",
-      "u_probability": 0.000518331226295828
+      "u_probability": 0.0005637678805194309
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "sounds the same",
-      "m_probability": 0.00143173198482933,
+      "m_probability": 0.0014619743342283546,
       "sql_condition": "fp_l = fp_r",
-      "u_probability": 0.00143173198482933
+      "u_probability": 0.0014619743342283546
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar",
-      "m_probability": 0.004301517067003793,
+      "m_probability": 0.004223481409993024,
       "sql_condition": "jaro_winkler_similarity(f_l, f_r) >= 0.8",
-      "u_probability": 0.004301517067003793
+      "u_probability": 0.004223481409993024
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.0009686858012010114,
+      "m_probability": 0.0009686401130402378,
       "sql_condition": "ELSE",
-      "u_probability": 0.9919342604298357
+      "u_probability": 0.9918874757532035
      }
     ],
     "output_column_name": "first"
@@ -208,19 +208,19 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.7315589353612162,
+      "m_probability": 0.7315589353612174,
       "sql_condition": "l_l = l_r",
       "tf_adjustment_column": "l",
       "tf_adjustment_weight": 1.0,
-      "u_probability": 0.0006921618204804046
+      "u_probability": 0.000687987921989814
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same when transliterated (\u00fc/ue, \u00df/ss)",
-      "m_probability": 0.00021727322107550245,
+      "m_probability": 0.00021727322107550247,
       "sql_condition": "lx_l = lx_r",
-      "u_probability": 3.1605562579013908e-06
+      "u_probability": 1e-06
      },
      {
       "fix_m_probability": false,
@@ -242,41 +242,41 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "one typo",
-      "m_probability": 0.1377512221618686,
+      "m_probability": 0.13775122216186858,
       "sql_condition": "damerau_levenshtein(l_l, l_r) <= 1",
-      "u_probability": 0.0002560050568900126
+      "u_probability": 0.0002436623890380591
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "very similar",
-      "m_probability": 0.00028128950695322375,
+      "m_probability": 0.0002627731646488873,
       "sql_condition": "jaro_winkler_similarity(l_l, l_r) >= 0.9",
-      "u_probability": 0.00028128950695322375
+      "u_probability": 0.0002627731646488873
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "sounds the same",
-      "m_probability": 0.0008944374209860935,
+      "m_probability": 0.0009937603317630645,
       "sql_condition": "lp_l = lp_r",
-      "u_probability": 0.0008944374209860935
+      "u_probability": 0.0009937603317630645
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar",
-      "m_probability": 0.002759165613147914,
+      "m_probability": 0.002565621625753681,
       "sql_condition": "jaro_winkler_similarity(l_l, l_r) >= 0.8",
-      "u_probability": 0.002759165613147914
+      "u_probability": 0.002565621625753681
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.0009717908008059419,
+      "m_probability": 0.000971920111881647,
       "sql_condition": "ELSE",
-      "u_probability": 0.9951137800252845
+      "u_probability": 0.9952461945668065
      }
     ],
     "output_column_name": "last"
@@ -295,15 +295,23 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same (ignoring case and spaces)",
-      "m_probability": 0.898471936906588,
+      "m_probability": 0.8986374350728265,
       "sql_condition": "e_l = e_r",
-      "u_probability": 3.108593534125449e-05
+      "u_probability": 4.208045783538125e-05
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
-      "label_for_charts": "same name part, other domain",
+      "label_for_charts": "same name part, private and work address",
       "m_probability": 0.065536,
+      "sql_condition": "el_l = el_r AND length(el_l) >= 4 AND (ef_l OR ef_r)",
+      "u_probability": 1e-06
+     },
+     {
+      "fix_m_probability": false,
+      "fix_u_probability": false,
+      "label_for_charts": "same name part, two company domains",
+      "m_probability": 1e-06,
       "sql_condition": "el_l = el_r AND length(el_l) >= 4",
       "u_probability": 1e-06
      },
@@ -311,17 +319,17 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar name part",
-      "m_probability": 0.00015229190378288242,
+      "m_probability": 0.00015227666207043248,
       "sql_condition": "jaro_winkler_similarity(el_l, el_r) >= 0.9",
-      "u_probability": 0.00015542967670627246
+      "u_probability": 0.00015254165965325703
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.0009763803558476098,
+      "m_probability": 0.00097637243933839,
       "sql_condition": "ELSE",
-      "u_probability": 0.9998134843879525
+      "u_probability": 0.9998053778825113
      }
     ],
     "output_column_name": "email"
@@ -340,9 +348,9 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same number",
-      "m_probability": 0.9079938410462604,
+      "m_probability": 0.9080486751280513,
       "sql_condition": "mo_l = mo_r",
-      "u_probability": 2.494192095548936e-05
+      "u_probability": 3.782352623331712e-05
      },
      {
       "fix_m_probability": false,
@@ -356,9 +364,9 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.09200615895373923,
+      "m_probability": 0.09195132487194857,
       "sql_condition": "ELSE",
-      "u_probability": 0.9999750580790445
+      "u_probability": 0.9999621764737667
      }
     ],
     "output_column_name": "mobile"
@@ -377,17 +385,17 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same number",
-      "m_probability": 0.9999247658846556,
+      "m_probability": 0.9999261680674233,
       "sql_condition": "ph_l = ph_r",
-      "u_probability": 0.00016172506738544473
+      "u_probability": 0.00018277173333604106
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.0009764045653638814,
+      "m_probability": 0.000976384011979164,
       "sql_condition": "ELSE",
-      "u_probability": 0.9998382749326146
+      "u_probability": 0.999817228266664
      }
     ],
     "output_column_name": "phone"
@@ -406,9 +414,9 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.9469021347502594,
+      "m_probability": 0.946943657487354,
       "sql_condition": "street_l = street_r AND (post_l = post_r OR city_l = city_r)",
-      "u_probability": 0.0009843043362596435
+      "u_probability": 0.0009478768566790025
      },
      {
       "fix_m_probability": false,
@@ -438,33 +446,33 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same post code",
-      "m_probability": 3.3253524873636605e-06,
+      "m_probability": 5.0418981738244815e-06,
       "sql_condition": "post_l = post_r",
-      "u_probability": 3.3253524873636605e-06
+      "u_probability": 5.0418981738244815e-06
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same city",
-      "m_probability": 0.00019952114924181964,
+      "m_probability": 0.00016638263973620788,
       "sql_condition": "city_l = city_r",
-      "u_probability": 0.00019952114924181964
+      "u_probability": 0.00016638263973620788
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar post code or city",
-      "m_probability": 0.00032255919127427505,
+      "m_probability": 0.00033780717764624025,
       "sql_condition": "damerau_levenshtein(post_l, post_r) <= 1 OR jaro_winkler_similarity(city_l, city_r) >= 0.9",
-      "u_probability": 0.00032255919127427505
+      "u_probability": 0.00033780717764624025
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.05309786524416597,
+      "m_probability": 0.053056342512646536,
       "sql_condition": "ELSE",
-      "u_probability": 0.9984902899707369
+      "u_probability": 0.9985428914277648
      }
     ],
     "output_column_name": "address"
@@ -520,9 +528,9 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same (coupled)",
-      "m_probability": 0.9841477078740686,
+      "m_probability": 0.9842240426322265,
       "sql_condition": "co_l = co_r",
-      "u_probability": 0.0013211125158027813
+      "u_probability": 0.001390308925687749
      },
      {
       "fix_m_probability": false,
@@ -536,17 +544,17 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar name",
-      "m_probability": 0.00038558786346396966,
+      "m_probability": 0.0004156593695355126,
       "sql_condition": "jaro_winkler_similarity(cn_l, cn_r) >= 0.9",
-      "u_probability": 0.00038558786346396966
+      "u_probability": 0.0004156593695355126
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.01585229212593102,
+      "m_probability": 0.015775957367773034,
       "sql_condition": "ELSE",
-      "u_probability": 0.9982932996207332
+      "u_probability": 0.9981940317047767
      }
     ],
     "output_column_name": "company"
@@ -565,25 +573,25 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.8799520062358993,
+      "m_probability": 0.8800016198327894,
       "sql_condition": "job_l = job_r",
-      "u_probability": 0.03893805309734513
+      "u_probability": 0.03839832589605649
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar",
-      "m_probability": 0.000711055853005294,
+      "m_probability": 0.0007111155808295476,
       "sql_condition": "jaro_winkler_similarity(job_l, job_r) >= 0.9",
-      "u_probability": 0.00151090006475286
+      "u_probability": 0.0032966087928678585
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.11933693791109508,
+      "m_probability": 0.11928726458638116,
       "sql_condition": "ELSE",
-      "u_probability": 0.959551046837902
+      "u_probability": 0.9583050653110756
      }
     ],
     "output_column_name": "job"
@@ -591,7 +599,7 @@ MODEL = r'''{
   ],
   "em_convergence": 0.001,
   "link_type": "link_only",
-  "linker_uid": "1q7hh2g8",
+  "linker_uid": "vxtx3ctd",
   "match_weight_column_prefix": "mw_",
   "max_iterations": 25,
   "probability_two_random_records_match": 3.490833333333333e-05,
@@ -603,5 +611,5 @@ MODEL = r'''{
   "unique_id_column_name": "id"
  },
  "source": "prior",
- "trained_at": "2026-12-01T09:55:03"
+ "trained_at": "2026-12-01T10:04:43"
 }'''

@@ -54,13 +54,13 @@ class Source(str, Enum):
 
 # fields: (comparison name, label shown to the steward, the prepared columns it reads)
 FIELDS = (
-    ("first", "first name", ("f", "l")), ("last", "surname", ("l", "f")), ("email", "e-mail", ("e", "el")),
+    ("first", "first name", ("f", "l")), ("last", "surname", ("l", "f")), ("email", "e-mail", ("e", "el", "ef")),
     ("mobile", "mobile", ("mo", "ph")), ("phone", "phone", ("ph",)),
     ("address", "address", ("street", "post", "city")), ("street2", "address 2", ("street2",)),
     ("company", "company", ("co", "cn")), ("job", "job title", ("job",)),
 )
 FIELD_NAMES = tuple(f for f, _label, _cols in FIELDS)
-COLUMNS = ("f", "l", "fx", "lx", "fp", "lp", "e", "el", "ph", "mo", "street", "street2", "post", "city", "county", "co",
+COLUMNS = ("f", "l", "fx", "lx", "fp", "lp", "e", "el", "ef", "ph", "mo", "street", "street2", "post", "city", "county", "co",
            "cn", "job")
 
 JW = "jaro_winkler_similarity"
@@ -122,6 +122,15 @@ def _comparison(name: str, levels: list[dict]) -> dict:
             "comparison_levels": levels}
 
 
+# consumer mail domains: the same name part there and at a company is one person's private and work address
+FREE_MAIL = ("gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "hotmail.co.uk", "live.com", "msn.com",
+             "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "icloud.com", "me.com", "aol.com", "proton.me",
+             "protonmail.com", "gmx.de", "gmx.net", "gmx.at", "gmx.ch", "web.de", "t-online.de", "freenet.de",
+             "posteo.de", "mail.de", "btinternet.com", "sky.com", "virginmedia.com", "eircom.net", "orange.fr",
+             "free.fr", "laposte.net", "sfr.fr", "wanadoo.fr", "ziggo.nl", "kpnmail.nl", "planet.nl", "home.nl",
+             "mail.dk", "seznam.cz", "email.cz", "centrum.cz", "wp.pl", "o2.pl", "libero.it", "mail.ru", "yandex.ru")
+PRIVATE_WORK = "el_l = el_r AND length(el_l) >= 4 AND (ef_l OR ef_r)"
+
 # Blocking rules: a candidate pair is scored when any one of them holds (Splink removes the duplicates).
 BLOCKING_RULES = (
     "l.e = r.e",
@@ -155,7 +164,8 @@ def model_settings() -> dict:
         _comparison("last", _name_levels("l", "f", first=False)),
         _comparison("email", [_level("e_l IS NULL OR e_r IS NULL", "missing", null=True),
                               _level("e_l = e_r", "same (ignoring case and spaces)"),
-                              _level("el_l = el_r AND length(el_l) >= 4", "same name part, other domain"),
+                              _level(f"{PRIVATE_WORK}", "same name part, private and work address"),
+                              _level("el_l = el_r AND length(el_l) >= 4", "same name part, two company domains"),
                               _level(f"{JW}(el_l, el_r) >= 0.9", "similar name part"), _else()]),
         _comparison("mobile", [_level("(mo_l IS NULL OR mo_r IS NULL) AND (mo_l IS NULL OR ph_r IS NULL) "
                                       "AND (ph_l IS NULL OR mo_r IS NULL)",
@@ -447,13 +457,13 @@ def decide(sc, pred: str, threshold: float, margin: float = MARGIN) -> None:
                    match_weight AS weight, match_probability AS score, {wcols}, {gcols}, f_l, f_r, l_l, l_r,
                    -- the same person written in other order, or a personal identifier that agrees
                    coalesce({JW}(f_l, l_r) >= 0.9 AND {JW}(l_l, f_r) >= 0.9, FALSE)
-                     OR coalesce(e_l = e_r, FALSE) OR coalesce(el_l = el_r AND length(el_l) >= 4, FALSE)
+                     OR coalesce(e_l = e_r, FALSE) OR coalesce({PRIVATE_WORK}, FALSE)
                      OR coalesce(mo_l = mo_r, FALSE) AS own,
                    -- a shared family or workplace: surname, street, switchboard
                    coalesce(l_l = l_r, FALSE) OR coalesce(street_l = street_r, FALSE)
                      OR coalesce(ph_l = ph_r, FALSE) AS shared,
-                   -- two different mailboxes (not the same name at another domain): the steward decides
-                   coalesce(e_l <> e_r AND NOT (el_l = el_r AND length(el_l) >= 4), FALSE) AS conflict,
+                   -- two different mailboxes (not one person's private and work address): the steward decides
+                   coalesce(e_l <> e_r AND NOT ({PRIVATE_WORK}), FALSE) AS conflict,
                    -- another surname (not a typo of it): shown, left to the score
                    coalesce({DL}(l_l, l_r) > 2 AND {JW}(l_l, l_r) < 0.9, FALSE) AS other_last
             FROM {pred}),

@@ -485,7 +485,7 @@ def _translit_sql(expr: str) -> str:
 
 def prepared(con, m: TableMapping) -> tuple:
     """The comparison columns of the uncoupled NAV persons and CRM contacts, as two Arrow tables."""
-    from .linkage import phonetic_sql
+    from .linkage import FREE_MAIL, phonetic_sql
 
     for s in ("nav", "crm"):
         _prepare(con, m, s)
@@ -497,11 +497,13 @@ def prepared(con, m: TableMapping) -> tuple:
         out.append(con.sql(
             f"""SELECT t.id, t.f, t.l, {_translit_sql('t.f')} AS fx, {_translit_sql('t.l')} AS lx,
                        {phonetic_sql('t.f')} AS fp, {phonetic_sql('t.l')} AS lp, t.e,
-                       nullif(split_part(t.e, '@', 1), '') AS el, p1.e164 AS ph, p2.e164 AS mo, t.street,
+                       nullif(split_part(t.e, '@', 1), '') AS el,
+                       split_part(t.e, '@', 2) IN (SELECT unnest(?::VARCHAR[])) AS ef, p1.e164 AS ph, p2.e164 AS mo, t.street,
                        t.street2, t.post, t.city, t.county, t.co, t.cn, t.job, t.name
                 FROM _sg0_{s} t
                 LEFT JOIN _sg_ph p1 ON p1.raw = t.ph_raw AND p1.region IS NOT DISTINCT FROM t.region
-                LEFT JOIN _sg_ph p2 ON p2.raw = t.mo_raw AND p2.region IS NOT DISTINCT FROM t.region""").to_arrow_table())
+                LEFT JOIN _sg_ph p2 ON p2.raw = t.mo_raw AND p2.region IS NOT DISTINCT FROM t.region""",
+            params=[list(FREE_MAIL)]).to_arrow_table())
     return out[0], out[1]
 
 
