@@ -524,9 +524,8 @@ class Workspace:
         if isinstance(nos, str):
             nos = [nos]
         keys = sorted({cp.nav_key(n) for n in nos})
-        con.register("_scope_df", pd.DataFrame({"nav_no": pd.Series(keys, dtype=object)}))
-        con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT CAST(nav_no AS VARCHAR) AS nav_no FROM _scope_df")
-        con.unregister("_scope_df")
+        # one list parameter (a registered DataFrame is refused while the connection holds an unfinished result)
+        con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT unnest(?::VARCHAR[]) AS nav_no", [keys])
         return keys
 
     def _sync_in(self, con, run_id: int | None, direction: str, nos, *, force: bool, ts: datetime,
