@@ -63,7 +63,10 @@ def differences_sql(m: TableMapping, scoped: bool = False) -> tuple[str, list]:
                    f"OR {c_mod} IS NULL OR {c_mod} > c.crm_synced_modified) END")
         state = (f"CASE WHEN ({nav_chg}) AND ({crm_chg}) THEN 'both changed' WHEN {nav_chg} THEN 'NAV changed' "
                  f"WHEN {crm_chg} THEN 'CRM changed' ELSE 'differs' END")
-        parts.append(f"CASE WHEN {nav_c} <> {crm_c} THEN {{'pos': {i}, 'nav_field': CAST(? AS VARCHAR), "
+        # equal raw text is equal (a lookup's raw values are keys of two systems): the comparable form,
+        # costly on non-ASCII text, only where the raw values differ
+        fast = "" if f.lookup else f"WHEN {nav_v} IS NOT DISTINCT FROM {crm_v} THEN NULL "
+        parts.append(f"CASE {fast}WHEN {nav_c} <> {crm_c} THEN {{'pos': {i}, 'nav_field': CAST(? AS VARCHAR), "
                      f"'crm_field': CAST(? AS VARCHAR), 'nav_value': {nav_v}, 'crm_value': {crm_v}, "
                      f"'state': {state}}} END")
         params += [f.nav, f.crm]

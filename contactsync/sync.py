@@ -171,14 +171,21 @@ def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
     crm_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"
     nf, nfp = filter_sql("n", m.nav_filter)
     cf, cfp = filter_sql("r", m.crm_filter)
-    nvs = ", ".join(f"{_nv_sql(f, f'CAST(n.{q(f.nav)} AS VARCHAR)')} AS v{i}" for i, f in enumerate(m.fields))
-    cvs = ", ".join(f"{_cv_sql(f, f'CAST(r.{q(f.crm)} AS VARCHAR)', 'cr.nav_no')} AS v{i}"
-                    for i, f in enumerate(m.fields))
+    # the subqueries pass raw text (a lookup: its comparable form); the comparable form (NFC, invisible
+    # characters removed: costly on non-ASCII text) is computed only where the raw values are not already
+    # equal to each other and to the last-synced one (a last-synced value is stored in comparable form)
+    nvs = ", ".join((_nv_sql(f, f"CAST(n.{q(f.nav)} AS VARCHAR)") if f.lookup else f"CAST(n.{q(f.nav)} AS VARCHAR)")
+                    + f" AS v{i}" for i, f in enumerate(m.fields))
+    cvs = ", ".join((_cv_sql(f, f"CAST(r.{q(f.crm)} AS VARCHAR)", "cr.nav_no") if f.lookup
+                     else f"CAST(r.{q(f.crm)} AS VARCHAR)") + f" AS v{i}" for i, f in enumerate(m.fields))
     lk_join = (f" LEFT JOIN coupling cr ON cr.entity = 'company' AND cr.crm_id = r.{q(lk.crm)}" if lk else "")
     differs = []
     for i, f in enumerate(m.fields):
         b = f"c.{q(f.base_column)}"
-        differs += [f"{b} IS NULL", f"nn.v{i} <> rr.v{i}", f"nn.v{i} <> {b}", f"rr.v{i} <> {b}"]
+        nv, cv = (f"nn.v{i}", f"rr.v{i}") if f.lookup else (_nv_sql(f, f"nn.v{i}"), _cv_sql(f, f"rr.v{i}", ""))
+        test = f"({b} IS NULL OR {nv} <> {cv} OR {nv} <> {b} OR {cv} <> {b})"
+        # a CASE, not AND: DuckDB evaluates a CASE branch only for its rows
+        differs.append(test if f.lookup else f"CASE WHEN nn.v{i} = rr.v{i} AND nn.v{i} = {b} THEN false ELSE {test} END")
     # the pairs in scope are kept (materialized) for a moment: their count, for the run's Unchanged, costs
     # nothing more than the candidates' pass
     sql = (
