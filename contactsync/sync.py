@@ -102,10 +102,10 @@ def build_names_sql(m: TableMapping) -> list[str]:
     idx = {f.nav: i for i, f in enumerate(m.fields) if f.from_crm}
     stmts = ["ALTER TABLE _plan0 ADD COLUMN new_name VARCHAR", "ALTER TABLE _plan0 ADD COLUMN new_coname VARCHAR"]
     parts = []
-    for part, col in zip(NAME_PARTS, ("n_first", "n_middle", "n_surname")):
+    for part, now in zip(NAME_PARTS, ("n_first", "n_middle", "n_surname")):
         i = idx.get(part)
-        parts.append(f"coalesce(CASE WHEN act_{i} = 'pull' THEN pullv_{i} ELSE {col} END, '')" if i is not None
-                     else f"coalesce({col}, '')")
+        parts.append(f"coalesce(CASE WHEN act_{i} = 'pull' THEN pullv_{i} ELSE {now} END, '')" if i is not None
+                     else f"coalesce({now}, '')")
     pulled = " OR ".join(f"act_{idx[p]} = 'pull'" for p in NAME_PARTS if p in idx) or "false"
     new_name = f"CASE WHEN {pulled} THEN {bc_name_sql(*parts)} ELSE n_name END" if name else "n_name"
     k = idx.get("Company No.") if coname else None
@@ -211,9 +211,9 @@ def filter_reason_sql(alias: str, conditions, record: str) -> tuple[str, list]:
     whens, params = [], []
     for cond in conditions:
         test, tparams = condition_sql(alias, cond)
-        value = f"coalesce(CAST({alias}.{q(cond.column)} AS VARCHAR), '')"
-        shown = (f"CASE WHEN {value} = '' THEN ? || ' is empty' ELSE ? || '=' || "
-                 f"CASE WHEN length({value}) > 40 THEN left({value}, 39) || '…' ELSE {value} END END")
+        has = f"coalesce(CAST({alias}.{q(cond.column)} AS VARCHAR), '')"  # SQL: the record's value
+        shown = (f"CASE WHEN {has} = '' THEN ? || ' is empty' ELSE ? || '=' || "
+                 f"CASE WHEN length({has}) > 40 THEN left({has}, 39) || '…' ELSE {has} END END")
         whens.append(f"WHEN ({test}) IS NOT TRUE THEN ? || ' (' || {shown} || ')'")
         params += [*tparams, cond.reason(record), cond.column, cond.column]
     return (f"CASE {' '.join(whens)} END" if whens else "CAST(NULL AS VARCHAR)"), params
