@@ -314,7 +314,7 @@ class Workspace:
                     raise SyncError(f"Coupling not made: {result.errors['message'].iloc[0]}")
             history.finish_run(con, run_id)
         msg = " ".join([f"{no} is coupled to CRM contact {crm_id}.", *notes,
-                        *(["Synchronization completed."] if result else [])])
+                        *([result.message + "."] if result else [])])
         return ActionResult(run_id, msg, no, crm_id, result)
 
     def uncouple(self, no: str | None = None, crm_id: str | None = None) -> ActionResult:

@@ -388,3 +388,12 @@ def test_a_search_index_of_an_older_form_is_rebuilt_on_open(template, tmp_path):
     con.close()
     with cs.Workspace.open(path) as ws:
         assert CRM_1 in set(ws.crm_contacts(search="Jürgen")["contactid"])
+
+
+def test_set_up_coupling_with_sync_says_when_the_filter_skipped_it():
+    w = fill_small(cs.Workspace.open(":memory:"))
+    w.sql("UPDATE crm_contact SET statecode = 1 WHERE contactid = ?", [CRM_1], write=True)
+    r = w.couple("CT000001", CRM_1, sync_after="push")
+    assert "left out by the mapping's filters" in r.message and r.sync.skipped == 1
+    assert crm(w, CRM_1, "firstname") == "Jürgen"  # nothing pushed
+    assert w.couple("CT000002", CRM_2, sync_after="push").message.endswith("Synchronization completed.")
