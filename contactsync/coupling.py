@@ -264,7 +264,10 @@ def _couple_created(con, m, run_id, ts, side, direction, strict, bad):
     sync.apply(con, m, run_id, ts)
     created = con.execute("SELECT nav_no, crm_id FROM _mk ORDER BY nav_no").df()
     history.add_counts(con, run_id, inserted=len(created), coupled=len(created))
-    failures = [(b[0], b[1], b[2]) for b in bad] + [(f[0], None if side == "crm" else f[1], f[2]) for f in failed]
+    # a record that could not be created is named by the record it was to be made from (its tentative key
+    # on the new side was never kept)
+    failures = [(b[0], b[1], b[2]) for b in bad] + [
+        (None if side == "nav" else f[0], None if side == "crm" else f[1], f[2]) for f in failed]
     _fail(con, run_id, failures)
     return created, failures
 
