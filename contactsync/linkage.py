@@ -131,6 +131,9 @@ FREE_MAIL = ("gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "hotma
              "mail.dk", "seznam.cz", "email.cz", "centrum.cz", "wp.pl", "o2.pl", "libero.it", "mail.ru", "yandex.ru")
 PRIVATE_WORK = "el_l = el_r AND length(el_l) >= 4 AND (ef_l OR ef_r)"
 
+_INITIAL = ("left(l.f, 1) = left(r.f, 1) AND left(l.l, 1) = left(r.l, 1) "
+            "OR left(l.f, 1) = left(r.l, 1) AND left(l.l, 1) = left(r.f, 1)")
+
 # Blocking rules: a candidate pair is scored when any one of them holds (Splink removes the duplicates).
 BLOCKING_RULES = (
     "l.e = r.e",
@@ -142,7 +145,8 @@ BLOCKING_RULES = (
     "l.lp = r.lp AND l.post = r.post", "l.f = r.l AND l.post = r.post", "l.l = r.f AND l.post = r.post",
     "l.post = r.post AND l.city = r.city AND l.fp = r.fp", "l.post = r.post AND l.city = r.city AND l.lp = r.lp",
     "l.post = r.post AND l.street2 = r.street2",
-    "l.street = r.street AND l.city = r.city", "l.street = r.street AND l.post = r.post",
+    # the same address and the same initials (colleagues at one address are many: not all of them)
+    f"l.street = r.street AND l.city = r.city AND ({_INITIAL})", f"l.street = r.street AND l.post = r.post AND ({_INITIAL})",
     "l.l = r.l AND l.cn = r.cn", "l.f = r.f AND l.cn = r.cn", "l.l = r.f AND l.cn = r.cn",
     "l.el = r.el AND length(l.el) >= 4",
 )
@@ -414,7 +418,10 @@ def _bounded(settings: dict, start: dict | None) -> dict:
 
 def predict(sc, matcher: Matcher, *, min_weight: float = -8.0) -> str:
     """Score the blocked pairs; returns the name of the table in ``sc`` with Splink's predictions."""
-    linker = _linker(sc, json.loads(json.dumps(matcher.settings)))
+    settings = json.loads(json.dumps(matcher.settings))
+    # the blocking is the code's, not frozen into a stored model
+    settings["blocking_rules_to_generate_predictions"] = model_settings()["blocking_rules_to_generate_predictions"]
+    linker = _linker(sc, settings)
     pred = linker.inference.predict(threshold_match_weight=min_weight, warning_mode="never") \
         if _accepts_warning_mode(linker) else linker.inference.predict(threshold_match_weight=min_weight)
     return pred.physical_name
