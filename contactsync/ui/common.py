@@ -75,6 +75,25 @@ def text(value) -> str:
     return str(value)
 
 
+def close_tree(widget: w.Widget) -> None:
+    """Close ``widget``, its children (recursively) and their layouts and styles: a replaced widget no longer
+    lives in the kernel (``Widget.close`` alone leaves the children, the layout and the style behind)."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    for attr in ("layout", "style"):
+        sub = getattr(widget, attr, None)
+        if isinstance(sub, w.Widget):
+            sub.close()
+    widget.close()
+
+
+def live_widgets() -> int:
+    """How many widgets the kernel holds (for leak checks)."""
+    from ipywidgets.widgets import widget as _widget
+
+    return len(_widget._instances)
+
+
 def message_html(msg: str, kind: str = "info") -> str:
     return f'<div class="cs-msg-{kind}">{esc(msg)}</div>'
 
@@ -242,6 +261,9 @@ class RowTable(w.VBox):
         tpl = self._template()
         self.header.value = (f'<div class="cs-grid cs-head" style="grid-template-columns: {tpl}">'
                              + "".join(f"<div>{esc(c.title)}</div>" for c in self.columns) + "</div>")
+        for old in self.children:
+            if old is not self.header_box:
+                close_tree(old)
         self.checkboxes, self.row_boxes = {}, {}
         children = [self.header_box]
         for key, row in zip(keys, self.rows):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .common import Column, ContactList, Messages, Progress, RowTable, button, esc, guarded, text, yes_no
+from .common import Column, ContactList, Messages, Progress, RowTable, button, close_tree, esc, guarded, text, yes_no
 from .data import nav_name
 from .dialogs import CouplingDialog, SyncNowDialog
 
@@ -90,8 +90,11 @@ class ContactCard(w.VBox):
         return bool(self.contact.get("coupled"))
 
     def close_dialog(self) -> None:
+        old = list(self.dialog_area.children)
         self.dialog = None
         self.dialog_area.children = []
+        for d in old:
+            close_tree(d)
 
     def _changed(self, message: str, kind: str = "ok") -> None:
         self.load(self.no, keep_message=True)
@@ -113,6 +116,7 @@ class ContactCard(w.VBox):
     @guarded()
     def open_coupling(self) -> CouplingDialog:
         self.messages.clear()
+        self.close_dialog()
         self.dialog = CouplingDialog(self.ws, self.no, on_done=self._dialog_done, on_cancel=self.close_dialog)
         self.dialog_area.children = [self.dialog]
         return self.dialog
@@ -120,6 +124,7 @@ class ContactCard(w.VBox):
     @guarded()
     def open_sync_now(self) -> SyncNowDialog:
         self.messages.clear()
+        self.close_dialog()
         self.dialog = SyncNowDialog(self.ws, self.no, on_done=self._dialog_done, on_cancel=self.close_dialog)
         self.dialog_area.children = [self.dialog]
         return self.dialog
