@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import gc
 
-from contactsync.ui import StewardApp
+from conftest import CRM_1, CRM_2
+from test_ui import change_crm, change_nav
+
+from contactsync.ui import HistoryView, StewardApp
 from contactsync.ui.common import live_widgets
 
 
@@ -73,3 +76,47 @@ def test_close_tree_closes_layouts_and_styles():
     assert _live() > before
     close_tree(box)
     assert _live() == before
+
+
+# -- issue 16 item 7: History reads as what happened -------------------------------------------------------
+def test_history_failed_run_reads_as_failed_and_runs_name_their_contacts(synced):
+    ws = synced
+    change_nav(ws, "CT000001", **{"E-Mail": "not an e-mail"})
+    failed = ws.sync("push", nos=["CT000001"], force=True)
+    assert failed.failed == 1
+    change_crm(ws, CRM_2, jobtitle="CRM title")
+    pulled = ws.sync("pull", nos=["CT000002"], force=True)
+    v = HistoryView(ws)
+    rows = {r["run_id"]: r for r in v.table.rows}
+    assert "CT000001" in rows[str(failed.run_id)]["contacts"]
+    assert "CT000002" in rows[str(pulled.run_id)]["contacts"] and "CT000001" not in rows[str(pulled.run_id)]["contacts"]
+    assert "1 failed" in rows[str(failed.run_id)]["outcome"]
+    heads = v.table.header.value
+    for readable in ("What", "Contacts", "Result"):
+        assert readable in heads
+    for cryptic in ("Ins.", "Mod.", "Unch.", "Fail."):
+        assert cryptic not in heads
+    v.table.select(str(failed.run_id))
+    assert f"Run {failed.run_id}: 1 record(s) failed: CT000001:" in v.changes.value
+    assert "e-mail" in v.changes.value.lower()
+    assert "changed no field values" not in v.changes.value
+    v.table.select(str(pulled.run_id))
+    assert "CRM title" in v.changes.value and "failed" not in v.changes.value
+    v.undo_button.click()
+    q = v.confirm.question.value
+    assert f"Undo run {pulled.run_id} (synchronization, get from Dynamics CRM, CT000002" in q
+    assert "()" not in q and ", )" not in q and ", ," not in q
+    v.confirm.yes.click()
+    assert v.messages.kind == "ok"
+    v.table.select(str(failed.run_id))
+    assert v.messages.text == ""  # the old success message does not linger
+
+
+def test_history_undo_question_of_a_run_without_direction_or_note(ws):
+    res = ws.couple("CT000001", CRM_1)
+    v = HistoryView(ws)
+    v.table.select(str(res.run_id))
+    v.undo_button.click()
+    q = v.confirm.question.value
+    assert f"Undo run {res.run_id} (coupling" in q and "CT000001" in q
+    assert "()" not in q and ", )" not in q and ", ," not in q

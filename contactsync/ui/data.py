@@ -29,3 +29,71 @@ def nav_name(row: dict) -> str:
 
 # Which difference states mean "the destination changed since the last sync" for each direction
 DEST_CHANGED = {"push": ("CRM changed", "both changed"), "pull": ("NAV changed", "both changed")}
+
+
+DIRECTION_WORDS = {"push": "send to Dynamics CRM", "pull": "get from Dynamics CRM", "both": "both ways"}
+KIND_WORDS = {"sync": "Synchronization", "couple": "Coupling", "uncouple": "Delete coupling", "undo": "Undo",
+              "import": "Import", "create": "Create"}
+
+
+def errors_text(errors: pd.DataFrame, limit: int = 5) -> str:
+    """``CT000001: the job title is ...; CT000002: ...`` (the first ``limit``, then how many more)."""
+    if errors is None or errors.empty:
+        return ""
+    recs = errors.to_dict("records")
+    parts = [f"{text(r.get('nav_no')) or text(r.get('crm_id'))}: {text(r.get('message'))}" for r in recs[:limit]]
+    more = f"; and {len(recs) - limit} more" if len(recs) > limit else ""
+    return "; ".join(parts) + more
+
+
+def result_text(result, *, planned: bool = False) -> tuple[str, str]:
+    """A sync result in a steward's words, with its kind for :class:`Messages`: ``("ok"|"warn"|"error", text)``.
+    Failures name the records and why; skips say why. ``planned``: a dry run ("will" instead of "were")."""
+    will = "will be" if planned else "were"
+    counts = []
+    if result.inserted:
+        counts.append(f"{result.inserted} record(s) {'will be created' if planned else 'created'}")
+    counts.append(f"{result.modified} record(s) {'will change' if planned else 'changed'}")
+    if result.unchanged:
+        counts.append(f"{result.unchanged} already matched")
+    head = ("Synchronizing would do this: " if planned else "Synchronization completed: ") + ", ".join(counts) + "."
+    parts, kind = [head], "ok"
+    if result.failed:
+        kind = "error"
+        parts.append(f"{result.failed} record(s) {'will fail' if planned else 'failed'}: "
+                     f"{errors_text(result.errors)}.")
+    skips = getattr(result, "skips", None)
+    if result.skipped:
+        kind = "error" if kind == "error" else "warn"
+        why = errors_text(skips) if skips is not None and len(skips) else "a conflict (both sides changed)"
+        parts.append(f"{result.skipped} record(s) {will} skipped: {why}.")
+    return kind, " ".join(parts)
+
+
+def run_contacts(ws, since_run: int) -> dict[int, tuple[int, list[str]]]:
+    """For the runs from ``since_run`` on: how many NAV contacts each touched (changed, failed, coupled or
+    uncoupled) and the first three as ``No. Name``. One read-only query over the run logs."""
+    df = ws.sql(
+        """WITH touched AS (
+             SELECT l.run_id, CASE WHEN l.side = 'nav' THEN l.key ELSE coalesce(g.nav_no, c.nav_no) END AS nav_no
+             FROM change_log l
+             LEFT JOIN (SELECT DISTINCT run_id, crm_id, nav_no FROM coupling_log) g
+               ON l.side = 'crm' AND g.run_id = l.run_id AND g.crm_id = l.key
+             LEFT JOIN coupling c ON l.side = 'crm' AND c.crm_id = l.key
+             WHERE l.run_id >= ?
+             UNION SELECT run_id, nav_no FROM run_error WHERE run_id >= ?
+             UNION SELECT run_id, nav_no FROM coupling_log WHERE run_id >= ?
+           ), named AS (
+             SELECT DISTINCT t.run_id, t.nav_no, n."Name" AS name FROM touched t
+             LEFT JOIN nav_contact n ON n."No." = t.nav_no WHERE t.nav_no IS NOT NULL
+           )
+           SELECT run_id, count(*) AS n,
+                  list(trim(nav_no || ' ' || coalesce(name, '')) ORDER BY nav_no)[1:3] AS first
+           FROM named GROUP BY run_id""", [int(since_run)] * 3)
+    return {int(r["run_id"]): (int(r["n"]), list(r["first"])) for r in df.to_dict("records")}
+
+
+def contacts_label(n: int, first: list[str]) -> str:
+    if not n:
+        return ""
+    return ", ".join(first) + (f" and {n - len(first)} more" if n > len(first) else "")

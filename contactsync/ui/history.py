@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .common import Column, Confirm, Messages, Progress, RowTable, button, esc, guarded, html_table, text
+from .common import Column, Confirm, Messages, Progress, RowTable, button, esc, guarded, html_table, message_html, text
+from .data import DIRECTION_WORDS, KIND_WORDS, contacts_label, errors_text, run_contacts
 
 
 def _when(v, _r) -> str:
@@ -14,6 +15,40 @@ def _when(v, _r) -> str:
 
 def _flag(v, _r) -> str:
     return "yes" if text(v) in ("True", "1") else ""
+
+
+def _what(run) -> str:
+    kind = text(run.get("kind"))
+    words = KIND_WORDS.get(kind, kind.capitalize())
+    d = DIRECTION_WORDS.get(text(run.get("direction")))
+    return words + (f" ({d})" if d else "") + (" — dry run" if text(run.get("dry_run")) in ("True", "1") else "")
+
+
+COUNT_WORDS = [("inserted", "created"), ("modified", "changed"), ("unchanged", "unchanged"), ("skipped", "skipped"),
+               ("failed", "failed"), ("coupled", "coupled"), ("uncoupled", "uncoupled")]
+
+
+def _outcome(run) -> str:
+    parts = []
+    for col, word in COUNT_WORDS:
+        try:
+            n = int(run.get(col) or 0)
+        except (TypeError, ValueError):
+            n = 0
+        if n:
+            parts.append(f"{n} {word}")
+    return ", ".join(parts) or "nothing changed"
+
+
+def _outcome_html(v, run) -> str:
+    s = esc(v)
+    return f'<span class="cs-run-failed" style="color:#8a1010">{s}</span>' if text(run.get("failed")) not in (
+        "", "0") else s
+
+
+def _tip(v, _r) -> str:
+    """A cell that may be cut: its full text as a tooltip."""
+    return f'<span title="{esc(v)}">{esc(v)}</span>'
 
 
 class HistoryView(w.VBox):
@@ -26,18 +61,12 @@ class HistoryView(w.VBox):
         self._nav_of: dict[str, str] = {}
         self.table = RowTable([
             Column("run_id", "Run", "50px"),
-            Column("kind", "Kind", "70px"),
-            Column("direction", "Direction", "70px"),
-            Column("started_at", "Started", "150px", _when),
-            Column("inserted", "Ins.", "45px"),
-            Column("modified", "Mod.", "45px"),
-            Column("unchanged", "Unch.", "50px"),
-            Column("skipped", "Skip.", "45px"),
-            Column("failed", "Fail.", "45px"),
-            Column("coupled", "Coup.", "50px"),
-            Column("uncoupled", "Unc.", "45px"),
+            Column("what", "What", "1.3fr", _tip),
+            Column("started_at", "Started (UTC)", "150px", _when),
+            Column("contacts", "Contacts", "1.6fr", _tip),
+            Column("outcome", "Result", "1.4fr", _outcome_html),
             Column("undone", "Undone", "60px", _flag),
-            Column("note", "Note", "2fr"),
+            Column("note", "Note", "1.2fr", _tip),
         ], key="run_id", on_select=self._selected, empty="No runs yet.")
         self.table.add_class("cs-history-table")
         self.refresh_button = button("Refresh", "cs-history-refresh")
@@ -64,6 +93,11 @@ class HistoryView(w.VBox):
     def refresh(self) -> None:
         self._nav_of = {}
         runs = self.ws.runs().sort_values("run_id", ascending=False).head(self.max_runs)
+        named = run_contacts(self.ws, int(runs["run_id"].min())) if len(runs) else {}
+        runs["contacts"] = [contacts_label(*named.get(int(r), (0, []))) for r in runs["run_id"]]
+        recs = runs.to_dict("records")
+        runs["what"] = [_what(r) for r in recs]
+        runs["outcome"] = [_outcome(r) for r in recs]
         runs["run_id"] = runs["run_id"].astype(str)
         self.table.set_rows(runs)
         self._selected(self.table.selected)
@@ -75,6 +109,7 @@ class HistoryView(w.VBox):
     @guarded()
     def _selected(self, keys) -> None:
         self.confirm.close_box()
+        self.messages.clear()
         if not keys:
             self.undo_button.disabled = True
             self.changes.value = ""
@@ -82,9 +117,20 @@ class HistoryView(w.VBox):
         run = self.table.row(keys[0]) or {}
         self.undo_button.disabled = text(run.get("undone")) in ("True", "1") or run.get("kind") == "undo" \
             or text(run.get("dry_run")) in ("True", "1")
+        head = ""
+        try:
+            failed = int(run.get("failed") or 0)
+        except (TypeError, ValueError):
+            failed = 0
+        if failed:
+            errs = self.ws.errors(int(keys[0]))
+            head = message_html(f"Run {keys[0]}: {failed} record(s) failed: {errors_text(errs, limit=20)}.", "error")
         ch = self.ws.changes(int(keys[0]))
         if ch.empty:
-            self.changes.value = f'<div class="cs-hint">Run {esc(keys[0])} changed no field values.</div>'
+            what = _outcome(run)
+            tail = "" if failed else (f'<div class="cs-hint">Run {esc(keys[0])} changed no field values'
+                                      f'{" (" + esc(what) + ")" if what != "nothing changed" else ""}.</div>')
+            self.changes.value = head + tail
             return
         ch = ch.copy()
         ch["where"] = ch["side"].map({"nav": "Dynamics NAV", "crm": "Dynamics CRM"}).fillna(ch["side"])
@@ -92,7 +138,7 @@ class HistoryView(w.VBox):
         cols = [("where", "Side"), ("contact", "NAV No."), ("key", "Record"), ("field", "Field"),
                 ("old_value", "Old value"),
                 ("new_value", "New value")] + ([("op", "Change")] if "op" in ch else [])
-        self.changes.value = (f'<div class="cs-title" style="font-size:14px">Changes of run {esc(keys[0])} '
+        self.changes.value = head + (f'<div class="cs-title" style="font-size:14px">Changes of run {esc(keys[0])} '
                               f'({len(ch)})</div>' + html_table(ch, cols, max_rows=300))
 
     def _nav_no_of(self, crm_id) -> str:
@@ -111,11 +157,15 @@ class HistoryView(w.VBox):
             self.messages.warn("Select a run first.")
             return
         run = self.table.row(str(run_id)) or {}
-        self.confirm.ask(f"Undo run {run_id} ({text(run.get('kind'))}, {text(run.get('note'))})? The old values "
-                         "are restored where the records have not changed since.", lambda: self._undo(run_id))
+        kind = text(run.get("kind"))
+        about = ", ".join(p for p in (KIND_WORDS.get(kind, kind).lower(), DIRECTION_WORDS.get(text(run.get("direction"))),
+                                      text(run.get("contacts")), text(run.get("note"))) if p)
+        self.confirm.ask(f"Undo run {run_id}{f' ({about})' if about else ''}? The old values are restored where "
+                         "the records have not changed since.", lambda: self._undo(run_id))
 
     @guarded(progress="Undoing…")
     def _undo(self, run_id: int) -> None:
+        self.messages.clear()
         result = self.ws.undo(run_id)
         self.refresh()
         self.messages.ok(str(result))
