@@ -567,11 +567,12 @@ def undo(workspace, run_id, as_json):
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--since-run", type=int, help="Only records changed by runs after this one.")
 @click.option("--neutralize", is_flag=True, help="Prefix cells a spreadsheet would run as a formula with '.")
+@click.option("--overwrite", is_flag=True, help="Replace PATH if it exists (else an existing file is refused).")
 @json_option
-def export(workspace, side, path, since_run, neutralize, as_json):
+def export(workspace, side, path, since_run, neutralize, overwrite, as_json):
     """Write SIDE's (nav or crm) records created or modified by syncs to PATH (.csv, .parquet, .xlsx, .json)."""
     with _open(workspace) as ws:
-        res = ws.export_changes(side, path, since_run, neutralize=neutralize)
+        res = ws.export_changes(side, path, since_run, neutralize=neutralize, overwrite=overwrite)
     _emit(as_json, {"path": str(res.path), "rows": res.rows, "formula_cells": [list(c) for c in res.formula_cells],
                     "neutralized": res.neutralized}, _one_line(res))
 

@@ -529,12 +529,12 @@ class Workspace:
         return keys
 
     def _sync_in(self, con, run_id: int | None, direction: str, nos, *, force: bool, ts: datetime,
-                 dry_run: bool = False) -> SyncResult:
+                 dry_run: bool = False, only: frozenset[str] | None = None) -> SyncResult:
         m = self.mapping
         scoped = nos is not None
         if scoped:
             self._scope(con, nos)
-        sync.plan(con, m, direction, force=force, scoped=scoped)
+        sync.plan(con, m, direction, force=force, scoped=scoped, only=only)
         # the result is read from the plan before anything is written: a dry run returns what the run does
         c = sync.counts(con)
         conflicts, errors, changes = sync.plan_frames(con, m, ts)
@@ -546,20 +546,31 @@ class Workspace:
                           changes=changes, skips=skips, **c)
 
     def sync(self, direction: str = "both", nos: Iterable[str] | None = None, *, force: bool = False,
-             dry_run: bool = False, create_missing: bool = False) -> SyncResult:
+             dry_run: bool = False, create_missing: bool = False,
+             fields: Iterable[str] | None = None) -> SyncResult:
         """Synchronize coupled contacts: ``"push"`` (send updated data to CRM), ``"pull"`` (get updated data
         from CRM) or ``"both"``. Incremental unless ``force``; conflicts are skipped and reported; failures
         are per record; a coupled pair the mapping's filters leave out is Skipped with why (``.skips``).
         ``dry_run`` returns exactly what the run would (counts, conflicts, errors, changes, skips) and writes
-        nothing. One run = one transaction."""
+        nothing. One run = one transaction. ``fields``: only these mapped fields (NAV or CRM names) change; the
+        others' differences are left as they are."""
         sync.check_direction(direction, force)
+        only = None
+        if fields is not None:
+            names = [fields] if isinstance(fields, str) else list(fields)
+            if not names:
+                raise SyncError("fields is empty: name the mapped fields to synchronize, or leave it out for all")
+            if create_missing:
+                raise SyncError("fields cannot be combined with create_missing=True (a new record gets every field)")
+            only = frozenset(self.mapping.field(str(n)).nav for n in names)
         ts = _now()
         try:
-            return self._sync_tx(direction, nos, force=force, dry_run=dry_run, create_missing=create_missing, ts=ts)
+            return self._sync_tx(direction, nos, force=force, dry_run=dry_run, create_missing=create_missing, ts=ts,
+                                 only=only)
         except _DryRun as planned:  # the dry run's transaction was rolled back: nothing written
             return planned.result
 
-    def _sync_tx(self, direction, nos, *, force, dry_run, create_missing, ts) -> SyncResult:
+    def _sync_tx(self, direction, nos, *, force, dry_run, create_missing, ts, only=None) -> SyncResult:
         with self._store.transaction() as con:
             scoped_keys = None
             if nos is not None:
@@ -580,7 +591,7 @@ class Workspace:
             else:
                 run_id = None if dry_run else history.start_run(con, "sync", direction=direction, force=force)
             result = self._sync_in(con, run_id, direction, scoped_keys, force=force, ts=ts,
-                                   dry_run=dry_run and not rehearse)
+                                   dry_run=dry_run and not rehearse, only=only)
             if create_missing:
                 result = self._create_missing(con, run_id, direction, scoped_keys, ts, result, dry_run)
             if dry_run:
@@ -694,7 +705,7 @@ class Workspace:
             raise ContactSyncError(f"folder {str(path.parent)!r} does not exist")
         if path.exists() and not overwrite:
             raise ContactSyncError(f"{str(path)!r} exists; choose a new file name, or pass overwrite=True "
-                                   "(CLI: --overwrite) to replace it")
+                                   "to replace it")
         m = self.mapping
         table, key = (m.nav_table, m.nav_key) if side == "nav" else (m.crm_table, m.crm_key)
         with self._store.connection() as con:

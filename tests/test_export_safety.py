@@ -58,3 +58,18 @@ def test_a_value_is_a_formula_exactly_when_a_spreadsheet_would_run_it(v):
     number = v[0] in "+-" and len(v) > 1 and v[1].isascii() and v[1].isdigit() and all(
         ch.isascii() and (ch.isdigit() or ch in " ()./-") for ch in v[2:].rstrip())
     assert is_formula(v) == (trigger and not number)
+
+
+def test_cli_export_refuses_an_existing_file_and_overwrites_on_request(wpath, tmp_path):
+    from click.testing import CliRunner
+
+    from contactsync.cli import main
+
+    target = tmp_path / "nav.csv"
+    target.write_text("precious")
+    runner = CliRunner()
+    res = runner.invoke(main, ["export", "nav", str(target), "-w", str(wpath)])
+    assert res.exit_code != 0 and "--overwrite" in res.output and target.read_text() == "precious"
+    res = runner.invoke(main, ["export", "nav", str(target), "--overwrite", "-w", str(wpath)])
+    assert res.exit_code == 0, res.output
+    assert target.read_text() != "precious"
