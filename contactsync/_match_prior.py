@@ -4,7 +4,7 @@ generator (seed 11, 20,000 x 20,000). Generated: do not edit."""
 MODEL = r'''{
  "crm_records": 20000,
  "nav_records": 20000,
- "seconds": 5.23,
+ "seconds": 4.88,
  "settings": {
   "additional_columns_to_retain": [],
   "blocking_rules_to_generate_predictions": [
@@ -73,11 +73,11 @@ MODEL = r'''{
     "sql_dialect": "duckdb"
    },
    {
-    "blocking_rule": "l.street = r.street AND l.city = r.city AND (left(l.f, 1) = left(r.f, 1) AND left(l.l, 1) = left(r.l, 1) OR left(l.f, 1) = left(r.l, 1) AND left(l.l, 1) = left(r.f, 1))",
+    "blocking_rule": "l.street = r.street AND l.post = r.post AND (jaro_winkler_similarity(l.f, r.f) >= 0.88 OR jaro_winkler_similarity(l.l, r.l) >= 0.88 OR jaro_winkler_similarity(l.f, r.l) >= 0.88 OR jaro_winkler_similarity(l.l, r.f) >= 0.88)",
     "sql_dialect": "duckdb"
    },
    {
-    "blocking_rule": "l.street = r.street AND l.post = r.post AND (left(l.f, 1) = left(r.f, 1) AND left(l.l, 1) = left(r.l, 1) OR left(l.f, 1) = left(r.l, 1) AND left(l.l, 1) = left(r.f, 1))",
+    "blocking_rule": "l.street2 = r.street2 AND l.city = r.city",
     "sql_dialect": "duckdb"
    },
    {
@@ -319,7 +319,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar name part",
-      "m_probability": 0.0001522766620704326,
+      "m_probability": 0.00015227666207043248,
       "sql_condition": "jaro_winkler_similarity(el_l, el_r) >= 0.9",
       "u_probability": 0.00015254165965325703
      },
@@ -364,7 +364,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.09195132487194857,
+      "m_probability": 0.0919513248719486,
       "sql_condition": "ELSE",
       "u_probability": 0.9999621764737667
      }
@@ -470,7 +470,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.0530563425126465,
+      "m_probability": 0.053056342512646536,
       "sql_condition": "ELSE",
       "u_probability": 0.9985428914277648
      }
@@ -552,7 +552,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.015775957367773017,
+      "m_probability": 0.015775957367773055,
       "sql_condition": "ELSE",
       "u_probability": 0.9981940317047767
      }
@@ -581,7 +581,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar",
-      "m_probability": 0.0007111155808295476,
+      "m_probability": 0.0007111155808295483,
       "sql_condition": "jaro_winkler_similarity(job_l, job_r) >= 0.9",
       "u_probability": 0.0032966087928678585
      },
@@ -589,7 +589,7 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.119287264586381,
+      "m_probability": 0.11928726458638104,
       "sql_condition": "ELSE",
       "u_probability": 0.9583050653110756
      }
@@ -599,7 +599,7 @@ MODEL = r'''{
   ],
   "em_convergence": 0.001,
   "link_type": "link_only",
-  "linker_uid": "5qwfpa5e",
+  "linker_uid": "pcpr9uo9",
   "match_weight_column_prefix": "mw_",
   "max_iterations": 25,
   "probability_two_random_records_match": 3.490833333333333e-05,
@@ -611,5 +611,5 @@ MODEL = r'''{
   "unique_id_column_name": "id"
  },
  "source": "prior",
- "trained_at": "2026-12-01T10:19:59"
+ "trained_at": "2026-12-01T10:32:00"
 }'''

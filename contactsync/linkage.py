@@ -131,8 +131,8 @@ FREE_MAIL = ("gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "hotma
              "mail.dk", "seznam.cz", "email.cz", "centrum.cz", "wp.pl", "o2.pl", "libero.it", "mail.ru", "yandex.ru")
 PRIVATE_WORK = "el_l = el_r AND length(el_l) >= 4 AND (ef_l OR ef_r)"
 
-_INITIAL = ("left(l.f, 1) = left(r.f, 1) AND left(l.l, 1) = left(r.l, 1) "
-            "OR left(l.f, 1) = left(r.l, 1) AND left(l.l, 1) = left(r.f, 1)")
+_NAME_NEAR = " OR ".join(f"{JW}({a}, {b}) >= 0.88" for a, b in (("l.f", "r.f"), ("l.l", "r.l"), ("l.f", "r.l"),
+                                                                  ("l.l", "r.f")))
 
 # Blocking rules: a candidate pair is scored when any one of them holds (Splink removes the duplicates).
 BLOCKING_RULES = (
@@ -145,8 +145,8 @@ BLOCKING_RULES = (
     "l.lp = r.lp AND l.post = r.post", "l.f = r.l AND l.post = r.post", "l.l = r.f AND l.post = r.post",
     "l.post = r.post AND l.city = r.city AND l.fp = r.fp", "l.post = r.post AND l.city = r.city AND l.lp = r.lp",
     "l.post = r.post AND l.street2 = r.street2",
-    # the same address and the same initials (colleagues at one address are many: not all of them)
-    f"l.street = r.street AND l.city = r.city AND ({_INITIAL})", f"l.street = r.street AND l.post = r.post AND ({_INITIAL})",
+    # the same address and one name part alike (colleagues at one address are many: not all of them)
+    f"l.street = r.street AND l.post = r.post AND ({_NAME_NEAR})", "l.street2 = r.street2 AND l.city = r.city",
     "l.l = r.l AND l.cn = r.cn", "l.f = r.f AND l.cn = r.cn", "l.l = r.f AND l.cn = r.cn",
     "l.el = r.el AND length(l.el) >= 4",
 )
