@@ -146,7 +146,7 @@ def _passes(ws, no, cid) -> bool:
     if n.empty or r.empty:
         return True  # a gone record fails; the filters are not asked
     return (n["Type"].iloc[0] == "Person" and (n["Company No."].iloc[0] or "") != ""
-            and r["statecode"].iloc[0] == 0 and bool(r["acc"].iloc[0]))
+            and r["statecode"].iloc[0] == 0 and bool(r["acc"].fillna(False).iloc[0]))
 
 
 EDITS = st.lists(st.tuples(
