@@ -257,8 +257,11 @@ def _keep_sql(m: TableMapping) -> str:
 
 
 def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool,
-                   candidates: bool = False, filters: bool = True) -> tuple[str, list]:
-    """The plan query (pure): one row per coupled pair in scope with per-field values and actions."""
+                   candidates: bool = False, filters: bool = True,
+                   only: frozenset[str] | None = None) -> tuple[str, list]:
+    """The plan query (pure): one row per coupled pair in scope with per-field values and actions.
+    ``only``: the NAV names of the fields the run may change; the others are left as they are (their last-synced
+    values too, so a later run still sees their changes)."""
     nav_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL::TIMESTAMP"
     crm_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"
     nav_side = "(nav_synced_modified IS NULL OR n_mod IS NULL OR n_mod > nav_synced_modified)"
@@ -314,8 +317,9 @@ def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool,
         differ = f"(nv_{i} <> cv_{i})"
         nav_chg = f"(CASE WHEN b_{i} IS NOT NULL THEN nv_{i} <> b_{i} ELSE {nav_side} END)"
         crm_chg = f"(CASE WHEN b_{i} IS NOT NULL THEN cv_{i} <> b_{i} ELSE {crm_side} END)"
-        cols3 += [f"{nav_chg} AS nchg_{i}", f"{crm_chg} AS cchg_{i}",
-                  f"{_actions(f, direction, force, differ, nav_chg, crm_chg)} AS act_{i}"]
+        act = "'none'" if only is not None and f.nav not in only else _actions(f, direction, force, differ, nav_chg,
+                                                                                crm_chg)
+        cols3 += [f"{nav_chg} AS nchg_{i}", f"{crm_chg} AS cchg_{i}", f"{act} AS act_{i}"]
         # value written to CRM on push / to NAV on pull
         if f.lookup:
             cols3.append(f"lk_nav_as_crm AS pushv_{i}")
@@ -450,14 +454,14 @@ def _conflicts_sql(m: TableMapping) -> tuple[str, list]:
 
 
 def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: bool = False,
-         filters: bool = True) -> None:
+         filters: bool = True, only: frozenset[str] | None = None) -> None:
     """Create the temp table ``_plan`` for the run. ``filters=False``: the mapping's filters leave no pair
     out (for records just created from the other side, which the plan fills)."""
     candidates = not scoped and all(f.constant is None for f in m.fields)
     if candidates:
         sql, params = build_candidates_sql(m)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _sync_cand AS {sql}", params)
-    sql, params = build_plan_sql(m, direction, force, scoped, candidates, filters)
+    sql, params = build_plan_sql(m, direction, force, scoped, candidates, filters, only)
     # the working values only the plan itself reads are not kept: storing strings is what a wide plan costs
     dropped = [f"{c}_{i}" for i, f in enumerate(m.fields) for c in ("cv", "nchg", "cchg", *(() if f.lookup else ("nv",)))]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _plan0 AS SELECT * EXCLUDE ({', '.join(dropped)}) FROM ({sql}) "

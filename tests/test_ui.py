@@ -190,7 +190,7 @@ def test_set_up_coupling_without_sync(ws):
     card, dlg = open_coupling(ws, "CT000002")
     dlg.search.value = "O'Brien"
     dlg.picker.value = CRM_2
-    assert dlg.sync_after.value is None
+    assert dlg.sync_after.label == "No" and dlg.sync_after_direction is None  # not blank
     dlg.ok.click()
     assert ws.nav_contact("CT000002")["crm_id"] == CRM_2
     assert crm_value(ws, CRM_2, "firstname") == "Siobhan"  # nothing synchronized
@@ -278,7 +278,7 @@ def test_sync_now_get_shows_changes_then_completes(synced):
     assert dlg.warning.value == ""  # NAV (the destination) did not change
     dlg.ok.click()
     assert nav_value(ws, "CT000001", "Job Title") == "Head of Purchasing"
-    assert card.messages.text == "Synchronization completed" and card.messages.kind == "ok"
+    assert card.messages.text == "Synchronization completed: 1 record(s) changed." and card.messages.kind == "ok"
 
 
 def test_sync_now_send_warns_when_crm_changed(synced):
@@ -290,7 +290,7 @@ def test_sync_now_send_warns_when_crm_changed(synced):
     assert "Job Title" in dlg.warning.value
     dlg.ok.click()
     assert crm_value(ws, CRM_1, "jobtitle") == "Einkauf"
-    assert card.messages.text == "Synchronization completed"
+    assert card.messages.text == "Synchronization completed: 1 record(s) changed."
 
 
 def test_sync_now_failure_is_shown(synced):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import gc
 
 from conftest import CRM_1, CRM_2
-from test_ui import change_crm, change_nav
+from test_ui import change_crm, change_nav, crm_value, nav_value
 
-from contactsync.ui import HistoryView, StewardApp
+from contactsync.ui import DifferencesView, HistoryView, StewardApp
 from contactsync.ui.common import live_widgets
 
 
@@ -120,3 +120,89 @@ def test_history_undo_question_of_a_run_without_direction_or_note(ws):
     q = v.confirm.question.value
     assert f"Undo run {res.run_id} (coupling" in q and "CT000001" in q
     assert "()" not in q and ", )" not in q and ", ," not in q
+
+
+# -- issue 16 item 3: Differences filtered to a field changes exactly that field ---------------------------
+def test_differences_filtered_to_one_field_gets_only_that_field_and_says_so_first(synced):
+    ws = synced
+    change_nav(ws, "CT000001", **{"E-Mail": "nav.new@mueller.de", "Address": "NAV Strasse 5"})
+    change_crm(ws, CRM_2, emailaddress1="crm.new@obrien.ie")
+    v = DifferencesView(ws)
+    v.field.value = "E-Mail"
+    assert sorted(v.table.checkboxes) == ["CT000001", "CT000002"]
+    v.table.select("CT000001", "CT000002")
+    v.pull_button.click()
+    q = v.confirm.question.value
+    assert v.confirm.is_open and "E-Mail" in q and "Address" not in q
+    assert "CT000001" in q and "CT000002" in q and "2 contact(s)" in q
+    v.confirm.yes.click()
+    assert v.messages.kind == "ok", v.messages.text
+    assert nav_value(ws, "CT000001", "E-Mail") == "jm@mueller.de"  # CRM's value came over
+    assert nav_value(ws, "CT000001", "Address") == "NAV Strasse 5"  # the hidden field was left alone
+    assert nav_value(ws, "CT000002", "E-Mail") == "crm.new@obrien.ie"
+    v.field.value = "(all)"
+    left = v.all
+    assert list(left["nav_field"]) == ["Address"] and list(left["nav_no"]) == ["CT000001"]
+
+
+def test_differences_refuses_a_selection_whose_shown_fields_differ(synced):
+    ws = synced
+    change_nav(ws, "CT000001", **{"E-Mail": "nav.new@mueller.de", "Address": "Cork Road 1"})
+    change_nav(ws, "CT000002", **{"Address": "Cork Road 2"})
+    v = DifferencesView(ws)
+    v.filter.value = "cork"  # shows Address of both; CT000001's E-Mail is hidden
+    assert sorted(v.table.checkboxes) == ["CT000001", "CT000002"]
+    v.table.select("CT000001", "CT000002")
+    v.push_button.click()
+    assert v.confirm.is_open and "Address" in v.confirm.question.value and "E-Mail" not in v.confirm.question.value
+    v.confirm.yes.click()
+    assert crm_value(ws, CRM_1, "address1_line1") == "Cork Road 1"
+    assert crm_value(ws, CRM_1, "emailaddress1") == "jm@mueller.de"  # hidden by the filter: not sent
+    v.filter.value = "zzz no such value"
+    assert "match the filter" in v.table.children[-1].value and "No differences:" not in v.table.children[-1].value
+
+
+def test_differences_mixed_shown_fields_are_refused_with_the_reason(synced):
+    ws = synced
+    change_nav(ws, "CT000001", **{"E-Mail": "x.cork@mueller.de", "Address": "Hauptstr. 9"})
+    change_nav(ws, "CT000002", **{"Address": "Cork Road 2"})
+    v = DifferencesView(ws)
+    v.filter.value = "cork"  # CT000001 shows E-Mail, CT000002 shows Address; CT000001's Address is hidden
+    v.table.select("CT000001", "CT000002")
+    v.push_button.click()
+    assert not v.confirm.is_open and v.messages.kind == "warn" and "CT000001 (Address)" in v.messages.text
+    assert crm_value(ws, CRM_1, "address1_line1") != "Hauptstr. 9"
+
+
+# -- issue 16 item 2: the Synchronize Now preview says which records will fail and why ---------------------
+def _sync_now(ws, no):
+    app = StewardApp(ws)
+    card = app.nav_contacts.card
+    app.nav_contacts.open_contact(no)
+    return card, card.open_sync_now()
+
+
+def test_sync_now_preview_names_the_failure_before_ok(synced):
+    ws = synced
+    change_nav(ws, "CT000001", **{"E-Mail": "not an e-mail"})
+    change_crm(ws, CRM_2, jobtitle="J" * 52)  # NAV's Job Title holds 30 characters
+    for no, direction, why in [("CT000001", "push", "not a valid e-mail"), ("CT000002", "pull", "Job Title")]:
+        card, dlg = _sync_now(ws, no)
+        dlg.direction.value = direction
+        p = dlg.preview.value
+        assert why in p and no in p, p
+        assert "Nothing to change" not in p and "see ." not in p
+        assert dlg.ok.disabled
+    before = ws.crm_contact(CRM_1)["emailaddress1"]
+    assert before == "jm@mueller.de"
+
+
+def test_sync_now_failure_message_has_no_api_wording(synced):
+    ws = synced
+    change_nav(ws, "CT000001", **{"E-Mail": "not an e-mail"})
+    card, dlg = _sync_now(ws, "CT000001")
+    dlg.direction.value = "push"
+    dlg.ok.disabled = False  # as if the steward clicked anyway
+    dlg.ok.click()
+    assert dlg.messages.kind == "error" and "1 record(s) failed: CT000001" in dlg.messages.text
+    assert ".errors" not in dlg.messages.text and "see ." not in dlg.messages.text

@@ -7,10 +7,11 @@ from collections.abc import Callable
 import ipywidgets as w
 import pandas as pd
 
-from .common import Confirm, Messages, Progress, button, esc, guarded, html_table, text
-from .data import DEST_CHANGED, compare_pair, crm_label
+from .common import Confirm, Messages, Progress, button, esc, guarded, html_table, message_html, text
+from .data import DEST_CHANGED, compare_pair, crm_label, errors_text, result_text
 
-SYNC_AFTER_OPTIONS = [("No", None), ("Yes - Use the Dynamics NAV Data", "push"),
+NO_SYNC = "no"  # a Dropdown whose value is None shows blank: "No" needs a value of its own
+SYNC_AFTER_OPTIONS = [("No", NO_SYNC), ("Yes - Use the Dynamics NAV Data", "push"),
                       ("Yes - Use the Dynamics CRM Data", "pull")]
 SYNC_NOW_OPTIONS = [("Send updated data to Dynamics CRM", "push"), ("Get updated data from Dynamics CRM", "pull")]
 
@@ -57,7 +58,7 @@ class CouplingDialog(w.VBox):
         self.picker.add_class("cs-coupling-picker")
         self.create_new = w.Checkbox(value=False, description="Create New Contact", indent=False)
         self.create_new.add_class("cs-create-new")
-        self.sync_after = w.Dropdown(options=SYNC_AFTER_OPTIONS, value=None, description="Synchronize After Coupling",
+        self.sync_after = w.Dropdown(options=SYNC_AFTER_OPTIONS, value=NO_SYNC, description="Synchronize After Coupling",
                                      style={"description_width": "190px"}, layout=w.Layout(width="480px"))
         self.sync_after.add_class("cs-sync-after")
         self.coupled_records = w.HTML()
@@ -81,6 +82,11 @@ class CouplingDialog(w.VBox):
         self.add_class("cs-coupling-dialog")
         self.add_class("cs-box")
         self.refresh_picker()
+
+    @property
+    def sync_after_direction(self) -> str | None:
+        """``None`` (No), ``"push"`` (Use the Dynamics NAV Data) or ``"pull"`` (Use the Dynamics CRM Data)."""
+        return None if self.sync_after.value == NO_SYNC else self.sync_after.value
 
     @property
     def crm_id(self) -> str | None:
@@ -111,6 +117,7 @@ class CouplingDialog(w.VBox):
             self.picker.disabled = self.search.disabled = True
         else:
             self.sync_after.disabled = False
+            self.sync_after.value = NO_SYNC
             self.picker.disabled = self.search.disabled = False
         self.refresh_records()
 
@@ -139,7 +146,7 @@ class CouplingDialog(w.VBox):
             self.messages.warn("Select the CRM contact to couple to, or check Create New Contact.")
             return
         if crm_id == self.current_crm_id:
-            if self.sync_after.value is None:
+            if self.sync_after.value == NO_SYNC:
                 self.messages.show(f"{self.no} is already coupled to this CRM contact; nothing to change.", "info")
                 return
             self._resync(self.sync_after.value)
@@ -162,7 +169,8 @@ class CouplingDialog(w.VBox):
         if create:
             result = self.ws.couple(self.no, create_new=True, sync_after="push")
         else:
-            result = self.ws.couple(self.no, crm_id, sync_after=self.sync_after.value, replace=replace)
+            result = self.ws.couple(self.no, crm_id, sync_after=self.sync_after_direction,
+                                    replace=replace)
         self.messages.ok(str(result))
         if self.on_done:
             self.on_done(result)
@@ -170,10 +178,10 @@ class CouplingDialog(w.VBox):
     @guarded(progress="Synchronizing…")
     def _resync(self, direction: str) -> None:
         result = self.ws.sync(direction, nos=[self.no], force=True)
+        kind, msg = result_text(result)
+        self.messages.show(msg, kind)
         if result.failed:
-            self.messages.error(result.message + ": " + "; ".join(map(str, result.errors["message"])))
             return
-        self.messages.ok(result.message)
         if self.on_done:
             self.on_done(result)
 
@@ -233,7 +241,19 @@ class SyncNowDialog(w.VBox):
         plan = self.ws.sync(d, nos=[self.no], force=True, dry_run=True)
         self.planned = plan
         mapped = {f.nav for f in self.ws.mapping.fields} | {f.crm for f in self.ws.mapping.fields}
-        self.preview.value = ('<div class="cs-hint">What will change:</div>' + changes_html(plan.changes, mapped))
+        if plan.failed:  # the run would fail: say why before OK, in the record's words
+            self.preview.value = message_html(
+                f"This contact cannot be synchronized yet: {errors_text(plan.errors)}. Nothing will change until "
+                "that is corrected.", "error")
+            self.preview.add_class("cs-sync-preview-fails")
+            self.ok.disabled = True
+            return
+        self.preview.remove_class("cs-sync-preview-fails")
+        skipped = ""
+        if plan.skipped and len(plan.skips):
+            skipped = message_html(f"It will be skipped: {errors_text(plan.skips)}.", "warn")
+        self.preview.value = (skipped + '<div class="cs-hint">What will change:</div>' +
+                              changes_html(plan.changes, mapped))
         diffs = self.ws.differences(nos=[self.no])
         dest = DEST_CHANGED[d]
         changed = diffs[diffs["state"].isin(dest)] if "state" in diffs else diffs.iloc[0:0]
@@ -252,14 +272,10 @@ class SyncNowDialog(w.VBox):
             self.messages.warn("Choose Send updated data to Dynamics CRM or Get updated data from Dynamics CRM.")
             return
         result = self.ws.sync(d, nos=[self.no], force=True)
+        kind, msg = result_text(result)
+        self.messages.show(msg, kind)
         if result.failed:
-            errs = "; ".join(map(str, result.errors["message"])) if len(result.errors) else ""
-            self.messages.error(f"{result.message}. {errs}".strip())
             return
-        if result.skipped:
-            self.messages.warn(result.message)
-        else:
-            self.messages.ok(result.message)
         self.ok.disabled = True
         if self.on_done:
             self.on_done(result)

@@ -7,6 +7,7 @@ import ipywidgets as w
 import pandas as pd
 
 from .common import Column, Confirm, Messages, Progress, RowTable, button, esc, guarded, text
+from .data import result_text
 
 ALL = "(all)"
 
@@ -111,7 +112,12 @@ class DifferencesView(w.VBox):
         return d
 
     def apply_filter(self) -> None:
+        self.messages.clear()
+        self.confirm.close_box()
         d = self.filtered()
+        self.table.empty = ("No differences: every coupled pair matches." if self.all.empty else
+                            "No differing pairs match the filter (clear Filter, Field or State to see the "
+                            f"{self.all['nav_no'].nunique()} pair(s) with differences).")
         self.chart.value = field_chart_html(d)
         if d.empty:
             pairs = []
@@ -132,27 +138,51 @@ class DifferencesView(w.VBox):
     def _selected(self, keys) -> None:
         self.push_button.disabled = self.pull_button.disabled = not keys
 
+    def shown_fields(self, nos) -> dict[str, list[str]]:
+        """The differing fields the current filter shows for each of ``nos``."""
+        d = self.filtered()
+        d = d[d["nav_no"].isin(list(nos))] if not d.empty else d
+        return {no: sorted(set(map(str, g["nav_field"]))) for no, g in d.groupby("nav_no")} if not d.empty else {}
+
+    @guarded()
     def sync_selected(self, direction: str) -> None:
+        self.messages.clear()
         nos = list(self.table.selected)
         if not nos:
             self.messages.warn("Select one or more pairs first.")
             return
-        where = "Dynamics CRM" if direction == "push" else "Dynamics NAV"
-        self.confirm.ask(f"Overwrite the mapped fields of {len(nos)} contact(s) in {where} with the values from "
-                         f"{'Dynamics NAV' if direction == 'push' else 'Dynamics CRM'}?",
-                         lambda: self._sync(direction, nos))
+        shown = self.shown_fields(nos)
+        fields = sorted({f for fs in shown.values() for f in fs})
+        # one run changes the same fields of every selected pair: refuse when that would touch a field the
+        # filter hides for one of them
+        hidden = []
+        for no in nos:
+            all_diff = set(map(str, self.all.loc[self.all["nav_no"] == no, "nav_field"]))
+            extra = sorted((all_diff & set(fields)) - set(shown.get(no, [])))
+            if extra:
+                hidden.append(f"{no} ({', '.join(extra)})")
+        if hidden:
+            self.messages.warn("The selected pairs show different fields, and one action changes the same fields "
+                               f"of every pair: it would also change fields the filter hides for {'; '.join(hidden)}. "
+                               "Choose the field in Field, or select pairs that show the same fields.")
+            return
+        names = {no: text(self.all.loc[self.all["nav_no"] == no, "name"].iloc[0]) for no in nos if no in shown}
+        listed = [f"{no} {names.get(no, '')}".strip() for no in nos[:8]]
+        more = f" and {len(nos) - 8} more" if len(nos) > 8 else ""
+        if direction == "push":
+            verb, where, src = "Send", "Dynamics CRM", "Dynamics NAV"
+        else:
+            verb, where, src = "Get", "Dynamics NAV", "Dynamics CRM"
+        self.confirm.ask(
+            f"{verb} {', '.join(fields)} of {len(nos)} contact(s) — {', '.join(listed)}{more}: the values in {where} "
+            f"are overwritten with those from {src}. Other fields are left as they are. Continue?",
+            lambda: self._sync(direction, nos, fields))
 
     @guarded(progress="Synchronizing the selection…")
-    def _sync(self, direction: str, nos: list[str]) -> None:
-        result = self.ws.sync(direction, nos=nos, force=True)
+    def _sync(self, direction: str, nos: list[str], fields: list[str] | None = None) -> None:
+        result = self.ws.sync(direction, nos=nos, force=True, fields=fields or None)
         self.refresh()
-        c = result.counts()
-        text_ = f"{result.message} (modified {c['modified']}, unchanged {c['unchanged']}, failed {c['failed']})"
-        if result.failed:
-            errs = "; ".join(f"{text(r.get('nav_no'))}: {text(r.get('message'))}"
-                             for r in result.errors.to_dict("records"))
-            self.messages.error(text_ + ". " + errs)
-        else:
-            self.messages.ok(text_)
+        kind, msg = result_text(result)
+        self.messages.show(msg, kind)
         if self.on_changed:
             self.on_changed()
