@@ -155,6 +155,9 @@ def test_delete_coupling(ws):
     card = ContactCard(ws)
     card.load("CT000001")
     card.delete_coupling_button.click()
+    assert card.confirm.is_open and "CT000001" in card.confirm.question.value  # asks first
+    assert ws.nav_contact("CT000001")["coupled"]
+    card.confirm.yes.click()
     assert not ws.nav_contact("CT000001")["coupled"]
     assert card.messages.kind == "ok" and "deleted" in card.messages.text
     assert not card.coupled and card.delete_coupling_button.disabled

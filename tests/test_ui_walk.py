@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import gc
 
-from conftest import CRM_1, CRM_2
+import pandas as pd
+from conftest import ACC_A, ACC_B, CRM_1, CRM_2
 from test_ui import change_crm, change_nav, crm_value, nav_value
 
-from contactsync.ui import DifferencesView, HistoryView, StewardApp
+from contactsync.ui import CompanyCouplingDialog, ContactCard, DifferencesView, HistoryView, StewardApp
 from contactsync.ui.common import live_widgets
 
 
@@ -206,3 +207,49 @@ def test_sync_now_failure_message_has_no_api_wording(synced):
     dlg.ok.click()
     assert dlg.messages.kind == "error" and "1 record(s) failed: CT000001" in dlg.messages.text
     assert ".errors" not in dlg.messages.text and "see ." not in dlg.messages.text
+
+
+# -- issue 16 item 4: companies in the app -------------------------------------------------------------------
+def test_company_card_shows_its_account_and_couples_and_uncouples(ws):
+    app = StewardApp(ws)
+    nav = app.nav_contacts
+    nav.open_contact("C00001")  # coupled to ACC_A by the fixture
+    card = nav.card
+    assert card.is_company and card.coupled
+    assert "Müller &amp; Söhne GmbH" in card.status.value and "account" in card.status.value
+    assert 'data-field="Coupled"><span class="cs-yes">Yes</span>' in card.fields.value
+    assert "etn=account" in card.crm_link.value and ACC_A in card.crm_link.value
+    assert card.create_crm_button.disabled and card.sync_now_button.disabled
+    assert nav.table.row("C00001")["coupled"]  # the list says Coupled: Yes too
+    card.delete_coupling_button.click()
+    assert card.confirm.is_open and "account" in card.confirm.question.value
+    card.confirm.yes.click()
+    assert card.messages.kind == "ok", card.messages.text
+    assert not card.coupled and "Not coupled to a Dynamics CRM account" in card.status.value
+    assert pd.isna(ws.accounts().set_index("accountid").loc[ACC_A, "nav_no"])
+    dlg = card.open_coupling()
+    assert isinstance(dlg, CompanyCouplingDialog)
+    dlg.search.value = "söhne"
+    assert [v for _, v in dlg.picker.options] == [ACC_A]
+    dlg.picker.value = ACC_A
+    dlg.ok.click()
+    assert card.coupled and card.messages.kind == "ok" and "Müller & Söhne GmbH" in card.messages.text
+    assert ws.accounts().set_index("accountid").loc[ACC_A, "nav_no"] == "C00001"
+    # coupling C00002 to that account asks first, then moves the coupling
+    nav.open_contact("C00002")
+    dlg = card.open_coupling()
+    dlg.search.value = ""
+    dlg.picker.value = ACC_A
+    dlg.ok.click()
+    assert dlg.confirm.is_open and "C00001" in dlg.confirm.question.value
+    dlg.confirm.yes.click()
+    acc = ws.accounts().set_index("accountid")
+    assert acc.loc[ACC_A, "nav_no"] == "C00002" and pd.isna(acc.loc[ACC_B, "nav_no"])
+
+
+def test_person_card_names_its_crm_contact_and_links_to_nav(ws):
+    ws.couple("CT000001", CRM_1)
+    card = ContactCard(ws)
+    card.load("CT000001")
+    assert "Jürgen Müller" in card.status.value
+    assert "cs-nav-link-a" in card.nav_link.value

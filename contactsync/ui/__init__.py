@@ -11,11 +11,11 @@ require(Extra.APP, "ipywidgets", what="contactsync.ui (the steward app's widgets
 from .app import StewardApp, default_workspace_path, open_workspace
 from .common import RowTable, esc
 from .crm_contacts import CrmContactsView
-from .dialogs import CouplingDialog, SyncNowDialog
+from .dialogs import CompanyCouplingDialog, CouplingDialog, SyncNowDialog
 from .differences import DifferencesView
 from .history import HistoryView
 from .nav_contacts import ContactCard, NavContactsView
 
-__all__ = ["ContactCard", "CouplingDialog", "CrmContactsView", "DifferencesView", "HistoryView",
+__all__ = ["CompanyCouplingDialog", "ContactCard", "CouplingDialog", "CrmContactsView", "DifferencesView", "HistoryView",
            "NavContactsView", "RowTable", "StewardApp", "SyncNowDialog", "default_workspace_path", "esc",
            "open_workspace"]

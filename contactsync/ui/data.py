@@ -97,3 +97,15 @@ def contacts_label(n: int, first: list[str]) -> str:
     if not n:
         return ""
     return ", ".join(first) + (f" and {n - len(first)} more" if n > len(first) else "")
+
+
+def account_of(ws, no: str) -> dict | None:
+    """The CRM account NAV company ``no`` is coupled to (``None`` when it is not)."""
+    acc = ws.accounts()
+    hit = acc[acc["nav_no"] == no]
+    return hit.iloc[0].to_dict() if len(hit) else None
+
+
+def crm_name(row: dict) -> str:
+    return " ".join(p for p in (text(row.get("firstname")), text(row.get("lastname"))) if p) \
+        or text(row.get("fullname")) or text(row.get("contactid"))

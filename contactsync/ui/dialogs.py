@@ -279,3 +279,94 @@ class SyncNowDialog(w.VBox):
         self.ok.disabled = True
         if self.on_done:
             self.on_done(result)
+
+
+def account_label(row: dict) -> str:
+    extra = [x for x in (text(row.get("accountnumber")), text(row.get("address1_city"))) if x]
+    label = text(row.get("name")) or text(row.get("accountid"))
+    label += f" — {', '.join(extra)}" if extra else ""
+    if text(row.get("nav_no")):
+        label += f"  [coupled to {text(row.get('nav_no'))}]"
+    return label
+
+
+class CompanyCouplingDialog(w.VBox):
+    """Dynamics CRM Account Coupling for NAV company ``no``: pick an account, OK (asks first when either side
+    is coupled elsewhere). ``on_done(result)`` after OK succeeded, ``on_cancel()`` after Cancel."""
+
+    def __init__(self, ws, no: str, on_done: Callable | None = None, on_cancel: Callable | None = None,
+                 picker_size: int = 50):
+        self.ws, self.no, self.on_done, self.on_cancel, self.picker_size = ws, no, on_done, on_cancel, picker_size
+        self.messages = Messages()
+        self.progress = Progress()
+        self.confirm = Confirm()
+        nav = ws.nav_contact(no)
+        acc = ws.accounts()
+        mine = acc[acc["nav_no"] == no]
+        self.current_account = text(mine.iloc[0]["accountid"]) if len(mine) else None
+        self.search = w.Text(placeholder="Search CRM accounts by name, number, city…", description="Account",
+                             continuous_update=True, layout=w.Layout(width="420px"))
+        self.search.add_class("cs-account-search")
+        self.picker = w.Select(options=[], rows=8, layout=w.Layout(width="820px"))
+        self.picker.add_class("cs-account-picker")
+        self.ok = button("OK", "cs-account-ok", style="primary", width="90px")
+        self.cancel = button("Cancel", "cs-account-cancel", width="90px")
+        self.ok.on_click(lambda _b: self.submit())
+        self.cancel.on_click(lambda _b: self.on_cancel and self.on_cancel())
+        self.search.observe(lambda _c: self.refresh_picker(), names="value")
+        status = (f"Currently coupled to the account {esc(text(mine.iloc[0]['name']))}." if len(mine)
+                  else "Not coupled yet.")
+        super().__init__([
+            w.HTML(f'<div class="cs-title">Dynamics CRM Account Coupling — {esc(no)} {esc(text(nav.get("Name")))}'
+                   f'</div><div class="cs-hint">{status}</div>'),
+            w.HBox([self.search]), self.picker, w.HBox([self.ok, self.cancel]), self.confirm, self.progress,
+            self.messages,
+        ])
+        self.add_class("cs-account-coupling-dialog")
+        self.add_class("cs-box")
+        self.refresh_picker()
+
+    @guarded()
+    def refresh_picker(self) -> None:
+        acc = self.ws.accounts()
+        q = self.search.value.strip().casefold()
+        if q:
+            hay = (acc["name"].fillna("").astype(str) + " " + acc["accountnumber"].fillna("").astype(str) + " " +
+                   acc["address1_city"].fillna("").astype(str)).str.casefold()
+            acc = acc[hay.str.contains(q, regex=False)]
+        recs = acc.head(self.picker_size).to_dict("records")
+        self.picker.options = [(account_label(r), text(r["accountid"])) for r in recs]
+        values = [v for _, v in self.picker.options]
+        self.picker.value = self.current_account if self.current_account in values else None
+
+    @guarded()
+    def submit(self) -> None:
+        account = self.picker.value
+        if not account:
+            self.messages.warn("Select the CRM account to couple to.")
+            return
+        if account == self.current_account:
+            self.messages.show(f"{self.no} is already coupled to this account; nothing to change.", "info")
+            return
+        acc = self.ws.accounts()
+        row = acc[acc["accountid"] == account].iloc[0].to_dict()
+        other = text(row.get("nav_no"))
+        notes = []
+        if self.current_account:
+            notes.append(f"Company {self.no} is coupled to another account; that coupling will be deleted.")
+        if other:
+            notes.append(f"The account {text(row.get('name'))} is coupled to company {other}; that coupling will be "
+                         "deleted.")
+        if notes:
+            self.confirm.ask(" ".join(notes) + " Do you want to continue?", lambda: self._couple(account, True))
+            return
+        self._couple(account, False)
+
+    @guarded(progress="Coupling…")
+    def _couple(self, account: str, replace: bool) -> None:
+        result = self.ws.couple_company(self.no, account, replace=replace)
+        names = dict(zip(self.ws.accounts()["accountid"].astype(str), self.ws.accounts()["name"]))
+        self.messages.ok(f"Company {self.no} is coupled to the Dynamics CRM account {text(names.get(account))}. "
+                         "(You can undo this in History.)")
+        if self.on_done:
+            self.on_done(result)

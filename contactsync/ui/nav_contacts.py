@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .common import Column, ContactList, Messages, Progress, RowTable, button, close_tree, esc, guarded, text, yes_no
-from .data import nav_name
-from .dialogs import CouplingDialog, SyncNowDialog
+from .common import (
+    Column,
+    Confirm,
+    ContactList,
+    Messages,
+    Progress,
+    RowTable,
+    button,
+    close_tree,
+    esc,
+    guarded,
+    text,
+    yes_no,
+)
+from .data import account_of, crm_name, nav_name
+from .dialogs import CompanyCouplingDialog, CouplingDialog, SyncNowDialog
 
 CARD_FIELDS = ["No.", "Type", "First Name", "Middle Name", "Surname", "Company No.", "Company Name", "Job Title", "Address", "Address 2",
                "Post Code", "City", "County", "Country/Region Code", "E-Mail", "Phone No.", "Mobile Phone No.",
@@ -33,6 +46,10 @@ class ContactCard(w.VBox):
         self.sync_now_button = button("Synchronize Now", "cs-sync-now")
         self.crm_link = w.HTML()
         self.crm_link.add_class("cs-crm-link")
+        self.nav_link = w.HTML()
+        self.nav_link.add_class("cs-nav-link")
+        self.confirm = Confirm()
+        self.is_company = False
         self.create_crm_button.on_click(lambda _b: self.create_crm())
         self.setup_coupling_button.on_click(lambda _b: self.open_coupling())
         self.delete_coupling_button.on_click(lambda _b: self.delete_coupling())
@@ -40,12 +57,14 @@ class ContactCard(w.VBox):
         self.group = w.VBox([
             w.HTML('<b>Dynamics CRM</b>'),
             w.HBox([self.create_crm_button, self.setup_coupling_button, self.delete_coupling_button,
-                    self.sync_now_button, self.crm_link], layout=w.Layout(align_items="center", flex_flow="row wrap")),
+                    self.sync_now_button, self.crm_link, self.nav_link],
+                   layout=w.Layout(align_items="center", flex_flow="row wrap")),
+            self.confirm,
         ])
         self.group.add_class("cs-crm-group")
         self.group.add_class("cs-group")
         self.dialog_area = w.VBox([])
-        self.dialog: CouplingDialog | SyncNowDialog | None = None
+        self.dialog: CouplingDialog | CompanyCouplingDialog | SyncNowDialog | None = None
         self.messages = Messages()
         self.progress = Progress()
         super().__init__([self.heading, self.fields, self.status, self.group, self.progress, self.messages,
@@ -67,21 +86,42 @@ class ContactCard(w.VBox):
                                                        "SystemModifiedAt")):
                 cells.append(f'<div class="k">{esc(f)}</div><div class="v cs-field" data-field="{esc(f)}">'
                              f'{esc(c.get(f))}</div>')
-        self.fields.value = f'<div class="cs-card-fields">{"".join(cells)}</div>'
+        self.is_company = text(c.get("Type")) == "Company"
+        what = "account" if self.is_company else "contact"
+        if self.is_company:  # a company couples to a CRM account (its own coupling, not a contact's)
+            acc = account_of(self.ws, self.no)
+            c["coupled"], c["crm_id"] = acc is not None, (text(acc.get("accountid")) if acc else None)
+            partner = text(acc.get("name")) if acc else ""
         coupled = bool(c.get("coupled"))
         crm_id = text(c.get("crm_id"))
+        if coupled and not self.is_company:
+            partner = crm_name(self.ws.crm_contact(crm_id))
+        yes = (f'<span class="cs-yes">Yes</span> — {esc(partner)}' if coupled else '<span class="cs-no">No</span>')
+        cells.append(f'<div class="k">Coupled</div><div class="v cs-field" data-field="Coupled">{yes}</div>')
+        self.fields.value = f'<div class="cs-card-fields">{"".join(cells)}</div>'
         if coupled:
-            self.status.value = (f'<div class="cs-msg-ok cs-status-coupled">Coupled to Dynamics CRM contact '
-                                 f'{esc(crm_id)}</div>')
+            self.status.value = (f'<div class="cs-msg-ok cs-status-coupled" title="{esc(crm_id)}">Coupled to '
+                                 f'Dynamics CRM {what} {esc(partner)} ({esc(crm_id)})</div>')
             url = self.ws.crm_url(crm_id)
+            if self.is_company:
+                url = url.replace("etn=contact", "etn=account")
             self.crm_link.value = (f'<a class="cs-crm-link-a" href="{esc(url)}" target="_blank" '
-                                   f'rel="noopener noreferrer">Contact ↗</a>')
+                                   f'rel="noopener noreferrer">{what.capitalize()} ↗</a>')
         else:
-            self.status.value = '<div class="cs-msg-info cs-status-uncoupled">Not coupled to Dynamics CRM</div>'
-            self.crm_link.value = '<span class="cs-hint" title="Couple the contact first">Contact</span>'
-        self.create_crm_button.disabled = coupled
+            self.status.value = (f'<div class="cs-msg-info cs-status-uncoupled">Not coupled to a Dynamics CRM '
+                                 f'{what}</div>')
+            self.crm_link.value = (f'<span class="cs-hint" title="Couple the {what} first">'
+                                   f'{what.capitalize()}</span>')
+        self.nav_link.value = (f'<a class="cs-nav-link-a" href="{esc(self.ws.nav_url(self.no))}" target="_blank" '
+                               'rel="noopener noreferrer">Open in Dynamics NAV ↗</a>')
+        self.create_crm_button.disabled = coupled or self.is_company
+        self.create_crm_button.tooltip = ("A company is coupled to an existing CRM account with Set Up Coupling"
+                                          if self.is_company else self.create_crm_button.description)
         self.delete_coupling_button.disabled = not coupled
-        self.sync_now_button.disabled = not coupled
+        self.sync_now_button.disabled = not coupled or self.is_company
+        self.sync_now_button.tooltip = ("The mapping synchronizes persons; a company's fields are not synchronized"
+                                        if self.is_company else self.sync_now_button.description)
+        self.confirm.close_box()
         self.close_dialog()
         self.layout.display = "flex"
 
@@ -108,16 +148,23 @@ class ContactCard(w.VBox):
         created = self.ws.create_crm_from_nav(self.no)
         self._changed(created.message)
 
-    @guarded(progress="Deleting the coupling…")
     def delete_coupling(self) -> None:
-        result = self.ws.uncouple(self.no)
+        self.messages.clear()
+        what = "account" if self.is_company else "contact"
+        self.confirm.ask(f"Delete the coupling of {self.no} {nav_name(self.contact)} to its Dynamics CRM {what}? "
+                         "No data is deleted; you can undo this in History.", self._delete_coupling)
+
+    @guarded(progress="Deleting the coupling…")
+    def _delete_coupling(self) -> None:
+        result = self.ws.uncouple_company(self.no) if self.is_company else self.ws.uncouple(self.no)
         self._changed(f"{result} (You can undo this in History.)")
 
     @guarded()
-    def open_coupling(self) -> CouplingDialog:
+    def open_coupling(self) -> CouplingDialog | CompanyCouplingDialog:
         self.messages.clear()
         self.close_dialog()
-        self.dialog = CouplingDialog(self.ws, self.no, on_done=self._dialog_done, on_cancel=self.close_dialog)
+        dialog = CompanyCouplingDialog if self.is_company else CouplingDialog
+        self.dialog = dialog(self.ws, self.no, on_done=self._dialog_done, on_cancel=self.close_dialog)
         self.dialog_area.children = [self.dialog]
         return self.dialog
 
@@ -152,7 +199,7 @@ class NavContactsView(w.VBox):
             Column("coupled", "Coupled", "70px", yes_no),
         ], key="No.", on_select=self._selected, empty="No NAV contacts match.")
         table.add_class("cs-nav-table")
-        self.list = ContactList(ws.nav_contacts, table, placeholder="Search No., name, company, e-mail, phone…",
+        self.list = ContactList(self._page, table, placeholder="Search No., name, company, e-mail, phone…",
                                 css="nav-", page_size=page_size, on_change=self.refresh)
         self.search, self.coupled, self.table, self.pager = (self.list.search, self.list.coupled, self.list.table,
                                                              self.list.pager)
@@ -165,6 +212,15 @@ class NavContactsView(w.VBox):
         ])
         self.add_class("cs-nav-contacts")
         self.refresh()
+
+    def _page(self, **kw):
+        """A page of NAV contacts; a company's Coupled is its coupling to a CRM account."""
+        df = self.ws.nav_contacts(**kw)
+        companies = df["Type"] == "Company" if "Type" in df else None
+        if companies is not None and companies.any():
+            coupled = set(self.ws.accounts()["nav_no"].dropna().astype(str))
+            df.loc[companies, "coupled"] = df.loc[companies, "No."].astype(str).isin(coupled)
+        return df
 
     @guarded()
     def refresh(self) -> None:
