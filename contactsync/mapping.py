@@ -7,13 +7,12 @@ savable to TOML. :func:`default_mapping` is Business Central's contact mapping.
 from __future__ import annotations
 
 import difflib
+import tomllib
 from collections.abc import Iterable
 from collections.abc import Mapping as _Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from .errors import MappingError
 
