@@ -253,3 +253,56 @@ def test_person_card_names_its_crm_contact_and_links_to_nav(ws):
     card.load("CT000001")
     assert "Jürgen Müller" in card.status.value
     assert "cs-nav-link-a" in card.nav_link.value
+
+
+# -- the "Also" list ---------------------------------------------------------------------------------------
+def test_search_as_you_type_is_debounced_in_a_running_loop():
+    import asyncio
+
+    from contactsync.ui.common import Debounce
+
+    calls = []
+    d = Debounce(lambda: calls.append(1), delay=0.05)
+
+    async def typing():
+        for _ in range(5):  # five keystrokes, quicker than the delay
+            d()
+            await asyncio.sleep(0.01)
+        assert calls == []
+        await asyncio.sleep(0.12)
+
+    asyncio.run(typing())
+    assert calls == [1]
+    d()  # no running loop (plain Python): at once
+    assert calls == [1, 1]
+
+
+def test_search_box_updates_as_you_type_with_a_hint(demo):
+    app = StewardApp(demo)
+    nav = app.nav_contacts
+    assert nav.search.continuous_update and "as you type" in nav.list.hint.value
+    name = nav.table.rows[0]["Name"]
+    nav.search.value = name[:4]
+    assert nav.table.rows and all(name[:4].lower() in str(r).lower() for r in nav.table.rows)
+
+
+def test_cut_cells_carry_their_full_text_as_an_escaped_tooltip():
+    from contactsync.ui.common import Column, RowTable
+
+    xss = '<img src=x onerror=alert(1)> "quoted" and a very long value that the column cuts'
+    t = RowTable([Column("k", "Key", "60px"), Column("v", "Value", "80px"),
+                  Column("many", "Lines", "80px", lambda v, r: "<br>".join(v))], key="k")
+    t.set_rows([{"k": "1", "v": xss, "many": ["a", "b"]}])
+    cells = t.row_boxes["1"].children[1].value
+    assert 'title="&lt;img src=x onerror=alert(1)&gt; &quot;quoted&quot;' in cells
+    assert "<img" not in cells and 'title="a\nb"' in cells
+
+
+def test_synchronize_after_coupling_starts_at_no(ws):
+    card = ContactCard(ws)
+    card.load("CT000001")
+    dlg = card.open_coupling()
+    assert dlg.sync_after.label == "No" and dlg.sync_after.index == 0
+    dlg.create_new.value = True
+    dlg.create_new.value = False
+    assert dlg.sync_after.label == "No"

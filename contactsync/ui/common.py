@@ -215,6 +215,13 @@ class Column:
     def __init__(self, key: str, title: str, width: str = "1fr", fmt: Callable | None = None):
         self.key, self.title, self.width, self.fmt = key, title, width, fmt
 
+    def tip(self, row) -> str:
+        """The cell's full text, for the tooltip of a cell cut by its width (lists as lines)."""
+        value = row.get(self.key) if hasattr(row, "get") else row[self.key]
+        if isinstance(value, (list, tuple)):
+            return "\n".join(text(v) for v in value)
+        return "" if isinstance(value, bool) else text(value)
+
     def cell(self, row) -> str:
         value = row.get(self.key) if hasattr(row, "get") else row[self.key]
         if self.fmt is not None:
@@ -270,7 +277,8 @@ class RowTable(w.VBox):
             cb = w.Checkbox(value=key in keep, indent=False, layout=w.Layout(width="28px"))
             cb.add_class("cs-row-select")
             cells = w.HTML(f'<div class="cs-grid" style="grid-template-columns: {tpl}">'
-                           + "".join(f"<div>{c.cell(row)}</div>" for c in self.columns) + "</div>",
+                           + "".join(f'<div title="{esc(c.tip(row))}">{c.cell(row)}</div>' for c in self.columns)
+                           + "</div>",
                            layout=w.Layout(flex="1 1 auto"))
             box = w.HBox([cb, cells], layout=w.Layout(align_items="center"))
             box.add_class("cs-row")
@@ -393,6 +401,31 @@ class Pager(w.HBox):
                                 f'{total:,}</span>')
 
 
+class Debounce:
+    """Call ``fn`` once typing paused for ``delay`` seconds (in a kernel, whose event loop runs the timer);
+    without a running event loop (plain Python, tests) it calls ``fn`` at once."""
+
+    def __init__(self, fn: Callable[[], None], delay: float = 0.3):
+        self.fn, self.delay = fn, delay
+        self._handle = None
+
+    def __call__(self) -> None:
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.fn()
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = loop.call_later(self.delay, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self.fn()
+
+
 COUPLED_OPTIONS = [("All", "all"), ("Coupled", "coupled"), ("Uncoupled", "uncoupled")]
 COUPLED_VALUES = {"all": None, "coupled": True, "uncoupled": False}
 
@@ -409,16 +442,19 @@ class ContactList:
                  page_size: int, on_change: Callable[[], None]):
         self._fetch = fetch
         self._on_change = on_change
-        self.search = w.Text(placeholder=placeholder, description="Search", continuous_update=False,
+        self.search = w.Text(placeholder=placeholder, description="Search", continuous_update=True,
                              layout=w.Layout(width="360px"))
         self.search.add_class(f"cs-{css}search")
+        self.hint = w.HTML('<span class="cs-hint">Results update as you type.</span>')
+        self.hint.add_class(f"cs-{css}search-hint")
+        self._debounce = Debounce(self._refilter)
         self.coupled = w.Dropdown(options=COUPLED_OPTIONS, value="all", description="Coupled",
                                   layout=w.Layout(width="220px"))
         self.coupled.add_class(f"cs-{css}coupled-filter")
         self.table = table
         self.pager = Pager(page_size, on_change)
-        self.filters = w.HBox([self.search, self.coupled])
-        self.search.observe(lambda _c: self._refilter(), names="value")
+        self.filters = w.HBox([self.search, self.coupled, self.hint], layout=w.Layout(align_items="center"))
+        self.search.observe(lambda _c: self._debounce(), names="value")
         self.coupled.observe(lambda _c: self._refilter(), names="value")
 
     def _refilter(self) -> None:
