@@ -66,7 +66,8 @@ def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     `contactsync ... --json`; the CLI and the views report progress themselves. Inside a Jupyter kernel
     without ipywidgets (the core install's papermill runs) the bar is already off and DuckDB refuses
     any change to the setting, so it is changed only when on."""
-    if con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0]:
+    (on,) = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0]  # fetchall: no open result
+    if on:
         con.execute("SET enable_progress_bar = false")
     return con
 
