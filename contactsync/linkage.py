@@ -507,6 +507,29 @@ def labels(matcher: Matcher) -> dict[str, dict[int, str]]:
     return out
 
 
+# DuckDB function names in the comparison SQL -> their names elsewhere (Splink's UDFs on Spark)
+DIALECT_FUNCTIONS = {"spark": {f"{JW}(": "jaro_winkler(", "starts_with(": "startswith("}}
+
+
+def for_dialect(settings: dict, dialect: str) -> dict:
+    """The settings (a trained model's too) with the SQL written for ``dialect`` (``"spark"``): the same
+    levels and parameters, Splink's function names there. Blocking rules become the code's."""
+    names = DIALECT_FUNCTIONS[dialect]
+    s = json.loads(json.dumps(settings))
+
+    def tr(sql: str) -> str:
+        for a, b in names.items():
+            sql = sql.replace(a, b)
+        return sql
+    for c in s["comparisons"]:
+        for lv in c["comparison_levels"]:
+            lv["sql_condition"] = tr(lv["sql_condition"])
+    s["blocking_rules_to_generate_predictions"] = [{"blocking_rule": tr(r), "sql_dialect": dialect}
+                                                   for r in BLOCKING_RULES]
+    s["sql_dialect"] = dialect
+    return s
+
+
 def without_tf(settings: dict) -> dict:
     """The settings with the term-frequency adjustments off (a handful of records has no frequencies)."""
     s = json.loads(json.dumps(settings))

@@ -199,3 +199,20 @@ def test_a_model_for_other_comparisons_is_not_used():
         linkage.store(con, linkage.Matcher(settings, linkage.Source.WORKSPACE, "2020-01-01T00:00:00"))
         assert linkage.stored(con) is None
     assert "job title" in ws.suggest_couplings().iloc[0]["reasons"]
+
+
+@pytest.mark.slow
+def test_the_same_model_scores_the_same_on_spark(monkeypatch, capsys):
+    """Where pyspark and Java are installed (not in CI: too big for the test extra): the model trained on
+    DuckDB, rewritten for Spark, gives the same pairs and weights on a local Spark session."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (not part of any extra)")
+    monkeypatch.syspath_prepend(str(ROOT))
+    from bench.matching import spark_check
+
+    assert spark_check.main(["febrl1"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    import re
+
+    duck, spark, both = (int(x) for x in re.search(r"DuckDB (\d+) pairs, Spark (\d+) pairs .* in both (\d+)", line).groups())
+    assert both >= 0.99 * duck and both >= 0.99 * spark, line
+    assert float(re.search(r"median ([\d.]+)", line).group(1)) < 0.01, line
