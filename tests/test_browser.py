@@ -287,3 +287,48 @@ def test_coupling_dialog_differences_and_history(served, page):
         assert bool(runs.loc[last, "undone"])
         assert other in set(ws.differences()["nav_no"])
     assert page.dialogs == []
+
+
+def test_company_card_and_a_failed_run_in_history(served, page):
+    """Issue 16 items 4 and 7 as a steward sees them: a company coupled to an account reads Coupled: Yes with
+    the account's name; a failed run in History says it failed, with the record and why."""
+    url, ws_path = served
+    with _workspace(ws_path) as ws:
+        acc = ws.accounts()
+        company = acc.loc[acc["coupled"]].iloc[0]
+        no, account_name = str(company["nav_no"]), str(company["name"])
+        coupled = ws.nav_contacts(coupled=True, limit=5)
+        person = str(coupled.loc[coupled["Type"] == "Person", "No."].iloc[0])
+        row = ws.nav_contact(person)
+        row.update({"E-Mail": "not an e-mail", "SystemModifiedAt": pd.Timestamp("2031-01-01 12:00:00")})
+        cols = list(ws.sql("SELECT * FROM nav_contact LIMIT 0").columns)
+        ws.import_nav(pd.DataFrame([{c: row.get(c) for c in cols}]))
+        failed = ws.sync("push", nos=[person], force=True)
+        assert failed.failed == 1
+    _open_app(page, url)
+
+    _tab(page, "Contacts (Dynamics NAV)")
+    _search(page, ".cs-nav-search", no)
+    page.wait_for_function("document.querySelectorAll('.cs-nav-table .cs-row').length === 1")
+    page.locator(".cs-nav-table .cs-row-select input").click()
+    card = page.locator(".cs-contact-card")
+    card.locator(".cs-status-coupled", has_text=account_name).wait_for()
+    assert "Yes" in card.locator('[data-field="Coupled"]').inner_text()
+    assert account_name in card.locator('[data-field="Coupled"]').inner_text()
+    card.locator("button.cs-setup-coupling").click()
+    page.locator(".cs-account-coupling-dialog .cs-account-picker").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "11-company-card.png"), full_page=True)
+
+    _tab(page, "History")
+    hist = page.locator(".cs-history")
+    hrow = hist.locator(".cs-history-table .cs-row").first
+    expect(hrow.locator(".cs-grid > div").first).to_have_text(str(failed.run_id), timeout=30_000)
+    assert person in hrow.inner_text() and "1 failed" in hrow.inner_text()
+    hrow.locator(".cs-row-select input").click()
+    changes = hist.locator(".cs-run-changes")
+    changes.locator(".cs-msg-error").wait_for()
+    said = changes.inner_text()
+    assert f"Run {failed.run_id}: 1 record(s) failed: {person}:" in said and "e-mail" in said.lower()
+    assert "changed no field values" not in said
+    page.screenshot(path=str(ARTIFACTS / "12-history-failed-run.png"), full_page=True)
+    assert page.dialogs == []

@@ -251,13 +251,14 @@ class RowTable(w.VBox):
         self.row_boxes: dict[str, w.HBox] = {}
         self.selected: tuple = ()
         self._quiet = False
-        self.header = w.HTML(layout=w.Layout(flex="1 1 auto"))
+        self.header = w.HTML(layout=w.Layout(flex="1 1 0%", min_width="0"))
         self.header_box = w.HBox([w.HTML(layout=w.Layout(width="28px")), self.header])
         super().__init__([])
         self.add_class("cs-table")
 
     def _template(self) -> str:
-        return " ".join(c.width for c in self.columns)
+        # minmax(0, …fr): a long value is cut (with its tooltip), and every row keeps the header's columns
+        return " ".join(f"minmax(0, {c.width})" if c.width.endswith("fr") else c.width for c in self.columns)
 
     def set_rows(self, rows: pd.DataFrame | Iterable[dict], keep_selection: bool = True) -> None:
         if isinstance(rows, pd.DataFrame):
@@ -279,7 +280,7 @@ class RowTable(w.VBox):
             cells = w.HTML(f'<div class="cs-grid" style="grid-template-columns: {tpl}">'
                            + "".join(f'<div title="{esc(c.tip(row))}">{c.cell(row)}</div>' for c in self.columns)
                            + "</div>",
-                           layout=w.Layout(flex="1 1 auto"))
+                           layout=w.Layout(flex="1 1 0%", min_width="0"))
             box = w.HBox([cb, cells], layout=w.Layout(align_items="center"))
             box.add_class("cs-row")
             if key in keep:

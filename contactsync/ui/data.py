@@ -41,7 +41,8 @@ def errors_text(errors: pd.DataFrame, limit: int = 5) -> str:
     if errors is None or errors.empty:
         return ""
     recs = errors.to_dict("records")
-    parts = [f"{text(r.get('nav_no')) or text(r.get('crm_id'))}: {text(r.get('message'))}" for r in recs[:limit]]
+    parts = [f"{text(r.get('nav_no')) or text(r.get('crm_id'))}: {text(r.get('message')).rstrip('. ')}"
+             for r in recs[:limit]]
     more = f"; and {len(recs) - limit} more" if len(recs) > limit else ""
     return "; ".join(parts) + more
 
