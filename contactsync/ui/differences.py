@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as w
 import pandas as pd
 
-from .common import Column, Confirm, Messages, Progress, RowTable, button, esc, guarded, text
+from .common import Column, Confirm, Debounce, Messages, Progress, RowTable, button, esc, guarded, text
 from .data import result_text
 
 ALL = "(all)"
@@ -37,7 +37,8 @@ class DifferencesView(w.VBox):
         self.on_changed = on_changed
         self.max_pairs = max_pairs
         self.all: pd.DataFrame = pd.DataFrame()
-        self.filter = w.Text(placeholder="Filter by No., value…", description="Filter", continuous_update=False,
+        self.filter = w.Text(placeholder="Filter by No., name, value… (as you type)", description="Filter",
+                             continuous_update=True,
                              layout=w.Layout(width="300px"))
         self.filter.add_class("cs-diff-filter")
         self.field = w.Dropdown(options=[ALL], value=ALL, description="Field", layout=w.Layout(width="260px"))
@@ -67,7 +68,9 @@ class DifferencesView(w.VBox):
         self.messages = Messages()
         self.progress = Progress()
         self.refresh_button.on_click(lambda _b: self.refresh())
-        for wd in (self.filter, self.field, self.state):
+        self._debounce = Debounce(self.apply_filter)
+        self.filter.observe(lambda _c: self._debounce(), names="value")
+        for wd in (self.field, self.state):
             wd.observe(lambda _c: self.apply_filter(), names="value")
         self.select_all.observe(lambda c: self.table.select_all(c["new"]), names="value")
         super().__init__([
