@@ -71,8 +71,8 @@ class CouplingDialog(w.VBox):
         self.picker.observe(lambda _c: self.refresh_records(), names="value")
         self.create_new.observe(self._create_new_changed, names="value")
         name = text(nav.get("Name"))
-        status = (f"Currently coupled to CRM contact {esc(self.current_crm_id)}." if self.current_crm_id
-                  else "Not coupled yet.")
+        status = (f"Currently coupled to the CRM contact {esc(crm_label(ws.crm_contact(self.current_crm_id)))}."
+                  if self.current_crm_id else "Not coupled yet.")
         super().__init__([
             w.HTML(f'<div class="cs-title">Dynamics CRM Contact Coupling — {esc(no)} {esc(name)}</div>'
                    f'<div class="cs-hint">{status}</div>'),
