@@ -306,3 +306,15 @@ def test_synchronize_after_coupling_starts_at_no(ws):
     dlg.create_new.value = True
     dlg.create_new.value = False
     assert dlg.sync_after.label == "No"
+
+
+def test_old_messages_do_not_linger_on_a_new_selection(ws):
+    from conftest import CRM_3
+
+    app = StewardApp(ws)
+    v = app.crm_contacts
+    v.table.select(CRM_3)
+    v.create_nav_button.click()
+    assert v.messages.kind == "ok"
+    v.table.select(v.table.rows[0]["contactid"])
+    assert v.messages.text == ""

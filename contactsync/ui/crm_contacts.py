@@ -66,6 +66,7 @@ class CrmContactsView(w.VBox):
     def _selected(self, keys) -> None:
         self.create_nav_button.disabled = not keys
         self.confirm.close_box()
+        self.messages.clear()  # an earlier action's message does not linger on another selection
 
     # -- Create Contact in Dynamics NAV ----------------------------------------------------------
     @guarded()
