@@ -29,6 +29,10 @@ from . import report
 from .errors import ContactSyncError, WorkspaceBusyError, WorkspaceError
 from .report import EXIT_ATTENTION, EXIT_BUSY, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK
 
+__all__ = ["DEFAULT_WORKSPACE", "DIRECTION", "EPILOG", "IMPORT_KINDS", "app", "backup", "couple", "demo", "diff",
+           "export", "import_", "init", "json_option", "main", "match", "match_accept", "match_couple", "match_suggest",
+           "reindex", "report_", "restore", "runs", "sync", "uncouple", "undo", "workspace_option"]
+
 DEFAULT_WORKSPACE = "workspace.duckdb"
 DIRECTION = click.Choice(["push", "pull", "both"])
 

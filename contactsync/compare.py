@@ -8,6 +8,8 @@ from __future__ import annotations
 from .mapping import TableMapping
 from .sqlbuild import norm, q
 
+__all__ = ["compare_sql", "differences_sql"]
+
 
 def _pair_values(m: TableMapping, i: int, f) -> tuple[str, str, str, str]:
     """(nav value, crm value, nav comparable, crm comparable) expressions over aliases n, r, cr."""

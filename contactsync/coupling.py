@@ -15,6 +15,9 @@ from .mapping import TableMapping
 from .sources import utc_timestamp_sql
 from .sqlbuild import q
 
+__all__ = ["NAV_NO_MAX_LENGTH", "PERSON_RULE", "check_person", "couple_pair", "create_crm", "create_nav", "crm_key",
+           "fetch_crm", "fetch_nav", "import_couplings", "nav_key", "next_numbers", "partner", "require", "uncouple"]
+
 PERSON_RULE = ("You can only couple NAV contacts that are type Person and assigned to a company "
                "(set its Company No. in NAV first).")
 

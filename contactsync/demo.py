@@ -6,6 +6,8 @@ from pathlib import Path
 
 from .workspace import Workspace
 
+__all__ = ["DATA_FILES", "build_demo", "data_dir"]
+
 DATA_FILES = {
     "accounts": "crm_accounts.csv",
     "nav": "nav_contacts.csv",

@@ -3,6 +3,9 @@ message says what was wrong and how to fix it; the workspace is then unchanged."
 
 from __future__ import annotations
 
+__all__ = ["ContactSyncError", "CouplingError", "ImportFileError", "MappingError", "NotFoundError", "SyncError",
+           "UndoError", "WorkspaceBusyError", "WorkspaceError", "shorten"]
+
 
 class ContactSyncError(Exception):
     """Base class of every error a user can cause. ``context`` carries structured details."""

@@ -16,6 +16,9 @@ from . import search
 from .errors import NotFoundError, UndoError
 from .sqlbuild import q
 
+__all__ = ["COUNTS", "SIDE_TABLE", "TABLE_SIDE", "add_counts", "changes", "finish_run", "log_before", "mark_created",
+           "now_utc", "row_md5", "runs", "start_run", "table_columns", "undo"]
+
 SIDE_TABLE = {"nav": "nav_contact", "crm": "crm_contact", "account": "crm_account"}
 TABLE_SIDE = {v: k for k, v in SIDE_TABLE.items()}
 COUNTS = ("inserted", "modified", "unchanged", "skipped", "failed", "coupled", "uncoupled")

@@ -38,6 +38,12 @@ import pandas as pd
 
 from .errors import ContactSyncError
 
+__all__ = ["BLOCKING_RULES", "COLUMNS", "DIALECT_FUNCTIONS", "DL", "EM_NAMES", "EM_OTHERS", "FIELDS", "FIELD_NAMES",
+           "FREE_MAIL", "JW", "MARGIN", "MAX_WEIGHT", "MIN_M", "MIN_TRAIN", "MIN_WEIGHT", "MODEL_KEY", "Matcher",
+           "PRIOR_RECALL", "PRIOR_RULES", "PRIVATE_WORK", "SEED", "Source", "U_PAIRS", "company_sql", "decide",
+           "for_dialect", "frame", "known_first_names", "labels", "load_prior", "model_settings", "phonetic_sql",
+           "predict", "session", "store", "stored", "train", "without_tf"]
+
 MODEL_KEY = "matcher:model"
 MIN_TRAIN = 300      # uncoupled records per side needed to train on the workspace (else the prior)
 MARGIN = 3.0         # bits the best candidate must lead the runner-up of both records by to be ``match``

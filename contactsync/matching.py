@@ -35,6 +35,11 @@ from .mapping import TableMapping
 from .sqlbuild import filter_sql, q
 from .sync import SyncResult
 
+__all__ = ["CoupleResult", "DEFAULT_THRESHOLD", "MatchResult", "REASONS", "ROLES", "email_sql", "fold_name",
+           "lk_company", "match_couple", "matcher_info", "name_sql", "normalize_groups", "normalize_phone",
+           "pairs_frame", "prepared", "run_couple_matches", "run_match_couple", "run_suggest", "suggest_couplings",
+           "sync_scoped", "text_sql", "train_matcher"]
+
 REASONS = ("none", "several", "already coupled", "not eligible")
 DEFAULT_THRESHOLD = 0.5
 

@@ -29,6 +29,12 @@ from .errors import ContactSyncError, WorkspaceBusyError
 from .notebooks import SYNC_RUN
 from .sync import DIRECTIONS, SyncResult
 
+__all__ = ["EXIT_ATTENTION", "EXIT_BUSY", "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_OK", "NOTEBOOK", "PARAM_NAMES",
+           "ParameterError", "RunFailed", "SUMMARY_ROWS", "SyncRunParams", "changes_chart", "changes_per_field",
+           "check_outcome", "check_params", "conflicts_frame", "counts_frame", "dated_folder", "errors_frame",
+           "frame_records", "headline", "params_from_namespace", "planned_steps", "read_summary", "run_notebook",
+           "run_sync", "select_records", "show", "sync_summary", "write_json"]
+
 #: Exit codes shared by the CLI and ``summary["exit_code"]``.
 EXIT_OK, EXIT_ATTENTION, EXIT_INPUT, EXIT_BUSY, EXIT_INTERNAL = 0, 1, 2, 3, 4
 

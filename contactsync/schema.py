@@ -7,6 +7,10 @@ from . import search
 from .mapping import TableMapping
 from .sqlbuild import q
 
+__all__ = ["COUPLING_COLUMNS", "CRM_ACCOUNT_COLUMNS", "CRM_CONTACT_COLUMNS", "NAV_CONTACT_COLUMNS", "RECORD_TABLES",
+           "SCHEMA_VERSION", "UNIQUE_KEYS", "check_unique_keys", "duplicate_keys_sql", "ensure", "mapping_ddl",
+           "schema_ddl", "unique_keys_ddl", "upgrade_ddl", "views_ddl"]
+
 # 2: the contact lists' search index (contactsync.search); 3: its text skips blank fields, one sort-key
 # column; 4: coupling after-images as key + fingerprint (coupling_log.row_md5); 5: unique keys enforced by
 # the database (unique indexes on every record table's key, on each side of a coupling, on run ids)

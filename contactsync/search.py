@@ -25,6 +25,10 @@ from dataclasses import dataclass
 
 from .sqlbuild import INVISIBLE, q, visible_nfc
 
+__all__ = ["CRM_SEARCH", "INDEXES", "INDEX_FORM", "KEY_INDEXES", "NAV_SEARCH", "SearchIndex", "bounds_query", "ddl",
+           "drift", "drift_sql", "in_step", "needles", "page_query", "rebuild", "rebuild_sql", "refresh_run",
+           "refresh_sql", "rows_sql", "search_form", "touched_sql"]
+
 CRM_SEARCH = ("firstname", "middlename", "lastname", "emailaddress1", "telephone1", "mobilephone")
 NAV_SEARCH = ("No.", "Name", "First Name", "Surname", "E-Mail", "Phone No.", "Mobile Phone No.", "Company Name")
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+__all__ = ["INVISIBLE", "col", "column_list", "condition_sql", "crm_text", "filter_sql", "nav_text", "norm", "q",
+           "quote_identifier", "visible_nfc"]
+
 
 def quote_identifier(name: str) -> str:
     """Quote a DuckDB identifier: ``First Name`` -> ``"First Name"``, doubling inner quotes."""

@@ -18,6 +18,8 @@ import duckdb
 
 from .errors import WorkspaceBusyError, WorkspaceError
 
+__all__ = ["Store", "check_duckdb_file"]
+
 _LOCK_RE = re.compile(r"lock", re.I)
 _CONFLICT_RE = re.compile(r"conflict", re.I)
 

@@ -7,6 +7,8 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
+__all__ = ["email_problem", "invalid_emails", "over_length_sql", "shorten_sql", "utf16_length", "utf16_length_sql"]
+
 
 @lru_cache(maxsize=65536)
 def email_problem(value: str) -> str | None:

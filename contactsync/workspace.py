@@ -31,6 +31,9 @@ from .sources import describe, load_source
 from .sqlbuild import q
 from .sync import SyncResult
 
+__all__ = ["ActionResult", "Created", "DEFAULT_SETTINGS", "ExportResult", "REQUIRED_TABLES", "Settings", "Workspace",
+           "is_formula"]
+
 #: The tables every workspace has (a backup lacking one is not a workspace)
 REQUIRED_TABLES = ("meta", "nav_contact", "crm_contact", "crm_account", "coupling", "coupling_log", "run",
                    "change_log", "run_error", "run_conflict")

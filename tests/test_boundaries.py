@@ -70,3 +70,25 @@ def test_the_sql_scan_sees_a_statement():
     found = SQL_STATEMENT.findall('con.execute("ALTER TABLE x ADD c"); con.execute("SELECT * FROM '
                                   'information_schema.tables"); # create it first')
     assert found == ["ALTER TABLE", "information_schema"]
+
+
+PUBLIC_MODULES = [p for p in MODULES if not p.name.startswith("_") or p.name == "__init__.py"]
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@pytest.mark.parametrize("path", PUBLIC_MODULES, ids=_rel)
+def test_every_public_module_says_what_it_exports(path):
+    import importlib
+
+    if "ui" in path.relative_to(PACKAGE).parts:
+        pytest.importorskip("ipywidgets")
+    mod = importlib.import_module(_module_name(path))
+    names = getattr(mod, "__all__", None)
+    assert isinstance(names, list) and names, f"{_rel(path)} has no __all__"
+    absent = [n for n in names if not hasattr(mod, n)]
+    assert not absent, f"{_rel(path)}.__all__ names what it does not define: {absent}"
+    assert len(set(names)) == len(names)

@@ -14,6 +14,8 @@ from .history import HistoryView
 from .nav_contacts import NavContactsView
 from .review import ReviewView
 
+__all__ = ["ENV_WORKSPACE", "StewardApp", "default_workspace_path", "open_workspace"]
+
 ENV_WORKSPACE = "CONTACTSYNC_WORKSPACE"
 
 

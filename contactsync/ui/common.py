@@ -15,6 +15,10 @@ import pandas as pd
 
 from ..errors import ContactSyncError
 
+__all__ = ["COUPLED_OPTIONS", "COUPLED_VALUES", "Column", "Confirm", "ContactList", "Debounce", "Messages", "Pager",
+           "Progress", "RowTable", "STYLE", "button", "close_tree", "esc", "guarded", "html_table", "live_widgets",
+           "message_html", "text", "yes_no"]
+
 STYLE = """
 <style>
 .cs-app { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; font-size: 13px; }

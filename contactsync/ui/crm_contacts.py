@@ -8,6 +8,8 @@ import ipywidgets as w
 
 from .common import Column, Confirm, ContactList, Messages, Progress, RowTable, button, esc, guarded, text, yes_no
 
+__all__ = ["CrmContactsView"]
+
 
 def _name(_v, row) -> str:
     return esc(" ".join(p for p in (text(row.get("firstname")), text(row.get("middlename")),

@@ -6,6 +6,9 @@ import pandas as pd
 
 from .common import text
 
+__all__ = ["DEST_CHANGED", "DIRECTION_WORDS", "KIND_WORDS", "account_of", "compare_pair", "contacts_label", "crm_label",
+           "crm_name", "errors_text", "nav_name", "result_text", "run_contacts"]
+
 
 def compare_pair(ws, no: str, crm_id: str) -> pd.DataFrame:
     """The Coupled Records table for a NAV contact and a CRM contact."""

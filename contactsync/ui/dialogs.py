@@ -10,6 +10,9 @@ import pandas as pd
 from .common import Confirm, Messages, Progress, button, esc, guarded, html_table, message_html, text
 from .data import DEST_CHANGED, compare_pair, crm_label, errors_text, result_text
 
+__all__ = ["CompanyCouplingDialog", "CouplingDialog", "NO_SYNC", "SYNC_AFTER_OPTIONS", "SYNC_NOW_OPTIONS",
+           "SyncNowDialog", "account_label", "changes_html", "coupled_records_html"]
+
 NO_SYNC = "no"  # a Dropdown whose value is None shows blank: "No" needs a value of its own
 SYNC_AFTER_OPTIONS = [("No", NO_SYNC), ("Yes - Use the Dynamics NAV Data", "push"),
                       ("Yes - Use the Dynamics CRM Data", "pull")]

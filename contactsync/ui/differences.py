@@ -9,6 +9,8 @@ import pandas as pd
 from .common import Column, Confirm, Debounce, Messages, Progress, RowTable, button, esc, guarded, text
 from .data import result_text
 
+__all__ = ["ALL", "DifferencesView", "field_chart_html"]
+
 ALL = "(all)"
 
 

@@ -7,6 +7,8 @@ import ipywidgets as w
 from .common import Column, Confirm, Messages, Progress, RowTable, button, esc, guarded, html_table, message_html, text
 from .data import DIRECTION_WORDS, KIND_WORDS, contacts_label, errors_text, run_contacts
 
+__all__ = ["COUNT_WORDS", "HistoryView"]
+
 
 def _when(v, _r) -> str:
     s = text(v)

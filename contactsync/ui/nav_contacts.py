@@ -21,6 +21,8 @@ from .common import (
 from .data import account_of, crm_name, nav_name
 from .dialogs import CompanyCouplingDialog, CouplingDialog, SyncNowDialog
 
+__all__ = ["CARD_FIELDS", "ContactCard", "NavContactsView"]
+
 CARD_FIELDS = ["No.", "Type", "First Name", "Middle Name", "Surname", "Company No.", "Company Name", "Job Title", "Address", "Address 2",
                "Post Code", "City", "County", "Country/Region Code", "E-Mail", "Phone No.", "Mobile Phone No.",
                "Fax No.", "Home Page", "SystemModifiedAt", "Last Date Modified", "Last Time Modified"]

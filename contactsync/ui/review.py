@@ -17,6 +17,8 @@ import pandas as pd
 from ..sqlbuild import quote_identifier as q
 from .common import STYLE, Messages, esc, guarded
 
+__all__ = ["PREVIEW_FIELDS", "RecordCard", "ReviewView", "estimates", "evidence", "evidence_html"]
+
 PREVIEW_FIELDS = ("First Name", "Surname", "E-Mail", "Phone No.", "Mobile Phone No.", "Job Title", "Address",
                   "Post Code", "City", "Country/Region Code")
 
