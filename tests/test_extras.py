@@ -91,6 +91,8 @@ def test_app_refuses_a_missing_workspace_unless_demo(tmp_path, no_exec):
     (path, argv, env) = no_exec[0]
     assert argv[:3] == [sys.executable, "-m", "voila"] and argv[3] == str(STEWARD)
     assert f"--Voila.port={port}" in argv and "--Voila.port_retries=0" in argv
+    # kernels of closed tabs are culled (issue 16, item 8)
+    assert "--MappingKernelManager.cull_idle_timeout=600" in argv and "--MappingKernelManager.cull_connected=False" in argv
     assert env["CONTACTSYNC_WORKSPACE"] == str(ws.resolve())
     from contactsync import Workspace
 
