@@ -57,6 +57,7 @@ STAMPS_TZ = st.sampled_from(["2026-03-01T10:00:00+02:00", "2026-03-01T08:00:00Z"
 UTC_OF = {"2026-03-01T10:00:00+02:00": "2026-03-01 08:00:00", "2026-03-01T08:00:00Z": "2026-03-01 08:00:00",
           "2026-03-01 03:00:00-05:00": "2026-03-01 08:00:00", "2026-03-01T09:00:01+00:00": "2026-03-01 09:00:01"}
 
+NEW_PERSON = "CT000009"
 STAMP_FIELDS = ("SystemModifiedAt", "Last Date Modified", "Last Time Modified", "modifiedon")
 
 figures = {"sequences": 0, "steps": 0, "syncs": 0, "dry_runs_compared": 0, "undo_any": 0, "undo_refused": 0,
@@ -123,6 +124,17 @@ class NothingLostEver(NothingLost):
         if last_run(self.ws) != before_run and field != "address1_postalcode":
             pc = self.ws.crm_contact(crm_id)["address1_postalcode"]
             assert pc == str(number), f"JSON number {number} stored as {pc!r}"
+
+    @rule(company=st.sampled_from(["C00001", "C00002"]))
+    def import_new_person(self, company):
+        """A record that an import inserts (later runs may couple or edit it: undo of the import must then
+        refuse, never delete their work)."""
+        self._act(lambda: self.ws.import_nav(pd.DataFrame([{"No.": NEW_PERSON, "Type": "Person",
+                                                             "Company No.": company, "Surname": "Neu"}])))
+
+    @rule(crm_id=st.sampled_from(CRM_IDS), sync_after=st.sampled_from([None, "push", "pull"]))
+    def couple_new_person(self, crm_id, sync_after):
+        self._act(lambda: self.ws.couple(NEW_PERSON, crm_id, sync_after=sync_after, replace=True))
 
     @rule(crm_id=st.sampled_from(CRM_IDS), active=st.booleans())
     def set_crm_state(self, crm_id, active):
