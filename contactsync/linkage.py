@@ -29,7 +29,6 @@ import json
 import logging
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from enum import Enum
 from functools import lru_cache
 
@@ -37,6 +36,7 @@ import duckdb
 import pandas as pd
 
 from .errors import ContactSyncError
+from .history import now_utc
 
 __all__ = ["BLOCKING_RULES", "COLUMNS", "DIALECT_FUNCTIONS", "DL", "EM_NAMES", "EM_OTHERS", "FIELDS", "FIELD_NAMES",
            "FREE_MAIL", "JW", "MARGIN", "MAX_WEIGHT", "MIN_M", "MIN_TRAIN", "MIN_WEIGHT", "MODEL_KEY", "Matcher",
@@ -391,7 +391,7 @@ def train(sc, *, start: dict | None = None) -> Matcher:
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
             break
     out = _bounded(linker.misc.save_model_to_json(), start)
-    return Matcher(out, Source.WORKSPACE, datetime.now().isoformat(timespec="seconds"), n_nav, n_crm,
+    return Matcher(out, Source.WORKSPACE, now_utc().isoformat(timespec="seconds"), n_nav, n_crm,
                    round(time.perf_counter() - t, 2))
 
 

@@ -589,7 +589,7 @@ def run_match_couple(ws, groups, *, case_sensitive=False, side: str = "nav", key
                      sync_after: str | None = None, dry_run: bool = False) -> MatchResult:
     """``Workspace.match_couple``: one transaction, one run (none with ``dry_run``: nothing is written)."""
     settings = ws.settings._all()
-    ts = datetime.now()
+    ts = history.now_utc()
     try:
         with ws.transaction() as con:
             run_id = history.start_run(con, "couple", direction=sync_after, force=bool(sync_after),
@@ -681,7 +681,7 @@ def run_couple_matches(ws, pairs, *, sync_after: str | None = None, create_in_cr
     if df.empty and not new:
         raise CouplingError("nothing to couple: pass accepted pairs (nav_no, crm_id) or NAV persons to create "
                             "in CRM")
-    ts = datetime.now()
+    ts = history.now_utc()
     coupled = unchanged = created = 0
     with ws.transaction() as con:
         note = f"{len(df)} accepted match suggestion(s)" + (f", {len(new)} new in CRM" if new else "")
