@@ -889,6 +889,9 @@ class Workspace:
                 con.execute("COPY FROM DATABASE _source TO " + q(con.execute("SELECT current_database()").fetchone()[0]))
                 con.execute("DETACH _source")
                 con.execute("CHECKPOINT")
+            except duckdb.Error as exc:
+                raise WorkspaceError(f"backup {str(backup)!r} is damaged: {str(exc).splitlines()[0]}. Choose another "
+                                     "backup file.") from exc
             finally:
                 con.close()
             cls.open(tmp).close()  # upgrades an older schema in the copy; proves it opens
