@@ -113,13 +113,15 @@ def _name_levels(a: str, b: str, *, first: bool) -> list[dict]:
     return levels
 
 
-def _simple(col: str, *, tf: bool = False, typo: bool = False, jw: float | None = None) -> list[dict]:
-    levels = [_level(f"{col}_l IS NULL OR {col}_r IS NULL", "missing", null=True),
-              _level(f"{col}_l = {col}_r", "same", tf=col if tf else None)]
+def _simple(stem: str, *, tf: bool = False, typo: bool = False, jw: float | None = None) -> list[dict]:
+    """Levels over the prepared columns ``<stem>_l`` / ``<stem>_r``: ``stem`` is one of the package's own
+    comparison names (FIELDS), never a user's column, written bare as Splink's SQL expects."""
+    levels = [_level(f"{stem}_l IS NULL OR {stem}_r IS NULL", "missing", null=True),
+              _level(f"{stem}_l = {stem}_r", "same", tf=stem if tf else None)]
     if typo:
-        levels.append(_level(f"{DL}({col}_l, {col}_r) <= 1", "one typo"))
+        levels.append(_level(f"{DL}({stem}_l, {stem}_r) <= 1", "one typo"))
     if jw:
-        levels.append(_level(f"{JW}({col}_l, {col}_r) >= {jw}", "similar"))
+        levels.append(_level(f"{JW}({stem}_l, {stem}_r) >= {jw}", "similar"))
     return levels + [_else()]
 
 
@@ -550,9 +552,10 @@ def _sql_text(v: str) -> str:
     return "'" + v.replace("'", "''") + "'"
 
 
-def _label_sql(field: str, lab: dict[int, str]) -> str:
+def _label_sql(comparison: str, lab: dict[int, str]) -> str:
+    """The level label of Splink's ``gamma_<comparison>`` (a comparison name of FIELDS, not a user's column)."""
     whens = " ".join(f"WHEN {g} THEN {_sql_text(t)}" for g, t in sorted(lab.items()))
-    return f"CASE gamma_{field} {whens} END"
+    return f"CASE gamma_{comparison} {whens} END"
 
 
 def frame(sc, matcher: Matcher, *, min_score: float, top: int, nos: list[str] | None = None,
