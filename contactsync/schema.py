@@ -14,7 +14,7 @@ __all__ = ["COUPLING_COLUMNS", "CRM_ACCOUNT_COLUMNS", "CRM_CONTACT_COLUMNS", "NA
 # 2: the contact lists' search index (contactsync.search); 3: its text skips blank fields, one sort-key
 # column; 4: coupling after-images as key + fingerprint (coupling_log.row_md5); 5: unique keys enforced by
 # the database (unique indexes on every record table's key, on each side of a coupling, on run ids)
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 NAV_CONTACT_COLUMNS: dict[str, str] = {
     "No.": "VARCHAR", "Type": "VARCHAR", "Company No.": "VARCHAR", "Company Name": "VARCHAR",
@@ -114,7 +114,18 @@ def schema_ddl() -> list[str]:
             "crm_field": "VARCHAR", "nav_value": "VARCHAR", "crm_value": "VARCHAR", "base_value": "VARCHAR",
         }),
     ]
-    return stmts + unique_keys_ddl() + search.ddl()
+    return stmts + schema6_ddl() + unique_keys_ddl() + search.ddl()
+
+
+def schema6_ddl() -> list[str]:
+    """Tables and columns added in schema 6 (idempotent: also the upgrade from 5). Each block belongs to
+    one feature; add to your own block only."""
+    stmts: list[str] = []
+    # --- sync toolset (issue 15: strategies, skipped records, errors list) ---
+    # --- mapping options, transformation rules, value maps (issue 15) ---
+    # --- live connections, outbox, delivery (issue 17) ---
+    # --- run pipeline (issue 13: pair fingerprints) ---
+    return stmts
 
 
 def upgrade_ddl(version: int) -> list[str]:
@@ -125,6 +136,8 @@ def upgrade_ddl(version: int) -> list[str]:
         stmts.append("ALTER TABLE coupling_log ADD COLUMN IF NOT EXISTS row_md5 UBIGINT")
     if version < 5:
         stmts += unique_keys_ddl()
+    if version < 6:
+        stmts += schema6_ddl()
     return stmts
 
 

@@ -18,6 +18,7 @@ from conftest import CRM_1, fill_small
 from wschecksum import diff, fingerprint
 
 import contactsync as cs
+from contactsync.schema import SCHEMA_VERSION
 
 
 def _sha(path: Path) -> str:
@@ -67,7 +68,7 @@ def test_restore_never_modifies_its_source_even_when_it_upgrades_an_old_schema(t
     con.close()
     digest = _sha(b)
     with cs.Workspace.restore(b, tmp_path / "restored.duckdb") as w:
-        assert w.sql("SELECT value FROM meta WHERE key = 'schema_version'").value[0] == "5"
+        assert w.sql("SELECT value FROM meta WHERE key = 'schema_version'").value[0] == str(SCHEMA_VERSION)
     assert _sha(b) == digest
     assert not Path(str(b) + ".wal").exists()
 
