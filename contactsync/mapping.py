@@ -39,6 +39,8 @@ class FieldMapping:
     validate: str | None = None
     lookup: str | None = None
     constant: str | None = None
+    #: this field's update-conflict strategy (``none``/``send``/``get``), over the table's (contactsync.strategies)
+    update_conflict: str | None = None
 
     def __post_init__(self):
         for side in ("nav", "crm"):
@@ -55,6 +57,11 @@ class FieldMapping:
             raise MappingError(f"field {self.nav!r}: validate must be one of {VALIDATORS}, got {self.validate!r}")
         if self.lookup is not None and self.lookup not in LOOKUPS:
             raise MappingError(f"field {self.nav!r}: lookup must be one of {LOOKUPS}, got {self.lookup!r}")
+        if self.update_conflict is not None:
+            from .strategies import check_update
+
+            object.__setattr__(self, "update_conflict",
+                               check_update(self.update_conflict, f"field {self.nav!r}: update_conflict"))
         if self.constant is not None and self.direction == "Bidirectional":
             raise MappingError(
                 f"field {self.nav!r}: a constant value needs a one-way direction (ToCRM or FromCRM)"
@@ -131,11 +138,18 @@ class TableMapping:
     fields: tuple[FieldMapping, ...]
     nav_filter: tuple[Condition, ...] = ()
     crm_filter: tuple[Condition, ...] = ()
+    #: BC's Resolve Update / Deletion Conflicts (contactsync.strategies)
+    update_conflict: str = "none"
+    deletion_conflict: str = "none"
 
     def __post_init__(self):
         object.__setattr__(self, "fields", tuple(self.fields))
         object.__setattr__(self, "nav_filter", tuple(self.nav_filter))
         object.__setattr__(self, "crm_filter", tuple(self.crm_filter))
+        from .strategies import check_deletion, check_update
+
+        object.__setattr__(self, "update_conflict", check_update(self.update_conflict))
+        object.__setattr__(self, "deletion_conflict", check_deletion(self.deletion_conflict))
         if not self.fields:
             raise MappingError(f"mapping {self.name!r} has no field mappings")
         for attr in ("nav", "crm"):
@@ -200,7 +214,7 @@ class TableMapping:
             "crm": clean({"table": self.crm_table, "key": self.crm_key, "modified": self.crm_modified,
                           "filter": [clean(asdict(c)) | {"op": c.op} for c in self.crm_filter]}),
             "fields": [clean(asdict(f)) for f in self.fields],
-        }
+        } | {k: getattr(self, k) for k in ("update_conflict", "deletion_conflict") if getattr(self, k) != "none"}
 
     @classmethod
     def from_dict(cls, data: _Mapping) -> TableMapping:
@@ -223,6 +237,8 @@ class TableMapping:
                 nav_table=nav["table"], nav_key=nav["key"], nav_modified=nav.get("modified"),
                 crm_table=crm["table"], crm_key=crm["key"], crm_modified=crm.get("modified"),
                 fields=tuple(fields), nav_filter=conds(nav.get("filter")), crm_filter=conds(crm.get("filter")),
+                update_conflict=data.get("update_conflict", "none"),
+                deletion_conflict=data.get("deletion_conflict", "none"),
             )
         except MappingError:
             raise
