@@ -19,6 +19,7 @@ from .errors import (
 from .imports import ImportResult
 from .mapping import Condition, FieldMapping, TableMapping, default_mapping, load_mapping, save_mapping
 from .sqlbuild import quote_identifier
+from .store import Trace, trace
 from .sync import SyncResult
 from .workspace import ActionResult, Created, ExportResult, Workspace
 
@@ -28,5 +29,5 @@ __all__ = [
     "ActionResult", "Condition", "ContactSyncError", "CouplingError", "Created", "ExportResult", "FieldMapping",
     "ImportFileError", "ImportResult", "MappingError", "NotFoundError", "SyncError", "SyncResult", "TableMapping",
     "UndoError", "Workspace", "WorkspaceBusyError", "WorkspaceError", "default_mapping", "load_mapping",
-    "quote_identifier", "save_mapping",
+    "quote_identifier", "save_mapping", "Trace", "trace",
 ]

@@ -3,22 +3,37 @@
 A file workspace holds its connection only for the length of an action (or of a
 :meth:`Store.hold` block), so a notebook and a scheduled run can share one file. On a lock the
 store retries briefly, then raises :class:`WorkspaceBusyError` naming the holder.
+
+Every statement of the package runs through :meth:`Connection.execute`, the one execution chokepoint:
+it labels the statement (``label=`` or, by default, the calling function and line, e.g.
+``sync.plan:312``), adds the label and the statement to a failing statement's DuckDB error (as an
+exception note, so the error keeps its type), and, when tracing is on, records statement, rows and
+time. Tracing: ``CONTACTSYNC_TRACE=1`` in the environment logs each statement to the
+``contactsync.sql`` logger (on stderr if logging is not configured); ``with contactsync.trace() as t:``
+collects them (``t.frame()``, ``t.summary()``).
 """
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import os
 import re
+import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from .errors import WorkspaceBusyError, WorkspaceError
 
-__all__ = ["Store", "check_duckdb_file"]
+__all__ = ["Connection", "Statement", "Store", "Trace", "check_duckdb_file", "trace"]
+
+log = logging.getLogger("contactsync.sql")
 
 _LOCK_RE = re.compile(r"lock", re.I)
 _CONFLICT_RE = re.compile(r"conflict", re.I)
@@ -63,7 +78,176 @@ def check_duckdb_file(path: str) -> None:
         "(CLI: contactsync import nav FILE -w workspace.duckdb).", path=path)
 
 
-def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+# -- the execution chokepoint ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Statement:
+    """One traced statement: its label (``module.function:line`` unless given), the SQL, the rows it
+    returned or changed (``None`` when DuckDB does not say, e.g. DDL) and its seconds."""
+    label: str
+    sql: str
+    rows: int | None
+    seconds: float
+
+
+@dataclass
+class Trace:
+    """The statements run inside a :func:`trace` block, in order."""
+    statements: list[Statement] = field(default_factory=list)
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([(s.label, s.rows, s.seconds, s.sql) for s in self.statements],
+                            columns=["label", "rows", "seconds", "sql"])
+
+    def summary(self):
+        """Per label: statements, rows and seconds, slowest first."""
+        df = self.frame()
+        return (df.groupby("label", sort=False).agg(statements=("sql", "size"), rows=("rows", "sum"),
+                                                    seconds=("seconds", "sum"))
+                .sort_values("seconds", ascending=False).reset_index())
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.statements)
+
+    def __str__(self) -> str:
+        lines = [f"{len(self.statements)} statement(s), {self.seconds:.3f} s"]
+        lines += [f"{s.seconds * 1000:9.1f} ms {'' if s.rows is None else s.rows:>9} rows  {s.label}"
+                  for s in self.statements]
+        return "\n".join(lines)
+
+
+_TRACES: contextvars.ContextVar[tuple[Trace, ...]] = contextvars.ContextVar("contactsync_traces", default=())
+
+
+@contextmanager
+def trace():
+    """Collect every statement the package runs in this block (this thread / task), with rows and time::
+
+        with contactsync.trace() as t:
+            ws.sync("push")
+        print(t.summary())
+    """
+    t = Trace()
+    token = _TRACES.set(_TRACES.get() + (t,))
+    try:
+        yield t
+    finally:
+        _TRACES.reset(token)
+
+
+def _env_trace() -> bool:
+    return os.environ.get("CONTACTSYNC_TRACE", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _caller_label(depth: int = 2) -> str:
+    """``module.function:line`` of the package frame that called :meth:`Connection.execute` (frames of
+    this module are skipped)."""
+    f = sys._getframe(depth)
+    while f is not None and f.f_globals.get("__name__") in (__name__, "contextlib"):
+        f = f.f_back
+    if f is None:
+        return "?"
+    mod = f.f_globals.get("__name__", "?").removeprefix("contactsync.")
+    return f"{mod}.{f.f_code.co_qualname}:{f.f_lineno}"
+
+
+_DML = re.compile(r"\s*(INSERT|UPDATE|DELETE)\b", re.I)
+_CTAS = re.compile(r"\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?TABLE\s+(\"[^\"]+\"|\w+)\s.*?\bAS\b",
+                   re.I | re.S)
+
+
+def _short_sql(sql: str, limit: int = 600) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= limit else text[:limit] + f" ... ({len(text)} characters)"
+
+
+class _CountedResult:
+    """A DML statement's result while tracing: its row count was read to trace it, so it is handed back
+    from here (the underlying result is consumed)."""
+
+    def __init__(self, con: Connection, rows: list):
+        self._con = con
+        self._rows = rows
+
+    def fetchall(self) -> list:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchone(self):
+        return self._rows.pop(0) if self._rows else None
+
+    def df(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.fetchall(), columns=["Count"])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+class Connection:
+    """A DuckDB connection whose :meth:`execute` is the package's one execution chokepoint (see the
+    module's docstring). Everything else is DuckDB's own connection (``raw``), unchanged."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: duckdb.DuckDBPyConnection):
+        self.raw = raw
+
+    def execute(self, sql: str, params: Any = None, *, label: str | None = None) -> Any:
+        traces = _TRACES.get()
+        if not traces and not _env_trace():
+            try:
+                return self.raw.execute(sql) if params is None else self.raw.execute(sql, params)
+            except duckdb.Error as exc:
+                exc.add_note(f"contactsync statement {label or _caller_label()}: {_short_sql(sql)}")
+                raise
+        label = label or _caller_label()
+        t0 = time.perf_counter()
+        try:
+            res = self.raw.execute(sql) if params is None else self.raw.execute(sql, params)
+            rows: int | None = None
+            out: Any = res
+            if _DML.match(sql):
+                counted = res.fetchall()
+                rows = int(counted[0][0]) if counted and counted[0] and isinstance(counted[0][0], int) else None
+                out = _CountedResult(self, counted)
+            else:
+                m = _CTAS.match(sql)
+                if m:
+                    rows = self.raw.execute(f"SELECT count(*) FROM {m.group(1)}").fetchall()[0][0]
+        except duckdb.Error as exc:
+            exc.add_note(f"contactsync statement {label}: {_short_sql(sql)}")
+            raise
+        st = Statement(label, sql, rows, time.perf_counter() - t0)
+        for t in traces:
+            t.statements.append(st)
+        if _env_trace():
+            _log_statement(st)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+    def __repr__(self) -> str:
+        return f"<contactsync Connection {self.raw!r}>"
+
+
+def _log_statement(st: Statement) -> None:
+    if not log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("contactsync.sql %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    log.info("%8.1f ms %9s rows  %s  %s", st.seconds * 1000, "" if st.rows is None else st.rows, st.label,
+             _short_sql(st.sql, 300))
+
+
+def _quiet(con: duckdb.DuckDBPyConnection) -> Connection:
     """DuckDB draws a progress bar on stdout for a query over 2 s, which would break
     `contactsync ... --json`; the CLI and the views report progress themselves. Inside a Jupyter kernel
     without ipywidgets (the core install's papermill runs) the bar is already off and DuckDB refuses
@@ -71,14 +255,14 @@ def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     (on,) = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0]  # fetchall: no open result
     if on:
         con.execute("SET enable_progress_bar = false")
-    return con
+    return Connection(con)
 
 
 class Store:
     def __init__(self, path: str | Path = ":memory:", *, busy_timeout: float = 5.0):
         self.path = str(path)
         self.busy_timeout = busy_timeout
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._con: Connection | None = None
         self._depth = 0
         self._in_tx = False
         if self.in_memory:
@@ -89,7 +273,7 @@ class Store:
         return self.path == ":memory:"
 
     # -- connections -------------------------------------------------------------------------
-    def _connect(self) -> duckdb.DuckDBPyConnection:
+    def _connect(self) -> Connection:
         check_duckdb_file(self.path)
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.05
@@ -150,14 +334,14 @@ class Store:
                     f"workspace {self.path!r} is busy: another action in this program (another Workspace object "
                     "on the same file) is still running. Wait for it to finish, then try again.")
             try:
-                con.execute("BEGIN TRANSACTION")
+                con.execute("BEGIN TRANSACTION", label="store.begin")
                 self._in_tx = True
                 try:
                     yield con
                 except BaseException as exc:
                     self._in_tx = False
                     try:
-                        con.execute("ROLLBACK")
+                        con.execute("ROLLBACK", label="store.rollback")
                     except duckdb.Error:
                         pass
                     if isinstance(exc, duckdb.TransactionException) and _CONFLICT_RE.search(str(exc)):
@@ -166,7 +350,7 @@ class Store:
                 else:
                     self._in_tx = False
                     try:
-                        con.execute("COMMIT")
+                        con.execute("COMMIT", label="store.commit")
                     except duckdb.TransactionException as exc:
                         raise self._conflict(exc) from exc
             finally:
@@ -185,14 +369,14 @@ class Store:
         with self.hold() as con:
             if self._in_tx:
                 raise WorkspaceError("a read-only query cannot run inside another action's transaction")
-            con.execute("BEGIN TRANSACTION READ ONLY")
+            con.execute("BEGIN TRANSACTION READ ONLY", label="store.begin_read_only")
             self._in_tx = True
             try:
                 yield con
             finally:
                 self._in_tx = False
                 try:
-                    con.execute("ROLLBACK")
+                    con.execute("ROLLBACK", label="store.rollback")
                 except duckdb.TransactionException:  # a failed statement may already have ended it
                     pass
 

@@ -29,6 +29,7 @@ from .schema import SCHEMA_VERSION
 from .schema import ensure as ensure_schema
 from .sources import describe, load_source
 from .sqlbuild import q
+from .store import Connection
 from .sync import SyncResult
 
 __all__ = ["ActionResult", "Created", "DEFAULT_SETTINGS", "ExportResult", "REQUIRED_TABLES", "Settings", "Workspace",
@@ -829,7 +830,7 @@ class Workspace:
             raise WorkspaceError(f"backup {str(backup)!r} is empty (0 bytes): not a backup (an interrupted copy?). "
                                  "Choose another backup file.")
         try:
-            con = duckdb.connect(str(backup), read_only=True)
+            con = Connection(duckdb.connect(str(backup), read_only=True))
         except duckdb.Error as exc:
             raise WorkspaceError(f"backup {str(backup)!r} is not a contactsync workspace (not a DuckDB file this "
                                  f"version reads: {str(exc).splitlines()[0]}). Choose another backup file.") from exc
@@ -883,7 +884,7 @@ class Workspace:
             probe.close()
         tmp = _partial_name(dest)
         try:
-            con = duckdb.connect(str(tmp))
+            con = Connection(duckdb.connect(str(tmp)))
             try:  # copy through DuckDB, the backup attached read-only: its WAL is read, the file never written
                 con.execute("ATTACH ? AS _source (READ_ONLY)", [str(backup)])
                 con.execute("COPY FROM DATABASE _source TO " + q(con.execute("SELECT current_database()").fetchone()[0]))
