@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import duckdb
 import pandas as pd
 
-from . import search
+from . import changeset, search
 from .errors import NotFoundError, UndoError
 from .sqlbuild import q
 
@@ -116,6 +116,7 @@ def finish_run(con, run_id: int, note: str | None = None) -> None:
     con.execute("UPDATE run SET ended_at = ?, note = coalesce(?, note) WHERE run_id = ?",
                 [now_utc(), note, run_id])
     search.refresh_run(con, run_id)
+    changeset.queue_outbox(con, run_id)  # the run's changes for sides with a live connection, in this transaction
 
 
 def runs(con) -> pd.DataFrame:

@@ -124,6 +124,21 @@ def schema6_ddl() -> list[str]:
     # --- sync toolset (issue 15: strategies, skipped records, errors list) ---
     # --- mapping options, transformation rules, value maps (issue 15) ---
     # --- live connections, outbox, delivery (issue 17) ---
+    stmts += [
+        # one connection per side: its settings as JSON (URL, sign-in kind, ids, field names; never a secret)
+        # and its pull state (delta link or watermark)
+        "CREATE TABLE IF NOT EXISTS live_connection (side VARCHAR PRIMARY KEY, config VARCHAR, created_at TIMESTAMP,"
+        " delta_link VARCHAR, watermark TIMESTAMP, last_pull_at TIMESTAMP, last_pull_run BIGINT)",
+        # what the workspace knows of each remote record: its id there and the ETag of the version last seen
+        "CREATE TABLE IF NOT EXISTS live_record (side VARCHAR, key VARCHAR, remote_id VARCHAR, etag VARCHAR,"
+        " seen_at TIMESTAMP, deleted BOOLEAN DEFAULT false, PRIMARY KEY (side, key))",
+        "CREATE SEQUENCE IF NOT EXISTS outbox_seq START 1",
+        # a run's changes for a live side, one row per record, filled in the run's transaction
+        "CREATE TABLE IF NOT EXISTS outbox (item_id BIGINT, run_id BIGINT, side VARCHAR, key VARCHAR, op VARCHAR,"
+        " new_values VARCHAR, old_values VARCHAR, status VARCHAR, attempts INTEGER DEFAULT 0, message VARCHAR,"
+        " delivery_run BIGINT, queued_at TIMESTAMP, done_at TIMESTAMP)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS outbox_key ON outbox (item_id)",
+    ]
     # --- run pipeline (issue 13: pair fingerprints) ---
     return stmts
 

@@ -904,6 +904,38 @@ class Workspace:
                 leftover.unlink(missing_ok=True)
         return cls.open(dest)
 
+    # -- live connections (contactsync.live; needs the live extra) -------------------------------
+    def connect(self, side: str, url: str, *, credential=None, test: bool = True, **options) -> str:
+        """Keep a live connection for ``side`` ('crm' | 'nav'); no secrets (azure-identity signs in)."""
+        from .live import service
+
+        return service.connect(self, side, url, credential=credential, test=test, **options)
+
+    def test_connection(self, side: str, *, credential=None) -> str:
+        from .live import service
+
+        return service.test_connection(self, side, credential)
+
+    def pull(self, side: str, *, credential=None, full: bool = False, progress=None):
+        """Bring a live side's changes in (delta link, else watermark); returns a ``PullResult``."""
+        from .live import service
+
+        return service.pull(self, side, credential=credential, full=full, progress=progress)
+
+    def deliver(self, side: str | None = None, *, credential=None, credentials=None, batch_size=None,
+                max_batches=None, progress=None):
+        """Send the outbox to the live sides; returns a ``DeliveryResult``."""
+        from .live import service
+
+        return service.deliver(self, side, credential=credential, credentials=credentials, batch_size=batch_size,
+                               max_batches=max_batches, progress=progress)
+
+    def outbox(self, status: str | None = None, side: str | None = None, limit: int | None = 1000) -> pd.DataFrame:
+        from .changeset import outbox_frame
+
+        with self._store.connection() as con:
+            return outbox_frame(con, status=status, side=side, limit=limit)
+
     # -- deep links ------------------------------------------------------------------------------
     def crm_url(self, crm_id: str) -> str:
         """Link to the CRM contact's form."""

@@ -1,0 +1,4 @@
+"""Live connections to Dataverse and Business Central (the ``live`` extra): connections without secrets,
+incremental pulls through the import path, and ETag-safe, resumable delivery of the outbox."""
+
+__all__: list[str] = []

@@ -1,0 +1,375 @@
+"""The live flow: connect, test, pull (incremental, through the import path) and deliver the outbox.
+
+Crash safety without a two-phase commit: a pull commits its rows, ETags and delta link/watermark in one
+transaction (a kill before it leaves the old state, and the pull starts over). Delivery sends a batch, then
+commits its outcomes; a kill in between leaves those items pending, and the resend meets the ETag the first
+send produced — a 412 (or "already exists" for a create with its client-chosen id) — after which the record is
+re-read: if it holds exactly what we sent, the item is delivered (nothing applied twice), otherwise it
+changed remotely. Every item of one record goes out in order, one per batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from .. import history
+from ..changeset import OutboxStatus, outbox_frame, values_of
+from ..imports import ImportResult, import_records
+from ..schema import RECORD_TABLES
+from ..sqlbuild import q
+from .connections import Connection, LiveConnectionError, Side, check_no_secrets, credential_for, load, save
+from .remote import Item, Outcome, Pulled, Remote, Transient, make_remote
+
+__all__ = ["DeliveryResult", "PullResult", "connect", "deliver", "outbox", "pull", "test_connection"]
+
+_TABLE = {Side.CRM: "crm_contact", Side.NAV: "nav_contact"}
+_FLAG = {Side.CRM: ("crm_missing", "crm_id"), Side.NAV: ("nav_missing", "nav_no")}
+
+
+@dataclass(frozen=True)
+class PullResult:
+    side: str
+    imported: ImportResult
+    fetched: int = 0
+    echoes: int = 0                     # rows that were contactsync's own writes (not read back as changes)
+    deleted: tuple[str, ...] = ()       # workspace keys deleted remotely
+    pages: int = 0
+    requests: int = 0
+    mode: str = ""                      # delta | watermark | full
+    note: str = ""
+
+    def __str__(self) -> str:
+        text = (f"pull {self.side} ({self.mode}): {self.fetched} fetched in {self.pages} page(s), {self.echoes} echo(es) "
+                f"of contactsync's own writes skipped; {self.imported.inserted} inserted, {self.imported.updated} "
+                f"updated, {self.imported.unchanged} unchanged, {self.imported.rejected} rejected, "
+                f"{len(self.deleted)} deleted remotely")
+        return text + (f"; {self.note}" if self.note else "")
+
+
+@dataclass
+class DeliveryResult:
+    delivered: int = 0
+    changed_remotely: int = 0
+    rejected: int = 0
+    retried: int = 0
+    pending: int = 0
+    superseded: int = 0
+    run_id: int | None = None
+    requests: int = 0
+    outcomes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["item_id", "side", "key", "op",
+                                                                                 "status", "message"]), repr=False)
+
+    def counts(self) -> dict:
+        return {k: getattr(self, k) for k in ("delivered", "changed_remotely", "rejected", "retried", "pending",
+                                              "superseded")}
+
+    def __str__(self) -> str:
+        return ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in self.counts().items())
+
+
+def _remote(ws, side, credential, **kw) -> Remote:
+    with ws.connection() as con:
+        conn = load(con, side)
+    return make_remote(conn, credential if credential is not None else credential_for(conn), **kw)
+
+
+# -- connect / test ----------------------------------------------------------------------------------
+def _mapping_check(ws, conn: Connection) -> None:
+    if conn.side is Side.NAV:
+        lacking = [f.nav for f in ws.mapping.fields if f.nav not in conn.fields]
+        if lacking:
+            raise LiveConnectionError(
+                f"the mapping's NAV field(s) {', '.join(repr(x) for x in lacking)} have no field on the endpoint "
+                f"{conn.url}/{conn.entity_set} (Business Central's API v2.0 contact has no First Name, Middle Name, "
+                "Surname or Fax No.; only displayName). Connect to an endpoint that has them — a custom API page or "
+                "a published page web service — and name its fields, e.g. fields={'First Name': 'firstName', ...}; "
+                "or load a mapping without them.", missing=lacking)
+    else:
+        from .remote import _CRM_COLUMNS
+
+        lacking = [f.crm for f in ws.mapping.fields if f.crm not in _CRM_COLUMNS]
+        if lacking:
+            raise LiveConnectionError(f"the mapping's CRM attribute(s) {', '.join(lacking)} are not read by the "
+                                      "Dataverse connector", missing=lacking)
+
+
+def test_connection(ws, side: str, credential=None) -> str:
+    """Sign in, read one row with every mapped field; say what is wrong (auth, URL, permission, missing field)."""
+    with ws.connection() as con:
+        conn = load(con, side)
+    _mapping_check(ws, conn)
+    remote = make_remote(conn, credential if credential is not None else credential_for(conn), max_attempts=2)
+    try:
+        return remote.test()
+    except Transient as e:
+        raise LiveConnectionError(f"test connection: {side} at {conn.url} did not answer ({e}); check the URL and "
+                                  "the network") from None
+    finally:
+        remote.close()
+
+
+def connect(ws, side: str, url: str, *, credential=None, test: bool = True, **options) -> str:
+    """Keep a live connection for ``side`` ('crm' | 'nav'), tested first unless ``test=False``."""
+    check_no_secrets(options)
+    conn = Connection(side=side, url=url, **options)
+    with ws.transaction() as con:
+        save(con, conn)
+        if test:
+            _mapping_check(ws, conn)
+    msg = f"connected {conn.side.value} to {conn.url}"
+    if test:
+        try:
+            msg = test_connection(ws, side, credential)
+        except LiveConnectionError:
+            with ws.transaction() as con:
+                con.execute("DELETE FROM live_connection WHERE side = ?", [conn.side.value])
+            raise
+    return msg
+
+
+# -- pull --------------------------------------------------------------------------------------------
+def _ts_text(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def pull(ws, side: str, *, credential=None, full: bool = False, progress=None) -> PullResult:
+    """Bring the side's changes into the workspace: Dataverse through its delta link (change tracking), else
+    rows modified after the watermark minus the margin; ``full=True`` reads everything and also finds the
+    records deleted remotely by a key scan. Imported through the same path as a file (same checks, a run)."""
+    side_e = Side(side)
+    with ws.connection() as con:
+        conn = load(con, side)
+        delta_link, watermark = con.execute("SELECT delta_link, watermark FROM live_connection WHERE side = ?",
+                                            [side_e.value]).fetchone()
+    remote = make_remote(conn, credential if credential is not None else credential_for(conn))
+    note = ""
+    try:
+        if side_e is Side.CRM and conn.change_tracking and not full:
+            mode = "delta" if delta_link else "full"
+            try:
+                pulled = remote.read(delta_link=delta_link, progress=progress)
+            except LiveConnectionError as e:
+                if not delta_link or "expired" not in str(e).lower():
+                    raise
+                note = "the delta link had expired: read everything again (change tracking restarted)"
+                mode = "full"
+                pulled = remote.read(progress=progress)
+        else:
+            since = None if (full or watermark is None) else _ts_text(watermark - timedelta(seconds=conn.margin_seconds))
+            mode = "watermark" if since else "full"
+            pulled = remote.read(since=since, progress=progress)
+    except Transient as e:
+        raise LiveConnectionError(f"pull {side}: {conn.url} kept failing ({e}); nothing was changed, pull again "
+                                  "later") from None
+    finally:
+        remote.close()
+    return _store_pull(ws, conn, pulled, mode=mode, key_scan=(mode == "full"), requests=remote.requests, note=note)
+
+
+def _store_pull(ws, conn: Connection, pulled: Pulled, *, mode: str, key_scan: bool, requests: int,
+                note: str = "", run_note: str | None = None) -> PullResult:
+    side = conn.side
+    table = _TABLE[side]
+    key = RECORD_TABLES[table][0]
+    frame = pd.DataFrame(pulled.rows)
+    if frame.empty:
+        frame = pd.DataFrame(columns=[key, "@etag", "@id"])
+    frame = frame[frame[key].notna()] if key in frame else frame
+    if side is Side.CRM:
+        frame[key] = frame[key].astype(str).str.lower()
+    with ws.transaction() as con:
+        known = con.execute("SELECT key, etag FROM live_record WHERE side = ?", [side.value]).df()
+        merged = frame.merge(known, left_on=key, right_on="key", how="left") if len(frame) else frame.assign(etag=None)
+        echo = merged["etag"].notna() & (merged["etag"] == merged["@etag"]) if len(merged) else pd.Series([], dtype=bool)
+        fresh = frame[~echo.to_numpy()] if len(frame) else frame
+        data = fresh.drop(columns=["@etag", "@id"])
+        mapped = {c for f in ws.mapping.fields for c in (f.nav, f.crm)} | {key, "Type", "modifiedon",
+                                                                            "SystemModifiedAt", "statecode", "fullname",
+                                                                            "Name", "Company Name"}
+        data = data[[c for c in data.columns if c in mapped]]
+        if len(data):
+            res = import_records(con, table, data, code_cols=ws._code_cols(table), on_error="skip")
+            run_id = res.run_id
+        else:
+            res = ImportResult(source="live pull")
+            run_id = history.start_run(con, "import")
+        con.execute("UPDATE run SET note = ? WHERE run_id = ?",
+                    [run_note or f"pull {side.value} ({mode}) from {conn.url}", run_id])
+        if len(frame):
+            con.register("_pulled", frame[[key, "@etag", "@id"]].rename(columns={key: "k", "@etag": "e", "@id": "i"}))
+            con.execute("INSERT OR REPLACE INTO live_record SELECT ?, k, i, e, now()::TIMESTAMP, false FROM _pulled",
+                        [side.value])
+            con.unregister("_pulled")
+        gone_ids = list(pulled.deleted)
+        if key_scan and run_note is None:
+            seen = set(frame["@id"]) if len(frame) else set()
+            gone_ids += [r for (r,) in con.execute("SELECT remote_id FROM live_record WHERE side = ? AND NOT deleted",
+                                                   [side.value]).fetchall() if r not in seen]
+        deleted: list[str] = []
+        if gone_ids:
+            con.execute("CREATE OR REPLACE TEMP TABLE _gone AS SELECT unnest(?::VARCHAR[]) AS i", [gone_ids])
+            deleted = [k for (k,) in con.execute(
+                "SELECT l.key FROM live_record l JOIN _gone g ON g.i = l.remote_id WHERE l.side = ? ORDER BY 1",
+                [side.value]).fetchall()]
+            con.execute("UPDATE live_record SET deleted = true FROM _gone g WHERE live_record.side = ? AND "
+                        "live_record.remote_id = g.i", [side.value])
+            flag, col = _FLAG[side]
+            cond = f"c.entity = 'contact' AND c.{col} IN (SELECT l.key FROM live_record l JOIN _gone g ON g.i = " \
+                   f"l.remote_id WHERE l.side = '{side.value}') AND NOT c.{flag}"
+            history.log_before(con, run_id, cond)
+            con.execute(f"UPDATE coupling c SET {flag} = true WHERE {cond}")
+            con.execute("DROP TABLE _gone")
+        if run_note is None:
+            mod = "modifiedon" if side is Side.CRM else "SystemModifiedAt"
+            new_mark = None
+            if len(frame) and mod in frame:
+                stamps = pd.to_datetime(frame[mod], utc=True, errors="coerce").dropna()
+                if len(stamps):
+                    new_mark = stamps.max().tz_convert(None).to_pydatetime()
+            con.execute("UPDATE live_connection SET delta_link = coalesce(?, delta_link), watermark = greatest("
+                        "watermark, ?), last_pull_at = now()::TIMESTAMP, last_pull_run = ? WHERE side = ?",
+                        [pulled.delta_link, new_mark, run_id, side.value])
+        if len(data) == 0:
+            history.finish_run(con, run_id)
+    return PullResult(side.value, res, fetched=len(frame), echoes=int(echo.sum()) if len(frame) else 0,
+                      deleted=tuple(deleted), pages=pulled.pages, requests=requests, mode=mode, note=note)
+
+
+# -- deliver -----------------------------------------------------------------------------------------
+MAX_ATTEMPTS = 5
+
+
+def _pick(con, side: Side, limit: int) -> list[Item]:
+    rows = con.execute(
+        """SELECT o.item_id, o.key, o.op, o.new_values, l.remote_id, l.etag FROM outbox o
+           LEFT JOIN live_record l ON l.side = o.side AND l.key = o.key
+           WHERE o.side = ? AND o.status = 'pending'
+           QUALIFY row_number() OVER (PARTITION BY o.key ORDER BY o.item_id) = 1
+           ORDER BY o.item_id LIMIT ?""", [side.value, limit]).fetchall()
+    items = [Item(i, k, op, values_of(v), rid, etag) for i, k, op, v, rid, etag in rows]
+    inserts = [it for it in items if it.op == "insert"]
+    if inserts:
+        table = _TABLE[side]
+        key = RECORD_TABLES[table][0]
+        cur = con.execute(f"SELECT * FROM {q(table)} WHERE {q(key)} IN (SELECT unnest(?::VARCHAR[]))",
+                          [[it.key for it in inserts]]).df()
+        by_key = {str(r[key]): r for r in cur.to_dict("records")}
+        for it in inserts:
+            row = by_key.get(it.key, {})
+            it.values = {k: (None if pd.isna(v) else str(v)) for k, v in row.items() if k != key}
+            if side is Side.CRM:
+                it.remote_id = it.key
+    return items
+
+
+def deliver(ws, side: str | None = None, *, credential=None, credentials: dict | None = None,
+            batch_size: int | None = None, max_batches: int | None = None, progress=None) -> DeliveryResult:
+    """Send the outbox: per record delivered (new ETag kept), changed remotely (412 → re-pulled, in the errors
+    list), rejected (4xx, the service's message) or left pending after bounded retries (429/5xx/lost)."""
+    result = DeliveryResult()
+    rows: list[dict] = []
+    with ws.connection() as con:
+        sides = [Side(side)] if side else [Side(s) for (s,) in con.execute(
+            "SELECT DISTINCT side FROM outbox WHERE status = 'pending' AND side IN (SELECT side FROM live_connection) "
+            "ORDER BY 1").fetchall()]
+    with ws.transaction() as con:
+        result.run_id = history.start_run(con, "deliver", note="deliver " + ", ".join(s.value for s in sides))
+    for s in sides:
+        cred = (credentials or {}).get(s.value, credential)
+        remote = _remote(ws, s, cred)
+        size = min(batch_size or remote.conn.batch_size or remote.max_batch, remote.max_batch)
+        batches = 0
+        try:
+            while max_batches is None or batches < max_batches:
+                with ws.connection() as con:
+                    items = _pick(con, s, size)
+                if not items:
+                    break
+                batches += 1
+                if s is Side.NAV:
+                    _resolve_nav_ids(remote, items)
+                try:
+                    outs = remote.send(items)
+                except Transient as e:
+                    outs = [Outcome(it.item_id, "transient", message=str(e)) for it in items]
+                    _apply(ws, s, remote, items, outs, result, rows)
+                    break
+                _apply(ws, s, remote, items, outs, result, rows)
+                if progress:
+                    progress(result)
+        finally:
+            result.retried += remote.retries
+            result.requests += remote.requests
+            remote.close()
+    with ws.transaction() as con:
+        result.pending = con.execute("SELECT count(*) FROM outbox WHERE status = 'pending'" +
+                                     (" AND side = ?" if side else ""), [Side(side).value] if side else []).fetchone()[0]
+        con.execute("UPDATE run SET ended_at = ? WHERE run_id = ?", [history.now_utc(), result.run_id])
+    result.outcomes = pd.DataFrame(rows, columns=["item_id", "side", "key", "op", "status", "message"])
+    return result
+
+
+def _resolve_nav_ids(remote: Remote, items: list[Item]) -> None:
+    """Records never pulled from Business Central: find their SystemId by number (an update needs it)."""
+    lost = [it for it in items if it.remote_id is None and it.op != "insert"]
+    if lost:
+        found = remote.fetch(lost)
+        for it in lost:
+            row = found.get(it.item_id)
+            if row:
+                it.remote_id, it.etag = row["@id"], row["@etag"]
+
+
+def _apply(ws, side: Side, remote: Remote, items: list[Item], outs: list[Outcome], result: DeliveryResult,
+           rows: list[dict]) -> None:
+    by_id = {it.item_id: it for it in items}
+    frame = pd.DataFrame([{"item_id": o.item_id, "status": o.status, "etag": o.etag, "remote_id": o.remote_id,
+                           "message": o.message, "key": by_id[o.item_id].key, "op": by_id[o.item_id].op} for o in outs])
+    changed = [by_id[o.item_id] for o in outs if o.status == "changed_remotely"]
+    repulled = remote.fetch(changed) if changed else {}
+    with ws.transaction() as con:
+        con.register("_oc", frame)
+        con.execute(
+            """UPDATE outbox SET attempts = outbox.attempts + 1, message = nullif(o.message, ''), delivery_run = ?,
+                 status = CASE WHEN o.status = 'transient' THEN 'pending' ELSE o.status END,
+                 done_at = CASE WHEN o.status = 'transient' THEN NULL ELSE now()::TIMESTAMP END
+               FROM _oc o WHERE outbox.item_id = o.item_id""", [result.run_id])
+        con.execute("""INSERT OR REPLACE INTO live_record SELECT ?, o.key, coalesce(o.remote_id, l.remote_id), o.etag,
+                         now()::TIMESTAMP, o.op = 'delete' FROM _oc o LEFT JOIN live_record l ON l.side = ? AND
+                         l.key = o.key WHERE o.status = 'delivered'""", [side.value, side.value])
+        # later changes of a record that changed remotely are not sent over the remote change
+        superseded = con.execute(
+            """UPDATE outbox SET status = 'superseded', done_at = now()::TIMESTAMP, message = 'not sent: '
+                 || 'an earlier change of this record met a change made in ' || ? || ' since the pull'
+               WHERE side = ? AND status = 'pending' AND key IN (SELECT key FROM _oc WHERE status =
+               'changed_remotely')""", [remote.label, side.value]).fetchone()[0]
+        col = "crm_id" if side is Side.CRM else "nav_no"
+        other = "nav_no" if side is Side.CRM else "crm_id"
+        con.execute(f"""INSERT INTO run_error (run_id, {col}, {other}, message)
+                        SELECT ?, o.key, c.{other}, o.message FROM _oc o LEFT JOIN coupling c ON c.entity = 'contact'
+                        AND c.{col} = o.key WHERE o.status IN ('changed_remotely', 'rejected')""", [result.run_id])
+        n = dict(con.execute("SELECT status, count(*) FROM _oc GROUP BY 1").fetchall())
+        con.unregister("_oc")
+        if repulled:
+            # the remote version comes in through the import path (its own run), so the next sync sees it
+            pulled = Pulled(rows=list(repulled.values()))
+            _store_pull(ws, remote.conn, pulled, mode="re-pull", key_scan=False, requests=0,
+                        run_note=f"re-pull of {len(repulled)} {side.value} record(s) that changed remotely "
+                                 f"(delivery run {result.run_id})")
+        history.add_counts(con, result.run_id, modified=n.get("delivered", 0),
+                           failed=n.get("rejected", 0) + n.get("changed_remotely", 0))
+    result.delivered += n.get("delivered", 0)
+    result.changed_remotely += n.get("changed_remotely", 0)
+    result.rejected += n.get("rejected", 0)
+    result.superseded += superseded
+    rows += [{"item_id": o.item_id, "side": side.value, "key": by_id[o.item_id].key, "op": by_id[o.item_id].op,
+              "status": OutboxStatus.PENDING.value if o.status == "transient" else o.status, "message": o.message}
+             for o in outs]
+
+
+def outbox(ws, status: str | None = None, side: str | None = None, limit: int | None = 1000) -> pd.DataFrame:
+    with ws.connection() as con:
+        return outbox_frame(con, status=status, side=side, limit=limit)
