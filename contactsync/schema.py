@@ -122,7 +122,27 @@ def schema6_ddl() -> list[str]:
     one feature; add to your own block only."""
     stmts: list[str] = []
     # --- sync toolset (issue 15: strategies, skipped records, errors list) ---
+    # per coupling: its latest run's outcome (sync_state 'failed' | 'skipped', with message and run), the
+    # consecutive runs that failed it with the same message (fail_streak) and whether that made it Skipped
+    # until retried (excluded: BC's CRM Integration Record "Skipped"); on coupling_log too (undo restores them)
+    for table in ("coupling", "coupling_log"):
+        for col, typ in (("sync_state", "VARCHAR"), ("sync_message", "VARCHAR"), ("sync_run_id", "BIGINT"),
+                         ("fail_streak", "INTEGER"), ("excluded", "BOOLEAN")):
+            stmts.append(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} {typ}")
+    # resolved update conflicts: how ('send' | 'get'); NULL = not resolved (Skipped)
+    stmts.append("ALTER TABLE run_conflict ADD COLUMN IF NOT EXISTS resolution VARCHAR")
+    # every Skipped record of a run with why (reason 'conflict' | 'filter' | 'excluded')
+    stmts.append("CREATE TABLE IF NOT EXISTS run_skip (run_id BIGINT, nav_no VARCHAR, crm_id VARCHAR, "
+                 "reason VARCHAR, message VARCHAR)")
     # --- mapping options, transformation rules, value maps (issue 15) ---
+    # the mapping's value maps (contactsync.valuemaps: side 'nav' = NAV value -> CRM value, side 'crm' = CRM
+    # spelling -> NAV value, k in comparable form) and its transform rules' parameters by rule id; both are
+    # rewritten from the mapping whenever it is stored (valuemaps.install)
+    stmts += [
+        "CREATE TABLE IF NOT EXISTS value_map_entry (map_id BIGINT, map VARCHAR, side VARCHAR, k VARCHAR, v VARCHAR)",
+        "CREATE TABLE IF NOT EXISTS transform_param (rule_id BIGINT, find VARCHAR, repl VARCHAR, start BIGINT, "
+        "len BIGINT)",
+    ]
     # --- live connections, outbox, delivery (issue 17) ---
     stmts += [
         # one connection per side: its settings as JSON (URL, sign-in kind, ids, field names; never a secret)
@@ -251,5 +271,8 @@ def ensure(con, mapping: TableMapping | None, path: str) -> TableMapping:
         con.execute(stmt)
     for stmt in views_ddl(mapping):
         con.execute(stmt)
+    from . import valuemaps
+
+    valuemaps.install(con, mapping)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('mapping', ?)", [mapping.to_toml()])
     return mapping

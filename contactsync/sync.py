@@ -14,10 +14,11 @@ from datetime import datetime
 
 import pandas as pd
 
-from . import history
+from . import history, valuemaps
 from .errors import SyncError
 from .mapping import TableMapping
 from .sqlbuild import condition_sql, filter_sql, norm, q
+from .strategies import field_strategy, resolve_action
 from .validate import invalid_emails, over_length_sql, shorten_sql, utf16_length_sql
 
 __all__ = ["DIRECTIONS", "NAME_PARTS", "SyncResult", "apply", "bc_name_sql", "build_candidates_sql", "build_names_sql",
@@ -38,10 +39,12 @@ class SyncResult:
     skipped: int = 0
     failed: int = 0
     coupled: int = 0
+    #: couplings the run removed (deletion-conflict strategy ``remove_coupling``)
+    uncoupled: int = 0
     conflicts: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
     errors: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
     changes: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
-    #: one row per Skipped record: ``nav_no, crm_id, reason`` ('conflict' | 'filter'), ``message``
+    #: one row per Skipped record: ``nav_no, crm_id, reason`` ('conflict' | 'filter' | 'excluded'), ``message``
     skips: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
 
     @property
@@ -54,7 +57,11 @@ class SyncResult:
             by = self.skips["reason"].value_counts().to_dict() if "reason" in self.skips else {}
             if by.get("filter"):
                 issues.append(f"{by['filter']} skipped: left out by the mapping's filters (see .skips)")
-            n = self.skipped - by.get("filter", 0)
+            if by.get("excluded"):
+                issues.append(f"{by['excluded']} skipped after repeated failures until retried (see .skips)")
+            if by.get("deleted"):
+                issues.append(f"{by['deleted']} skipped: coupled to a deleted record (see .skips)")
+            n = self.skipped - by.get("filter", 0) - by.get("excluded", 0) - by.get("deleted", 0)
             if n:
                 issues.append(f"{n} skipped on a conflict (see .conflicts)")
         return "Synchronization completed" + (": " + "; ".join(issues) if issues else "")
@@ -121,7 +128,10 @@ def build_names_sql(m: TableMapping) -> list[str]:
     return stmts
 
 
-def _actions(f, direction: str, force: bool, differ: str, nav_chg: str, crm_chg: str) -> str:
+def _actions(f, direction: str, force: bool, differ: str, nav_chg: str, crm_chg: str,
+             conflict: str = "conflict") -> str:
+    """The action of field ``f``; ``conflict``: what a conflict on it becomes (``'conflict'``: the record is
+    Skipped; ``'push'``/``'pull'``: resolved by the update-conflict strategy, see :mod:`contactsync.strategies`)."""
     bi = f.direction == "Bidirectional"
     if direction == "push":
         if not f.to_crm:
@@ -129,7 +139,7 @@ def _actions(f, direction: str, force: bool, differ: str, nav_chg: str, crm_chg:
         if force:
             return f"CASE WHEN {differ} THEN 'push' ELSE 'none' END"
         if bi:
-            return (f"CASE WHEN {differ} AND {nav_chg} AND {crm_chg} THEN 'conflict' "
+            return (f"CASE WHEN {differ} AND {nav_chg} AND {crm_chg} THEN '{conflict}' "
                     f"WHEN {differ} AND {nav_chg} THEN 'push' ELSE 'none' END")
         return f"CASE WHEN {differ} AND {nav_chg} THEN 'push' ELSE 'none' END"
     if direction == "pull":
@@ -138,12 +148,12 @@ def _actions(f, direction: str, force: bool, differ: str, nav_chg: str, crm_chg:
         if force:
             return f"CASE WHEN {differ} THEN 'pull' ELSE 'none' END"
         if bi:
-            return (f"CASE WHEN {differ} AND {nav_chg} AND {crm_chg} THEN 'conflict' "
+            return (f"CASE WHEN {differ} AND {nav_chg} AND {crm_chg} THEN '{conflict}' "
                     f"WHEN {differ} AND {crm_chg} THEN 'pull' ELSE 'none' END")
         return f"CASE WHEN {differ} AND {crm_chg} THEN 'pull' ELSE 'none' END"
     # both
     if bi:
-        return (f"CASE WHEN NOT {differ} THEN 'none' WHEN {nav_chg} AND {crm_chg} THEN 'conflict' "
+        return (f"CASE WHEN NOT {differ} THEN 'none' WHEN {nav_chg} AND {crm_chg} THEN '{conflict}' "
                 f"WHEN {nav_chg} THEN 'push' WHEN {crm_chg} THEN 'pull' ELSE 'none' END")
     if f.to_crm:
         return f"CASE WHEN {differ} AND {nav_chg} THEN 'push' ELSE 'none' END"
@@ -151,16 +161,23 @@ def _actions(f, direction: str, force: bool, differ: str, nav_chg: str, crm_chg:
 
 
 def _nv_sql(f, raw: str) -> str:
-    """A NAV value in its comparable form (constants are handled by the caller)."""
-    return norm(raw, f.code or bool(f.lookup))
+    """A NAV value in its comparable form (constants are handled by the caller): through the field's ToCRM
+    transform rules; a value-mapped one case-insensitive (contactsync.valuemaps)."""
+    return valuemaps.nav_comparable_sql(f, raw)
 
 
 def _cv_sql(f, raw: str, lookup_as_nav: str) -> str:
-    """A CRM value in its comparable NAV form; a company lookup through the company coupling."""
+    """A CRM value in its comparable NAV form; a company lookup through the company coupling; a value-mapped
+    one as the NAV value it reads as; through the field's FromCRM transform rules."""
     if f.lookup:
         return (f"upper(coalesce({lookup_as_nav}, CASE WHEN {raw} IS NULL OR {raw} = '' THEN '' "
                 f"ELSE '#' || {raw} END))")
-    return norm(raw, f.code)
+    return valuemaps.crm_comparable_sql(f, raw)
+
+
+def _derived(f) -> bool:
+    """A field whose comparable form is not its raw text's: a lookup, a transform, a value map."""
+    return bool(f.lookup) or valuemaps.uses_params(f)
 
 
 def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
@@ -178,23 +195,25 @@ def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
     # the subqueries pass raw text (a lookup: its comparable form); the comparable form (NFC, invisible
     # characters removed: costly on non-ASCII text) is computed only where the raw values are not already
     # equal to each other and to the last-synced one (a last-synced value is stored in comparable form)
-    nvs = ", ".join((_nv_sql(f, f"CAST(n.{q(f.nav)} AS VARCHAR)") if f.lookup else f"CAST(n.{q(f.nav)} AS VARCHAR)")
+    # (a transformed or value-mapped field too: its comparable form is not its raw text)
+    nvs = ", ".join((_nv_sql(f, f"CAST(n.{q(f.nav)} AS VARCHAR)") if _derived(f) else f"CAST(n.{q(f.nav)} AS VARCHAR)")
                     + f" AS v{i}" for i, f in enumerate(m.fields))
-    cvs = ", ".join((_cv_sql(f, f"CAST(r.{q(f.crm)} AS VARCHAR)", "cr.nav_no") if f.lookup
+    cvs = ", ".join((_cv_sql(f, f"CAST(r.{q(f.crm)} AS VARCHAR)", "cr.nav_no") if _derived(f)
                      else f"CAST(r.{q(f.crm)} AS VARCHAR)") + f" AS v{i}" for i, f in enumerate(m.fields))
     lk_join = (f" LEFT JOIN coupling cr ON cr.entity = 'company' AND cr.crm_id = r.{q(lk.crm)}" if lk else "")
     differs = []
     for i, f in enumerate(m.fields):
         b = f"c.{q(f.base_column)}"
-        nv, cv = (f"nn.v{i}", f"rr.v{i}") if f.lookup else (_nv_sql(f, f"nn.v{i}"), _cv_sql(f, f"rr.v{i}", ""))
+        nv, cv = (f"nn.v{i}", f"rr.v{i}") if _derived(f) else (_nv_sql(f, f"nn.v{i}"), _cv_sql(f, f"rr.v{i}", ""))
         test = f"({b} IS NULL OR {nv} <> {cv} OR {nv} <> {b} OR {cv} <> {b})"
         # a CASE, not AND: DuckDB evaluates a CASE branch only for its rows
-        differs.append(test if f.lookup else f"CASE WHEN nn.v{i} = rr.v{i} AND nn.v{i} = {b} THEN false ELSE {test} END")
+        differs.append(test if _derived(f) else f"CASE WHEN nn.v{i} = rr.v{i} AND nn.v{i} = {b} THEN false ELSE {test} END")
     # the pairs in scope are kept (materialized) for a moment: their count, for the run's Unchanged, costs
     # nothing more than the candidates' pass
     sql = (
         f"WITH x AS MATERIALIZED (SELECT c.nav_no, c.crm_id, ("
         f"nn.k IS NULL OR rr.k IS NULL OR NOT nn.ok OR NOT rr.ok OR c.nav_missing OR c.crm_missing OR "
+        f"coalesce(c.excluded, false) OR c.sync_state IS NOT NULL OR "
         f"{' OR '.join(differs)} "
         f"OR c.nav_synced_modified IS DISTINCT FROM nn.mod OR c.crm_synced_modified IS DISTINCT FROM rr.mod"
         f") AS cand FROM coupling c "
@@ -252,6 +271,7 @@ def _keep_sql(m: TableMapping) -> str:
     n = range(len(m.fields))
     return " OR ".join([
         "coalesce(nav_gone, false)", "coalesce(crm_gone, false)", "nfilt IS NOT NULL", "cfilt IS NOT NULL",
+        "excl", "prev_state IS NOT NULL",
         *(f"act_{i} <> 'none'" for i in n),
         "nav_synced_modified IS DISTINCT FROM n_mod", "crm_synced_modified IS DISTINCT FROM c_mod",
         # nb_i differs from b_i only on an action, a never-synced field, or a value both sides now agree on
@@ -275,6 +295,9 @@ def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool,
         f"(n.{q(m.nav_key)} IS NULL OR c.nav_missing) AS nav_gone",
         f"(r.{q(m.crm_key)} IS NULL OR c.crm_missing) AS crm_gone",
         "c.nav_synced_modified", "c.crm_synced_modified",
+        # the errors list's state: Skipped after repeated failures (until retried), the latest outcome
+        "coalesce(c.excluded, false) AS excl", "c.sync_state AS prev_state", "c.sync_message AS prev_msg",
+        "coalesce(c.fail_streak, 0) AS prev_streak",
     ]
     if m.nav_table == "nav_contact":
         inner += ['n."Last Date Modified" AS n_ld', 'n."Last Time Modified" AS n_lt']
@@ -321,19 +344,25 @@ def build_plan_sql(m: TableMapping, direction: str, force: bool, scoped: bool,
         differ = f"(nv_{i} <> cv_{i})"
         nav_chg = f"(CASE WHEN b_{i} IS NOT NULL THEN nv_{i} <> b_{i} ELSE {nav_side} END)"
         crm_chg = f"(CASE WHEN b_{i} IS NOT NULL THEN cv_{i} <> b_{i} ELSE {crm_side} END)"
+        resolved = "conflict" if force or f.direction != "Bidirectional" else resolve_action(field_strategy(m, f),
+                                                                                               direction)
         act = "'none'" if only is not None and f.nav not in only else _actions(f, direction, force, differ, nav_chg,
-                                                                                crm_chg)
-        cols3 += [f"{nav_chg} AS nchg_{i}", f"{crm_chg} AS cchg_{i}", f"{act} AS act_{i}"]
+                                                                                crm_chg, resolved)
+        # rc_i: a conflict the strategy resolved (logged in run_conflict with both values)
+        rc = (f"({differ} AND {nav_chg} AND {crm_chg})" if resolved != "conflict" and (only is None or f.nav in only)
+              else "false")
+        act = valuemaps.not_null_act(f, i, act)  # Not Null: an empty value is never written
+        cols3 += [f"{nav_chg} AS nchg_{i}", f"{crm_chg} AS cchg_{i}", f"{act} AS act_{i}", f"{rc} AS rc_{i}"]
         # value written to CRM on push / to NAV on pull
         if f.lookup:
             cols3.append(f"lk_nav_as_crm AS pushv_{i}")
             cols3.append(f"lk_crm_as_nav AS pullv_{i}")
         else:
             push_src = "nv_%d" % i if f.constant is not None else f"nraw_{i}"
-            cols3.append(f"nullif(CAST({push_src} AS VARCHAR), '') AS pushv_{i}")
             pull_src = f"cv_{i}" if f.constant is not None else f"craw_{i}"
-            pull = f"coalesce(CAST({pull_src} AS VARCHAR), '')"
-            cols3.append(f"{'upper(' + pull + ')' if f.code else pull} AS pullv_{i}")
+            # through the field's transform rules or value map (contactsync.valuemaps)
+            cols3.append(f"{valuemaps.push_value_sql(f, push_src)} AS pushv_{i}")
+            cols3.append(f"{valuemaps.pull_value_sql(f, pull_src)} AS pullv_{i}")
     lvl3 = f"SELECT {', '.join(cols3)} FROM ({lvl2})"
     # the last-synced value each field gets if the record is synced: the agreed value; or, never synced
     # here, the value of the side that did not change (it still holds what was last synced)
@@ -383,6 +412,9 @@ def build_status_sql(m: TableMapping) -> tuple[str, list]:
                 f"WHEN act_{i} = 'pull' AND pullv_{i} IN (SELECT v FROM _bad_email) THEN "
                 f"? || ': ''' || pullv_{i} || ''' is not a valid e-mail address. Correct it in CRM.' END")
             params += [f.nav, f.crm]
+        vm_msgs, vm_params = valuemaps.fail_messages_sql(f, i)  # a value its value map does not have
+        msgs += vm_msgs
+        params += vm_params
     n = len(m.fields)
     acts = ", ".join(f"act_{i}" for i in range(n))
     any_conflict = f"list_contains([{acts}], 'conflict')"
@@ -393,12 +425,14 @@ def build_status_sql(m: TableMapping) -> tuple[str, list]:
             "WHEN crm_gone THEN 'The coupled CRM contact ' || crm_id || ' no longer exists (deleted, or missing "
             "from the last full import). Restore it, or delete the coupling.' END")
     # a gone record fails; else a pair the filters leave out is Skipped (nothing checked, nothing written)
-    msg = (f"CASE WHEN nav_gone OR crm_gone THEN {gone} WHEN skip_msg IS NOT NULL THEN '' "
+    msg = (f"CASE WHEN excl THEN '' WHEN nav_gone OR crm_gone THEN {gone} WHEN skip_msg IS NOT NULL THEN '' "
            f"ELSE concat_ws('; ', {', '.join(msgs) if msgs else 'NULL'}) END")
     status = (f"CASE WHEN fail_msg <> '' THEN 'failed' WHEN skip_msg IS NOT NULL OR {any_conflict} THEN 'skipped' "
               f"WHEN {any_push} OR {any_pull} THEN 'modified' ELSE 'unchanged' END")
-    skip = ("nullif(concat_ws('; ', nfilt, cfilt), '') || '. The mapping''s filter leaves it out, so the pair was "
-            "not synchronized (change the record, or the filter, to sync it).'")
+    skip = ("CASE WHEN excl THEN 'Skipped: it failed ' || prev_streak || ' runs in a row with the same error (' || "
+            "coalesce(prev_msg, '') || '). Fix the cause, then retry it: ws.retry([''' || nav_no || ''']).' ELSE "
+            "nullif(concat_ws('; ', nfilt, cfilt), '') || '. The mapping''s filter leaves it out, so the pair was "
+            "not synchronized (change the record, or the filter, to sync it).' END")
     # set in place on the plan (cheaper than copying its ~200 columns into a new table)
     sql = [
         "ALTER TABLE _plan0 ADD COLUMN skip_msg VARCHAR",
@@ -448,11 +482,15 @@ def _changes_sql(m: TableMapping, run_ts_param: bool = True) -> tuple[str, list]
 
 
 def _conflicts_sql(m: TableMapping) -> tuple[str, list]:
+    """The plan's conflicts: Skipped ones (``resolution`` NULL) and those the update-conflict strategy
+    resolved in a record the run writes (``resolution`` 'send': NAV won, 'get': CRM won), with both values."""
     parts, params = [], []
     for i, f in enumerate(m.fields):
         parts.append(f"SELECT nav_no, crm_id, ? AS nav_field, ? AS crm_field, nraw_{i} AS nav_value, "
-                     f"craw_{i} AS crm_value, b_{i} AS base_value FROM _plan "
-                     f"WHERE status = 'skipped' AND skip_msg IS NULL AND act_{i} = 'conflict'")
+                     f"craw_{i} AS crm_value, b_{i} AS base_value, CASE WHEN act_{i} = 'conflict' THEN NULL "
+                     f"WHEN act_{i} = 'push' THEN 'send' ELSE 'get' END AS resolution FROM _plan "
+                     f"WHERE (status = 'skipped' AND skip_msg IS NULL AND act_{i} = 'conflict') "
+                     f"OR (status = 'modified' AND rc_{i})")
         params += [f.nav, f.crm]
     return " UNION ALL ".join(parts), params
 
@@ -490,6 +528,8 @@ def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: b
             con.register("_bad_email_df", pd.DataFrame(bad, columns=["v", "problem"]))
             con.execute("INSERT INTO _bad_email SELECT v, problem FROM _bad_email_df")
             con.unregister("_bad_email_df")
+    for stmt, cparams in valuemaps.clear_on_failure_sql(m):  # Clear Value on Failed Sync
+        con.execute(stmt, cparams)
     for stmt in build_names_sql(m):
         con.execute(stmt)
     stmts, params = build_status_sql(m)
@@ -516,8 +556,12 @@ def _update_side(con, table: str, key: str, plan_key: str, action: str, fields: 
                 f"AND p.status = 'modified' AND p.any_{action}", params)
 
 
-def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
-    """Write the ``_plan``: change log, CRM and NAV updates, coupling bases, conflicts, errors."""
+def apply(con, m: TableMapping, run_id: int, ts: datetime, *, skip_after: int = 2) -> None:
+    """Write the ``_plan``: change log, CRM and NAV updates, coupling bases, conflicts, errors, skips.
+
+    ``skip_after``: a pair failing with the same message in that many consecutive runs of it is Skipped
+    (``excluded``) until retried, as BC's ``IsSameFailureRepeatedTwice`` (table CRM Integration Record) sets
+    ``Skipped`` after two; 0: never."""
     sql, params = _changes_sql(m)
     con.execute(f"INSERT INTO change_log SELECT ?, side, key, field, old_value, new_value, 'update' FROM ({sql})",
                 [run_id, *_sub_ts(params, ts)])
@@ -539,11 +583,14 @@ def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
         for i, f in enumerate(m.fields)
     ]
     ok = "p.status IN ('modified', 'unchanged')"
+    # consecutive runs failing this pair with the same message (BC compares the last job's error with this one's)
+    streak = ("CASE WHEN p.excl THEN p.prev_streak WHEN p.status = 'failed' THEN CASE WHEN p.prev_state = 'failed' "
+              "AND p.prev_msg = p.fail_msg THEN p.prev_streak + 1 ELSE 1 END ELSE 0 END")
     new_nmod = ("CASE WHEN p.pend_nav THEN c.nav_synced_modified "
                 "WHEN p.status = 'modified' AND p.any_pull THEN ?::TIMESTAMP ELSE p.n_mod END")
     new_cmod = ("CASE WHEN p.pend_crm THEN c.crm_synced_modified "
                 "WHEN p.status = 'modified' AND p.any_push THEN ?::TIMESTAMP ELSE p.c_mod END")
-    touch = ("p.status <> 'unchanged' OR c.nav_synced_modified IS DISTINCT FROM p.n_mod OR "
+    touch = ("p.status <> 'unchanged' OR p.prev_state IS NOT NULL OR c.nav_synced_modified IS DISTINCT FROM p.n_mod OR "
              "c.crm_synced_modified IS DISTINCT FROM p.c_mod OR "
              + " OR ".join(f"p.b_{i} IS DISTINCT FROM ({expr})" for i, (f, expr) in enumerate(newbase)))
     con.execute(f"CREATE OR REPLACE TEMP TABLE _touch AS SELECT p.nav_no FROM _plan p JOIN coupling c "
@@ -560,14 +607,25 @@ def apply(con, m: TableMapping, run_id: int, ts: datetime) -> None:
         "last_result_crm = CASE WHEN p.status = 'modified' AND p.any_push THEN 'Modified' "
         "WHEN p.status IN ('failed', 'skipped') THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END ELSE c.last_result_crm END",
         "skipped = p.status = 'skipped'",
+        # the errors list: the latest outcome (a Skipped pair's message is set from run_skip below)
+        "sync_state = CASE WHEN p.status IN ('failed', 'skipped') THEN p.status END",
+        "sync_message = CASE WHEN p.excl THEN c.sync_message WHEN p.status = 'failed' THEN p.fail_msg END",
+        "sync_run_id = CASE WHEN p.status IN ('failed', 'skipped') THEN ?::BIGINT END",
+        f"fail_streak = {streak}",
+        f"excluded = p.excl OR (p.status = 'failed' AND ?::INTEGER > 0 AND {streak} >= ?::INTEGER)",
     ]
     # a plain join here: measured at 1M pairs, 2x faster than feeding the rows in storage order
     con.execute(f"UPDATE coupling AS c SET {', '.join(sets)} FROM _plan p WHERE c.entity = 'contact' "
-                "AND c.nav_no = p.nav_no AND p.nav_no IN (SELECT nav_no FROM _touch)", [ts, ts, ts])
+                "AND c.nav_no = p.nav_no AND p.nav_no IN (SELECT nav_no FROM _touch)",
+                [ts, ts, ts, run_id, skip_after, skip_after])
     sql, params = _conflicts_sql(m)
     con.execute(f"INSERT INTO run_conflict SELECT ?, * FROM ({sql})", [run_id, *params])
     con.execute("INSERT INTO run_error SELECT ?, nav_no, crm_id, fail_msg FROM _plan WHERE status = 'failed'",
                 [run_id])
+    sql, params = _skips_sql(m)
+    con.execute(f"INSERT INTO run_skip SELECT ?, nav_no, crm_id, reason, message FROM ({sql})", [run_id, *params])
+    con.execute("UPDATE coupling AS c SET sync_message = s.message FROM run_skip s WHERE s.run_id = ? "
+                "AND s.reason <> 'excluded' AND c.entity = 'contact' AND c.nav_no = s.nav_no", [run_id])
 
 
 def counts(con) -> dict[str, int]:
@@ -581,7 +639,8 @@ def counts(con) -> dict[str, int]:
 def _skips_sql(m: TableMapping) -> tuple[str, list]:
     """The Skipped records with why: left out by a filter (its reason), or a conflict (the fields)."""
     names = ", ".join(f"CASE WHEN act_{i} = 'conflict' THEN CAST(? AS VARCHAR) END" for i in range(len(m.fields)))
-    sql = ("SELECT nav_no, crm_id, CASE WHEN skip_msg IS NOT NULL THEN 'filter' ELSE 'conflict' END AS reason, "
+    sql = ("SELECT nav_no, crm_id, CASE WHEN excl THEN 'excluded' WHEN skip_msg IS NOT NULL THEN 'filter' "
+           "ELSE 'conflict' END AS reason, "
            "coalesce(skip_msg, 'Changed on both sides since the last sync: ' || "
            f"array_to_string(list_filter([{names}], lambda x: x IS NOT NULL), ', ') || "
            "'. Nothing was overwritten; see .conflicts.') AS message FROM _plan WHERE status = 'skipped'")
