@@ -131,6 +131,8 @@ class LiveTestServer:
         self.faults: list[dict] = []
         self.expired_before = 0
         self.missing: dict[str, set[str]] = {"crm": set(), "nav": set()}
+        self.maxlen = dict(_CRM_MAXLEN)                  # Dataverse attribute lengths it enforces (400 beyond)
+        self.latency = 0.0                               # seconds added to every request (kill tests, demos)
         self.requests: list[tuple[str, str, str]] = []   # (service, method, path) of every request
         self.operations = 0                              # requests + operations inside batches
         self._port = port
@@ -330,6 +332,8 @@ class _Handler(BaseHTTPRequestHandler):
         with srv.lock:
             srv.requests.append((svc, method, url.path))
             srv.operations += 1
+        if srv.latency:
+            time.sleep(srv.latency)
         if m is None:
             return self._send(404, error_body("0x80060888", f"Resource not found for the segment '{url.path}'."))
         if self.headers.get("Authorization") != f"Bearer {srv.token}":
@@ -541,7 +545,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if name not in fields:
                     return error_body("0x80060888", f"Invalid property '{name}' was found in entity "
                                       "'Microsoft.Dynamics.CRM.contact'.")
-                lim = _CRM_MAXLEN.get(name)
+                lim = self.srv.maxlen.get(name)
                 if lim and isinstance(v, str) and len(v) > lim:
                     return error_body("0x80044331", f"A validation error occurred. The length of the '{name}' "
                                       f"attribute of the 'contact' entity exceeded the maximum allowed length "
