@@ -319,7 +319,12 @@ def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
         f"INSERT INTO coupling ({col_sql}) SELECT {col_sql} FROM coupling_log WHERE run_id = ? AND image = 'before'",
         [run_id],
     )
-    if _dangling_couplings(con) > dangling_before:  # the last guard: an undo never leaves a coupling to nothing
+    # couplings to a record that was already gone when the run handled them (its deletion-conflict strategy,
+    # run_deletion) come back as they were
+    was_gone = con.execute("SELECT count(*) FROM coupling c WHERE c.entity = 'contact' AND EXISTS (SELECT 1 FROM "
+                           "run_deletion d WHERE d.run_id = ? AND d.nav_no = c.nav_no AND d.crm_id = c.crm_id)",
+                           [run_id]).fetchone()[0]
+    if _dangling_couplings(con) - was_gone > dangling_before:  # the last guard: an undo never leaves a coupling to nothing
         raise UndoError(f"run {run_id} cannot be undone: it would leave a coupling to a record that no longer "
                         "exists. Undo the later runs first (see runs()).")
     con.execute("UPDATE run SET undone_by = ? WHERE run_id = ?", [undo_id, run_id])

@@ -134,6 +134,10 @@ def schema6_ddl() -> list[str]:
     # every Skipped record of a run with why (reason 'conflict' | 'filter' | 'excluded')
     stmts.append("CREATE TABLE IF NOT EXISTS run_skip (run_id BIGINT, nav_no VARCHAR, crm_id VARCHAR, "
                  "reason VARCHAR, message VARCHAR)")
+    # couplings to a deleted record a run handled by its deletion-conflict strategy (uncoupled | restored |
+    # not restored); undo may put these couplings back although their record is gone (they were so before)
+    stmts.append("CREATE TABLE IF NOT EXISTS run_deletion (run_id BIGINT, nav_no VARCHAR, crm_id VARCHAR, "
+                 "deleted VARCHAR, action VARCHAR, new_key VARCHAR, message VARCHAR)")
     # --- mapping options, transformation rules, value maps (issue 15) ---
     # the mapping's value maps (contactsync.valuemaps: side 'nav' = NAV value -> CRM value, side 'crm' = CRM
     # spelling -> NAV value, k in comparable form) and its transform rules' parameters by rule id; both are

@@ -46,6 +46,9 @@ class SyncResult:
     changes: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
     #: one row per Skipped record: ``nav_no, crm_id, reason`` ('conflict' | 'filter' | 'excluded'), ``message``
     skips: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    #: couplings to a deleted record the deletion-conflict strategy handled: ``nav_no, crm_id, deleted``
+    #: ('nav' | 'crm' | 'both'), ``action`` ('uncoupled' | 'restored' | 'not restored'), ``new_key``, ``message``
+    deletions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
 
     @property
     def message(self) -> str:
@@ -64,6 +67,12 @@ class SyncResult:
             n = self.skipped - by.get("filter", 0) - by.get("excluded", 0) - by.get("deleted", 0)
             if n:
                 issues.append(f"{n} skipped on a conflict (see .conflicts)")
+        if "action" in self.deletions:
+            acts = self.deletions["action"].value_counts().to_dict()
+            for act, text in (("restored", "restored from the other side (coupled to a deleted record)"),
+                              ("uncoupled", "uncoupled: coupled to a deleted record")):
+                if acts.get(act):
+                    issues.append(f"{acts[act]} {text}")
         return "Synchronization completed" + (": " + "; ".join(issues) if issues else "")
 
     def counts(self) -> dict[str, int]:
@@ -420,10 +429,15 @@ def build_status_sql(m: TableMapping) -> tuple[str, list]:
     any_conflict = f"list_contains([{acts}], 'conflict')"
     any_push = f"list_contains([{acts}], 'push')"
     any_pull = f"list_contains([{acts}], 'pull')"
-    gone = ("CASE WHEN nav_gone THEN 'The coupled NAV contact ' || nav_no || ' no longer exists (deleted, or missing "
-            "from the last full import). Restore it, or delete the coupling.' "
-            "WHEN crm_gone THEN 'The coupled CRM contact ' || crm_id || ' no longer exists (deleted, or missing "
-            "from the last full import). Restore it, or delete the coupling.' END")
+    # BC's CoupledRecordIsDeletedErr (codeunit Integration Rec. Synch. Invoke), %1 = the source record's table,
+    # then which record is gone, and why a restore (deletion_conflict = 'restore') could not be made
+    gone = ("CASE WHEN nav_gone THEN 'The CRM contact record cannot be updated because it is coupled to a deleted "
+            "record: the coupled NAV contact ' || nav_no || ' no longer exists (deleted, or missing from the last full "
+            "import). Restore it, or delete the coupling.' "
+            "WHEN crm_gone THEN 'The NAV contact record cannot be updated because it is coupled to a deleted "
+            "record: the coupled CRM contact ' || crm_id || ' no longer exists (deleted, or missing from the last full "
+            "import). Restore it, or delete the coupling.' END || coalesce(' It could not be restored: ' || "
+            "(SELECT min(rf.message) FROM _restore_fail rf WHERE rf.nav_no = _plan0.nav_no), '')")
     # a gone record fails; else a pair the filters leave out is Skipped (nothing checked, nothing written)
     msg = (f"CASE WHEN excl THEN '' WHEN nav_gone OR crm_gone THEN {gone} WHEN skip_msg IS NOT NULL THEN '' "
            f"ELSE concat_ws('; ', {', '.join(msgs) if msgs else 'NULL'}) END")
@@ -500,6 +514,8 @@ def plan(con, m: TableMapping, direction: str, *, force: bool = False, scoped: b
     """Create the temp table ``_plan`` for the run. ``filters=False``: the mapping's filters leave no pair
     out (for records just created from the other side, which the plan fills)."""
     candidates = not scoped and all(f.constant is None for f in m.fields)
+    # why a deleted record could not be restored this run (contactsync.syncerrors.resolve_deleted fills it)
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS _restore_fail (nav_no VARCHAR, crm_id VARCHAR, message VARCHAR)")
     if candidates:
         sql, params = build_candidates_sql(m)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _sync_cand AS {sql}", params)

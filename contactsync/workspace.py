@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from . import coupling as cp
-from . import history, sync
+from . import history, strategies, sync, syncerrors
 from . import search as search_index
 from .compare import compare_sql, differences_sql
 from .errors import ContactSyncError, CouplingError, SyncError, WorkspaceError
@@ -44,6 +44,8 @@ DEFAULT_SETTINGS = {
     "nav_base_url": "https://businesscentral.dynamics.com/",
     "nav_no_prefix": "CT",
     "nav_no_width": "6",
+    # a record failing with the same error in this many consecutive runs is Skipped until retried (BC: 2); 0: never
+    "skip_after_failures": "2",
 }
 
 
@@ -121,6 +123,8 @@ class Settings(MutableMapping):
             raise ContactSyncError(f"nav_no_prefix must be 0-10 upper-case letters, got {value!r}")
         elif key == "nav_no_width" and not (value.isdigit() and 1 <= int(value) <= 15):
             raise ContactSyncError(f"nav_no_width must be a number from 1 to 15, got {value!r}")
+        elif key == "skip_after_failures" and not (value.isdigit() and int(value) <= 99):
+            raise ContactSyncError(f"skip_after_failures must be a number from 0 (never skip) to 99, got {value!r}")
         elif key not in DEFAULT_SETTINGS:
             raise ContactSyncError(f"unknown setting {key!r}; settings are {sorted(DEFAULT_SETTINGS)}")
         if key in ("nav_no_prefix", "nav_no_width"):
@@ -533,32 +537,48 @@ class Workspace:
         return keys
 
     def _sync_in(self, con, run_id: int | None, direction: str, nos, *, force: bool, ts: datetime,
-                 dry_run: bool = False, only: frozenset[str] | None = None) -> SyncResult:
-        m = self.mapping
+                 dry_run: bool = False, only: frozenset[str] | None = None, conflicts: str | None = None) -> SyncResult:
+        m = strategies.effective(self.mapping, conflicts)
         scoped = nos is not None
+        s = self.settings._all()
+        keys = self._scope(con, nos) if scoped else None
+        if scoped and force:  # Synchronize Now on named records: those Skipped after repeated failures go too
+            syncerrors.retry(con, run_id, keys, check=False)
+        deletions = syncerrors.resolve_deleted(con, m, run_id, ts, m.deletion_conflict, direction, keys,
+                                               prefix=s["nav_no_prefix"], width=int(s["nav_no_width"]))
         if scoped:
-            self._scope(con, nos)
+            self._scope(con, nos)  # (a restore's creations use the temp table too)
         sync.plan(con, m, direction, force=force, scoped=scoped, only=only)
         # the result is read from the plan before anything is written: a dry run returns what the run does
         c = sync.counts(con)
-        conflicts, errors, changes = sync.plan_frames(con, m, ts)
+        restored = deletions[deletions["action"] == "restored"]
+        new_nav = [k if d == "nav" else n for n, d, k in restored[["nav_no", "deleted", "new_key"]].itertuples(index=False)]
+        c["unchanged"] -= sum(1 for k in new_nav if keys is None or k in keys)  # counted as inserted
+        conflicts_df, errors, changes = sync.plan_frames(con, m, ts)
         skips = sync.skip_frame(con, m)
         if not dry_run:
-            sync.apply(con, m, run_id, ts)
+            sync.apply(con, m, run_id, ts, skip_after=int(s["skip_after_failures"]))
             history.add_counts(con, run_id, **c)
-        return SyncResult(run_id=run_id, direction=direction, dry_run=dry_run, conflicts=conflicts, errors=errors,
-                          changes=changes, skips=skips, **c)
+            if len(deletions):
+                changes = history.changes(con, run_id)[["side", "key", "field", "old_value", "new_value"]]
+        return SyncResult(run_id=run_id, direction=direction, dry_run=dry_run, conflicts=conflicts_df, errors=errors,
+                          changes=changes, skips=skips, inserted=len(restored), coupled=len(restored),
+                          uncoupled=int((deletions["action"] == "uncoupled").sum()), deletions=deletions, **c)
 
     def sync(self, direction: str = "both", nos: Iterable[str] | None = None, *, force: bool = False,
              dry_run: bool = False, create_missing: bool = False,
-             fields: Iterable[str] | None = None) -> SyncResult:
+             fields: Iterable[str] | None = None, conflicts: str | None = None) -> SyncResult:
         """Synchronize coupled contacts: ``"push"`` (send updated data to CRM), ``"pull"`` (get updated data
         from CRM) or ``"both"``. Incremental unless ``force``; conflicts are skipped and reported; failures
         are per record; a coupled pair the mapping's filters leave out is Skipped with why (``.skips``).
         ``dry_run`` returns exactly what the run would (counts, conflicts, errors, changes, skips) and writes
         nothing. One run = one transaction. ``fields``: only these mapped fields (NAV or CRM names) change; the
-        others' differences are left as they are."""
+        others' differences are left as they are. ``conflicts`` (``"none"``, ``"send"``, ``"get"``): this run's
+        update-conflict strategy instead of the mapping's (:mod:`contactsync.strategies`); the mapping's
+        ``deletion_conflict`` applies to couplings whose record was deleted (``.deletions``)."""
         sync.check_direction(direction, force)
+        if conflicts is not None:
+            strategies.check_update(conflicts, "conflicts")
         only = None
         if fields is not None:
             names = [fields] if isinstance(fields, str) else list(fields)
@@ -570,11 +590,11 @@ class Workspace:
         ts = _now()
         try:
             return self._sync_tx(direction, nos, force=force, dry_run=dry_run, create_missing=create_missing, ts=ts,
-                                 only=only)
+                                 only=only, conflicts=conflicts)
         except _DryRun as planned:  # the dry run's transaction was rolled back: nothing written
             return planned.result
 
-    def _sync_tx(self, direction, nos, *, force, dry_run, create_missing, ts, only=None) -> SyncResult:
+    def _sync_tx(self, direction, nos, *, force, dry_run, create_missing, ts, only=None, conflicts=None) -> SyncResult:
         with self._store.transaction() as con:
             scoped_keys = None
             if nos is not None:
@@ -589,13 +609,16 @@ class Workspace:
                                     "create_missing=True to create them in CRM.")
             # a dry run that creates records runs for real under a scratch run, then rolls back: creating
             # changes what the rest plans, so only doing it gives the real run's result
-            rehearse = dry_run and create_missing
+            # (so does one whose deletion-conflict strategy may restore records or remove couplings)
+            rehearse = dry_run and (create_missing or self.mapping.deletion_conflict != "none")
             if rehearse:
                 run_id = _scratch_run(con, direction, force)
             else:
-                run_id = None if dry_run else history.start_run(con, "sync", direction=direction, force=force)
+                note = syncerrors.run_note(con, self.mapping, scoped_keys, force=force) if scoped_keys else None
+                run_id = None if dry_run else history.start_run(con, "sync", direction=direction, force=force,
+                                                                note=note)
             result = self._sync_in(con, run_id, direction, scoped_keys, force=force, ts=ts,
-                                   dry_run=dry_run and not rehearse, only=only)
+                                   dry_run=dry_run and not rehearse, only=only, conflicts=conflicts)
             if create_missing:
                 result = self._create_missing(con, run_id, direction, scoped_keys, ts, result, dry_run)
             if dry_run:
@@ -652,11 +675,12 @@ class Workspace:
         changes = result.changes
         if run_id is not None:
             changes = history.changes(con, run_id)[["side", "key", "field", "old_value", "new_value"]]
-        return SyncResult(run_id=run_id, direction=direction, dry_run=dry_run, inserted=inserted,
+        return SyncResult(run_id=run_id, direction=direction, dry_run=dry_run, inserted=result.inserted + inserted,
                           modified=result.modified, unchanged=result.unchanged,
                           skipped=result.skipped + len(skips) - len(result.skips),
-                          failed=result.failed + len(failures), coupled=inserted, conflicts=result.conflicts,
-                          errors=errors, changes=changes, skips=skips)
+                          failed=result.failed + len(failures), coupled=result.coupled + inserted,
+                          uncoupled=result.uncoupled, conflicts=result.conflicts,
+                          errors=errors, changes=changes, skips=skips, deletions=result.deletions)
 
     # -- history ---------------------------------------------------------------------------------
     def runs(self) -> pd.DataFrame:
@@ -678,6 +702,74 @@ class Workspace:
         with self._store.connection() as con:
             return con.execute("SELECT * EXCLUDE (run_id) FROM run_conflict WHERE run_id = ? ORDER BY nav_no",
                                [int(run_id)]).df()
+
+    # -- strategies and the errors list (contactsync.strategies, contactsync.syncerrors) ------------------
+    def set_strategies(self, *, update_conflict: str | None = None, deletion_conflict: str | None = None,
+                       fields: dict[str, str | None] | None = None) -> TableMapping:
+        """Set the mapping's update-conflict strategy (``"none"`` skip and report, ``"send"`` NAV wins, ``"get"``
+        CRM wins), per field too (``fields={"E-Mail": "get", "City": "send"}``; ``None`` = the table's), and its
+        deletion-conflict strategy (``"none"``, ``"restore"``, ``"remove_coupling"``). Kept in the workspace."""
+        m = self.mapping
+        new_fields = m.fields
+        if fields:
+            wanted = {m.field(str(name)).nav: value for name, value in fields.items()}
+            new_fields = tuple(dataclasses.replace(f, update_conflict=wanted[f.nav]) if f.nav in wanted else f
+                               for f in m.fields)
+        m = dataclasses.replace(m, fields=new_fields, update_conflict=update_conflict or m.update_conflict,
+                                deletion_conflict=deletion_conflict or m.deletion_conflict)
+        with self._store.transaction() as con:
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('mapping', ?)", [m.to_toml()])
+        self.mapping = m
+        return m
+
+    def sync_errors(self, state: str | None = None, nos: Iterable[str] | None = None) -> pd.DataFrame:
+        """The errors list across runs (BC's Coupled Data Synchronization Errors): per coupling whose latest run
+        failed or skipped it, ``nav_no, crm_id, nav_name, crm_name, state`` ('failed' | 'skipped'), ``reason``
+        ('error', 'deleted', 'excluded', 'conflict', 'filter'), ``message, run_id, at, excluded, fail_streak,
+        nav_exists, crm_exists``. Actions: :meth:`retry`, ``sync(d, nos, force=True)`` (Synchronize),
+        :meth:`resolve_deleted` (Restore / Delete couplings), :meth:`uncouple`, :meth:`couple`."""
+        with self._store.connection() as con:
+            return syncerrors.sync_errors(con, self.mapping, state=state, nos=nos)
+
+    def run_issues(self, run_id: int) -> pd.DataFrame:
+        """What run ``run_id`` failed and skipped, with the records' names and why."""
+        with self._store.connection() as con:
+            return syncerrors.run_issues(con, self.mapping, int(run_id))
+
+    def retry(self, nos: Iterable[str] | None = None) -> ActionResult:
+        """Retry (``nos``) or Retry All: records Skipped after repeated failures are planned again by the next
+        run. One run (undoable)."""
+        keys = None if nos is None else sorted({cp.nav_key(n) for n in ([nos] if isinstance(nos, str) else nos)})
+        with self._store.transaction() as con:
+            run_id = history.start_run(con, "retry", note="retry " + (", ".join(keys[:5]) if keys else "all"))
+            n = syncerrors.retry(con, run_id, keys)
+            history.finish_run(con, run_id)
+        return ActionResult(run_id, f"{n} skipped record(s) will be synchronized by the next run.")
+
+    def find_for_deleted(self) -> pd.DataFrame:
+        """BC's Find for Deleted: couplings whose record is gone on either side (``deleted``: nav | crm | both)."""
+        with self._store.connection() as con:
+            return syncerrors.find_for_deleted(con, self.mapping)
+
+    def resolve_deleted(self, strategy: str = "restore", nos: Iterable[str] | None = None) -> SyncResult:
+        """Apply a deletion-conflict strategy (``"restore"``: re-create the deleted side from the other and
+        couple it; ``"remove_coupling"``) to the contact couplings (``nos``, else all) whose record is gone.
+        One run (undoable); ``.deletions`` says what happened to each."""
+        strategies.check_deletion(strategy, "strategy")
+        if strategy == "none":
+            raise SyncError("strategy must be 'restore' or 'remove_coupling' ('none' leaves them failing)")
+        s = self.settings._all()
+        ts = _now()
+        with self._store.transaction() as con:
+            keys = None if nos is None else self._scope(con, nos)
+            run_id = history.start_run(con, "resolve_deleted", direction="both", note=f"deleted records: {strategy}")
+            d = syncerrors.resolve_deleted(con, self.mapping, run_id, ts, strategy, "both", keys,
+                                           prefix=s["nav_no_prefix"], width=int(s["nav_no_width"]))
+            changes = history.changes(con, run_id)[["side", "key", "field", "old_value", "new_value"]]
+            history.finish_run(con, run_id)
+        restored = int((d["action"] == "restored").sum())
+        return SyncResult(run_id=run_id, direction="both", inserted=restored, coupled=restored,
+                          uncoupled=int((d["action"] == "uncoupled").sum()), deletions=d, changes=changes)
 
     def undo(self, run_id: int) -> ActionResult:
         """Undo a run: restore old values and couplings, where nothing changed since (else refuse, naming
