@@ -41,6 +41,14 @@ class FieldMapping:
     constant: str | None = None
     #: this field's update-conflict strategy (``none``/``send``/``get``), over the table's (contactsync.strategies)
     update_conflict: str | None = None
+    #: BC's Integration Field Mapping options (contactsync.transforms, contactsync.valuemaps): Clear Value on
+    #: Failed Sync, Not Null, Status (Enabled/Disabled), Transformation Rule + Direction, and a value map's name
+    clear_on_failure: bool = False
+    not_null: bool = False
+    enabled: bool = True
+    transform: tuple = ()
+    transform_direction: str | None = None
+    value_map: str | None = None
 
     def __post_init__(self):
         for side in ("nav", "crm"):
@@ -66,6 +74,7 @@ class FieldMapping:
             raise MappingError(
                 f"field {self.nav!r}: a constant value needs a one-way direction (ToCRM or FromCRM)"
             )
+        _check_options(self)
 
     @property
     def to_crm(self) -> bool:
@@ -79,6 +88,56 @@ class FieldMapping:
     def base_column(self) -> str:
         """The coupling column holding the last-synced value of this field."""
         return f"base:{self.crm}"
+
+
+TRANSFORM_DIRECTIONS = ("ToCRM", "FromCRM")
+
+
+def _check_options(f: FieldMapping) -> None:
+    """Validate (and normalize) a field's BC options; a MappingError names the field and the option."""
+    from .transforms import parse_rules
+
+    for opt in ("clear_on_failure", "not_null", "enabled"):
+        if not isinstance(getattr(f, opt), bool):
+            raise MappingError(f"field {f.nav!r}: {opt} must be true or false, got {getattr(f, opt)!r}")
+    if f.clear_on_failure and f.not_null:  # BC: each option's OnValidate TestFields the other false
+        raise MappingError(f"field {f.nav!r}: clear_on_failure and not_null exclude each other (as in BC); choose one")
+    rules = parse_rules(f.transform, f.nav)
+    object.__setattr__(f, "transform", rules)
+    if rules:
+        if f.constant is not None or f.lookup or f.value_map:
+            what = "a constant" if f.constant is not None else "a company lookup" if f.lookup else "a value map"
+            raise MappingError(f"field {f.nav!r}: a transform cannot be combined with {what}; use one of them")
+        default = f.direction if f.direction != "Bidirectional" else "ToCRM"
+        td = f.transform_direction or default
+        if td not in TRANSFORM_DIRECTIONS:
+            raise MappingError(f"field {f.nav!r}: transform_direction {td!r} is not one of "
+                               f"{', '.join(TRANSFORM_DIRECTIONS)} (the direction the rules' output is written to)")
+        if f.direction != "Bidirectional" and td != f.direction:
+            raise MappingError(f"field {f.nav!r}: transform_direction {td!r} must be the field's direction "
+                               f"{f.direction!r} (as BC sets it for a one-way field)")
+        object.__setattr__(f, "transform_direction", td)
+    elif f.transform_direction is not None:
+        raise MappingError(f"field {f.nav!r}: transform_direction is set but the field has no transform rules")
+    if f.value_map is not None:
+        if not isinstance(f.value_map, str) or not f.value_map.strip():
+            raise MappingError(f"field {f.nav!r}: value_map must name a map of the mapping's [value_maps]")
+        if f.constant is not None or f.lookup:
+            raise MappingError(f"field {f.nav!r}: a value map cannot be combined with "
+                               f"{'a constant' if f.constant is not None else 'a company lookup'}")
+
+
+def field_to_dict(f: FieldMapping) -> dict:
+    """A field mapping as its mapping-file table: only the options that differ from the defaults."""
+    from .transforms import rules_to_list
+
+    d = {k: v for k, v in asdict(f).items() if v is not None and v != () and v is not False}
+    d.pop("enabled", None)
+    if not f.enabled:
+        d["enabled"] = False
+    if f.transform:
+        d["transform"] = rules_to_list(f.transform)
+    return d
 
 
 @dataclass(frozen=True)
@@ -141,9 +200,16 @@ class TableMapping:
     #: BC's Resolve Update / Deletion Conflicts (contactsync.strategies)
     update_conflict: str = "none"
     deletion_conflict: str = "none"
+    #: named value maps (contactsync.valuemaps.ValueMap) that fields refer to by ``value_map``
+    value_maps: tuple = ()
+    #: the disabled field mappings (BC's Status = Disabled): kept and saved, left out of every run and compare
+    disabled: tuple[FieldMapping, ...] = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "fields", tuple(self.fields))
+        every = (*tuple(self.fields), *tuple(self.disabled))
+        object.__setattr__(self, "fields", tuple(f for f in every if f.enabled))
+        object.__setattr__(self, "disabled", tuple(f for f in every if not f.enabled))
+        _check_value_maps(self, every)
         object.__setattr__(self, "nav_filter", tuple(self.nav_filter))
         object.__setattr__(self, "crm_filter", tuple(self.crm_filter))
         from .strategies import check_deletion, check_update
@@ -151,15 +217,16 @@ class TableMapping:
         object.__setattr__(self, "update_conflict", check_update(self.update_conflict))
         object.__setattr__(self, "deletion_conflict", check_deletion(self.deletion_conflict))
         if not self.fields:
-            raise MappingError(f"mapping {self.name!r} has no field mappings")
+            raise MappingError(f"mapping {self.name!r} has no field mappings" + (
+                " enabled: enable one (enabled = true)" if self.disabled else ""))
         for attr in ("nav", "crm"):
             seen: dict[str, int] = {}
-            for f in self.fields:
+            for f in every:
                 seen[getattr(f, attr)] = seen.get(getattr(f, attr), 0) + 1
             dup = [k for k, n in seen.items() if n > 1]
             if dup:
                 raise MappingError(f"mapping {self.name!r}: {attr.upper()} column(s) mapped twice: {dup}")
-        lookups = [f for f in self.fields if f.lookup]
+        lookups = [f for f in every if f.lookup]
         if len(lookups) > 1:
             raise MappingError(f"mapping {self.name!r}: only one company lookup field is supported")
 
@@ -169,6 +236,21 @@ class TableMapping:
             if name in (f.nav, f.crm):
                 return f
         raise MappingError(f"no mapped field named {name!r}; mapped fields: {[f.nav for f in self.fields]}")
+
+    def any_field(self, name: str) -> FieldMapping:
+        """The field mapping named ``name`` (NAV or CRM name), enabled or not."""
+        for f in (*self.fields, *self.disabled):
+            if name in (f.nav, f.crm):
+                return f
+        raise MappingError(f"no mapped field named {name!r}; mapped fields: "
+                           f"{[f.nav for f in (*self.fields, *self.disabled)]}")
+
+    def value_map_named(self, name: str):
+        for vm in self.value_maps:
+            if vm.name == name:
+                return vm
+        raise MappingError(f"mapping {self.name!r} has no value map {name!r}; its maps: "
+                           f"{[vm.name for vm in self.value_maps]}")
 
     @property
     def lookup_field(self) -> FieldMapping | None:
@@ -213,8 +295,8 @@ class TableMapping:
                           "filter": [clean(asdict(c)) | {"op": c.op} for c in self.nav_filter]}),
             "crm": clean({"table": self.crm_table, "key": self.crm_key, "modified": self.crm_modified,
                           "filter": [clean(asdict(c)) | {"op": c.op} for c in self.crm_filter]}),
-            "fields": [clean(asdict(f)) for f in self.fields],
-        } | {k: getattr(self, k) for k in ("update_conflict", "deletion_conflict") if getattr(self, k) != "none"}
+            "fields": [field_to_dict(f) for f in (*self.fields, *self.disabled)],
+        } | ({"value_maps": {vm.name: vm.to_dict() for vm in self.value_maps}} if self.value_maps else {}) | {k: getattr(self, k) for k in ("update_conflict", "deletion_conflict") if getattr(self, k) != "none"}
 
     @classmethod
     def from_dict(cls, data: _Mapping) -> TableMapping:
@@ -238,6 +320,7 @@ class TableMapping:
                 crm_table=crm["table"], crm_key=crm["key"], crm_modified=crm.get("modified"),
                 fields=tuple(fields), nav_filter=conds(nav.get("filter")), crm_filter=conds(crm.get("filter")),
                 update_conflict=data.get("update_conflict", "none"),
+                value_maps=_value_maps_from(data.get("value_maps")),
                 deletion_conflict=data.get("deletion_conflict", "none"),
             )
         except MappingError:
@@ -254,8 +337,39 @@ class TableMapping:
         return tomli_w.dumps(self.to_dict())
 
 
+def _check_value_maps(m: TableMapping, every) -> None:
+    from .valuemaps import ValueMap
+
+    maps = tuple(m.value_maps)
+    for vm in maps:
+        if not isinstance(vm, ValueMap):
+            raise MappingError(f"mapping {m.name!r}: value_maps holds {vm!r}, not a ValueMap")
+    names = [vm.name for vm in maps]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise MappingError(f"mapping {m.name!r}: value map(s) defined twice: {dup}")
+    for f in every:
+        if f.value_map is not None and f.value_map not in names:
+            raise MappingError(f"field {f.nav!r}: value map {f.value_map!r} is not defined; the mapping's maps: "
+                               f"{names or 'none'} (add it under [value_maps.{f.value_map}])")
+    object.__setattr__(m, "value_maps", maps)
+
+
+def _value_maps_from(data) -> tuple:
+    from .valuemaps import ValueMap
+
+    if data is None:
+        return ()
+    if not isinstance(data, _Mapping):
+        raise MappingError("value_maps must be a table of maps, e.g. [value_maps.country] with builtin = \"iso3166\" "
+                           "or pairs = [[\"DE\", \"Germany\"]]")
+    return tuple(ValueMap.from_dict(name, spec) for name, spec in data.items())
+
+
 def default_mapping() -> TableMapping:
-    """Business Central's contact mapping with its field lengths and Code fields."""
+    """Business Central's contact mapping with its field lengths and Code fields, and the country value map."""
+    from .valuemaps import ValueMap
+
     F = FieldMapping
     return TableMapping(
         name="contact",
@@ -271,7 +385,8 @@ def default_mapping() -> TableMapping:
             F("Post Code", "address1_postalcode", max_length=20, code=True),
             F("City", "address1_city", max_length=30),
             F("County", "address1_stateorprovince", max_length=30),
-            F("Country/Region Code", "address1_country", max_length=10, code=True),
+            # ISO 3166 alpha-2 code <-> English name (CRM codes and other names read as the code: valuemaps)
+            F("Country/Region Code", "address1_country", max_length=10, code=True, value_map="country"),
             F("E-Mail", "emailaddress1", max_length=80, validate="email"),
             F("Fax No.", "fax", max_length=30),
             F("Home Page", "websiteurl", max_length=80),
@@ -281,6 +396,7 @@ def default_mapping() -> TableMapping:
         ),
         nav_filter=(Condition("Type", "=", "Person"), Condition("Company No.", "is not empty")),
         crm_filter=(Condition("statecode", "=", 0), Condition("parentcustomerid", "references", "crm_account")),
+        value_maps=(ValueMap("country", builtin="iso3166"),),
     )
 
 
