@@ -5,6 +5,7 @@ Each is one set-based query built here and executed by the caller's connection.
 
 from __future__ import annotations
 
+from . import valuemaps
 from .mapping import TableMapping
 from .sqlbuild import norm, q
 
@@ -22,6 +23,8 @@ def _pair_values(m: TableMapping, i: int, f) -> tuple[str, str, str, str]:
                  f"ELSE '#' || {crm_v} END))")
     else:
         crm_c = norm(crm_v, code)
+    if valuemaps.uses_params(f):  # compared as a sync compares them: through its transform rules / value map
+        nav_c, crm_c = valuemaps.nav_comparable_sql(f, nav_v), valuemaps.crm_comparable_sql(f, crm_v)
     return nav_v, crm_v, nav_c, crm_c
 
 
@@ -67,7 +70,7 @@ def differences_sql(m: TableMapping, scoped: bool = False) -> tuple[str, list]:
                  f"WHEN {crm_chg} THEN 'CRM changed' ELSE 'differs' END")
         # equal raw text is equal (a lookup's raw values are keys of two systems): the comparable form,
         # costly on non-ASCII text, only where the raw values differ
-        fast = "" if f.lookup else f"WHEN {nav_v} IS NOT DISTINCT FROM {crm_v} THEN NULL "
+        fast = "" if f.lookup or valuemaps.uses_params(f) else f"WHEN {nav_v} IS NOT DISTINCT FROM {crm_v} THEN NULL "
         parts.append(f"CASE {fast}WHEN {nav_c} <> {crm_c} THEN {{'pos': {i}, 'nav_field': CAST(? AS VARCHAR), "
                      f"'crm_field': CAST(? AS VARCHAR), 'nav_value': {nav_v}, 'crm_value': {crm_v}, "
                      f"'state': {state}}} END")

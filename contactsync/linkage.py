@@ -40,8 +40,8 @@ from .history import now_utc
 
 __all__ = ["BLOCKING_RULES", "COLUMNS", "DIALECT_FUNCTIONS", "DL", "EM_NAMES", "EM_OTHERS", "FIELDS", "FIELD_NAMES",
            "FREE_MAIL", "JW", "MARGIN", "MAX_WEIGHT", "MIN_M", "MIN_TRAIN", "MIN_WEIGHT", "MODEL_KEY", "Matcher",
-           "PRIOR_RECALL", "PRIOR_RULES", "PRIVATE_WORK", "SEED", "Source", "U_PAIRS", "company_sql", "decide",
-           "for_dialect", "frame", "known_first_names", "labels", "load_prior", "model_settings", "phonetic_sql",
+           "PRIOR_RECALL", "PRIOR_RULES", "PRIVATE_WORK", "SEED", "SWAPPED_STREET", "Source", "U_PAIRS", "company_sql", "decide",
+           "faker_first_names", "for_dialect", "frame", "known_first_names", "labels", "load_prior", "model_settings", "phonetic_sql",
            "predict", "session", "store", "stored", "train", "without_tf"]
 
 MODEL_KEY = "matcher:model"
@@ -66,7 +66,7 @@ FIELDS = (
     ("company", "company", ("co", "cn")), ("job", "job title", ("job",)),
 )
 FIELD_NAMES = tuple(f for f, _label, _cols in FIELDS)
-COLUMNS = ("f", "l", "fx", "lx", "fp", "lp", "e", "el", "ef", "ph", "mo", "street", "street2", "post", "city", "county", "co",
+COLUMNS = ("f", "l", "fx", "lx", "fp", "lp", "e", "el", "ef", "ph", "mo", "street", "sn", "street2", "post", "city", "county", "co",
            "cn", "job")
 
 JW = "jaro_winkler_similarity"
@@ -155,9 +155,16 @@ BLOCKING_RULES = (
     "l.post = r.post AND l.street2 = r.street2",
     # the same address and one name part alike (colleagues at one address are many: not all of them)
     f"l.street = r.street AND l.post = r.post AND ({_NAME_NEAR})", "l.street2 = r.street2 AND l.city = r.city",
+    # the same street (house number included) and a name part alike, post code and city aside (typos)
+    f"l.street = r.street AND ({_NAME_NEAR})",
+    # street and address 2 swapped
+    "l.sn = r.street2 AND l.post = r.post", "l.street2 = r.sn AND l.post = r.post",
     "l.l = r.l AND l.cn = r.cn", "l.f = r.f AND l.cn = r.cn", "l.l = r.f AND l.cn = r.cn",
     "l.el = r.el AND length(l.el) >= 4",
 )
+# street and address 2 swapped (the street's name without its house number is the other's address 2)
+SWAPPED_STREET = (f"{JW}(sn_l, street2_r) >= 0.88 AND ({JW}(street2_l, sn_r) >= 0.88 OR street2_l IS NULL) "
+                  f"OR {JW}(street2_l, sn_r) >= 0.88 AND street2_r IS NULL")
 # EM blockings: the names, then the first identifier the data has (the names are estimated on that one)
 EM_NAMES = "l.f = r.f AND l.l = r.l"
 EM_OTHERS = ("l.e = r.e", "l.mo = r.mo", "l.street = r.street AND l.post = r.post")
@@ -194,13 +201,16 @@ def model_settings() -> dict:
             _level("street_l = street_r AND (post_l = post_r OR city_l = city_r)", "same"),
             _level(f"{JW}(street_l, street_r) >= 0.88 AND (post_l = post_r OR city_l = city_r)",
                    "similar street, same post code or city"),
+            _level(f"({SWAPPED_STREET}) AND (post_l = post_r OR city_l = city_r)",
+                   "street and address 2 swapped, same post code or city"),
             _level("street_l = street_r", "same street, other post code and city"),
             _level("post_l = post_r AND city_l = city_r", "same post code and city, other street"),
             _level("post_l = post_r", "same post code"),
             _level("city_l = city_r", "same city"),
             _level(f"{DL}(post_l, post_r) <= 1 OR {JW}(city_l, city_r) >= 0.9", "similar post code or city"),
             _else()]),
-        _comparison("street2", _simple("street2", jw=0.88)),
+        _comparison("street2", _simple("street2", jw=0.88)[:-1]
+                    + [_level(SWAPPED_STREET, "swapped with the street"), _else()]),
         _comparison("company", [
             _level("NOT (co_l IS NOT NULL AND co_r IS NOT NULL) AND (cn_l IS NULL OR cn_r IS NULL)", "missing",
                    null=True),
@@ -245,6 +255,15 @@ def company_sql(expr: str) -> str:
 
 @lru_cache(maxsize=1)
 def known_first_names() -> frozenset[str]:
+    """First names Faker knows in any of its locales, normalized as contactsync normalizes names: the list
+    packaged in :mod:`contactsync._match_prior` (importing every Faker locale takes seconds), made by
+    :func:`faker_first_names` when the prior is trained."""
+    from ._match_prior import FIRST_NAMES
+
+    return frozenset(FIRST_NAMES.split())
+
+
+def faker_first_names() -> frozenset[str]:
     """First names Faker knows in any of its locales, normalized as contactsync normalizes names."""
     import importlib
 
@@ -443,11 +462,20 @@ def _accepts_warning_mode(linker) -> bool:
 
 def decide(sc, pred: str, threshold: float, margin: float = MARGIN) -> None:
     """Table ``_dec`` in ``sc``: per scored pair the NAV/CRM keys, score, weight, per-field weights, rank,
-    the flags and ``match``: score >= ``threshold``, one-to-one, best for both records by ``margin`` bits,
-    not a ``lookalike`` (a shared surname, street or switchboard with another first name — a gender
-    variant such as Daniel/Daniela, or two known first names — and no personal identifier: e-mail, its
-    name part, mobile, that agrees; swapped names excepted) and no ``conflict`` (two different e-mail
-    addresses)."""
+    the flags and two decisions:
+
+    * ``suggested`` (the default decision: the pairs put forward as the same person): score >=
+      ``threshold``, the best candidate of both records (one-to-one), no ``conflict`` (two different
+      e-mail addresses, not one person's private and work address) and not a ``lookalike`` with a second
+      contrary identifier (another mobile);
+    * ``match`` (auto-acceptable, can be coupled as it is): ``suggested``, the best for both records by
+      ``margin`` bits, and not a ``lookalike``.
+
+    A ``lookalike`` (relative, colleague) shares a surname, street or switchboard and has *another* first
+    name — two known first names that differ by more than a typo, an initial or a short form, or a gender
+    variant such as Daniel/Daniela — and no personal identifier that agrees (e-mail, its name part at a
+    consumer domain, mobile; swapped names excepted). Without e-mail or mobile such a pair cannot be told
+    from a duplicate whose first name was replaced: it is suggested for review, never auto-accepted."""
     cols = set(r[0] for r in sc.execute(f"DESCRIBE {pred}").fetchall())
 
     def w(f: str) -> str:  # the field's match weight, its term-frequency adjustment included
@@ -479,14 +507,20 @@ def decide(sc, pred: str, threshold: float, margin: float = MARGIN) -> None:
                      OR coalesce(ph_l = ph_r, FALSE) AS shared,
                    -- two different mailboxes (not one person's private and work address): the steward decides
                    coalesce(e_l <> e_r AND NOT ({PRIVATE_WORK}), FALSE) AS conflict,
+                   -- two different mobiles (neither the other's phone)
+                   coalesce(mo_l <> mo_r AND coalesce(mo_l <> ph_r, TRUE) AND coalesce(ph_l <> mo_r, TRUE), FALSE)
+                     AS other_mobile,
+                   -- another first name, not a typo, transliteration, initial or short form of it: two known
+                   -- first names that differ by more than a typo, or a gender variant (Daniel/Daniela)
+                   coalesce(f_l <> f_r AND fx_l <> fx_r AND f_l IN (SELECT name FROM _names)
+                            AND f_r IN (SELECT name FROM _names)
+                            AND (({variant}) OR {DL}(f_l, f_r) > 1 AND NOT starts_with(f_l, f_r)
+                                 AND NOT starts_with(f_r, f_l)), FALSE) AS other_first,
                    -- another surname (not a typo of it): shown, left to the score
                    coalesce({DL}(l_l, l_r) > 2 AND {JW}(l_l, l_r) < 0.9, FALSE) AS other_last
             FROM {pred}),
         q AS (
-            SELECT p.*, shared AND NOT own AND (coalesce(f_l <> f_r AND (({variant})
-                     OR (f_l IN (SELECT name FROM _names) AND f_r IN (SELECT name FROM _names))), FALSE))
-                     AS lookalike
-            FROM p),
+            SELECT p.*, shared AND NOT own AND other_first AS lookalike FROM p),
         r AS (
             SELECT *,
               row_number() OVER (PARTITION BY nav_no ORDER BY weight DESC, crm_id) AS rank,
@@ -496,10 +530,13 @@ def decide(sc, pred: str, threshold: float, margin: float = MARGIN) -> None:
               weight - coalesce(max(weight) OVER (PARTITION BY crm_id ORDER BY weight DESC, nav_no
                   ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), -1e9) AS crm_lead
             FROM q)
-        SELECT *, least(nav_lead, crm_lead) AS margin,
-               coalesce(score >= ? AND rank = 1 AND crm_rank = 1 AND nav_lead >= ? AND crm_lead >= ?
-                        AND NOT lookalike AND NOT conflict, FALSE) AS match
-        FROM r""", [threshold, margin, margin]).fetchall()
+        , s AS (
+            SELECT *, least(nav_lead, crm_lead) AS margin,
+                   coalesce(score >= ? AND rank = 1 AND crm_rank = 1 AND NOT conflict
+                            AND NOT (lookalike AND other_mobile), FALSE) AS suggested
+            FROM r)
+        SELECT *, suggested AND margin >= ? AND NOT lookalike AS match
+        FROM s""", [threshold, margin]).fetchall()
 
 
 def labels(matcher: Matcher) -> dict[str, dict[int, str]]:
@@ -583,11 +620,12 @@ def frame(sc, matcher: Matcher, *, min_score: float, top: int, nos: list[str] | 
                    {lvl['mobile']} || ' / ' || {lvl['phone']} AS phone_level, {lvl['company']} AS company_level,
                    {lvl['address']} AS address_level,
                    {lvl['job']} AS job_level, round(d.weight, 3) AS weight, {wcols},
-                   round(greatest(d.margin, -1e3), 3) AS margin, d.lookalike, d.conflict
+                   round(greatest(d.margin, -1e3), 3) AS margin, d.lookalike, d.conflict, d.suggested
             FROM _dec d JOIN nav a ON a.id = d.nav_no JOIN crm b ON b.id = d.crm_id
             WHERE {" AND ".join(where)} AND d.rank <= ?
             ORDER BY d.score DESC, d.nav_no, d.crm_id""", params).df()
     df["match"] = df["match"].astype(bool)
+    df["suggested"] = df["suggested"].astype(bool)
     df["lookalike"] = df["lookalike"].fillna(False).astype(bool)
     df["conflict"] = df["conflict"].fillna(False).astype(bool)
     return df

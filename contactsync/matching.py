@@ -504,7 +504,7 @@ def prepared(con, m: TableMapping) -> tuple:
                        {phonetic_sql('t.f')} AS fp, {phonetic_sql('t.l')} AS lp, t.e,
                        nullif(split_part(t.e, '@', 1), '') AS el,
                        split_part(t.e, '@', 2) IN (SELECT unnest(?::VARCHAR[])) AS ef, p1.e164 AS ph, p2.e164 AS mo, t.street,
-                       t.street2, t.post, t.city, t.county, t.co, t.cn, t.job, t.name
+                       nullif(regexp_replace(t.street, '[0-9]+', '', 'g'), '') AS sn, t.street2, t.post, t.city, t.county, t.co, t.cn, t.job, t.name
                 FROM _sg0_{s} t
                 LEFT JOIN _sg_ph p1 ON p1.raw = t.ph_raw AND p1.region IS NOT DISTINCT FROM t.region
                 LEFT JOIN _sg_ph p2 ON p2.raw = t.mo_raw AND p2.region IS NOT DISTINCT FROM t.region""",
@@ -528,9 +528,10 @@ def suggest_couplings(con, m: TableMapping, *, threshold: float = DEFAULT_THRESH
     each field added (``w_first`` ... ``w_job``; 0 = no evidence), ``margin`` (bits ahead of the runner-up
     of either record), ``lookalike`` (relative or colleague: the same surname, street, phone or e-mail,
     another first name, no personal identifier agreeing), ``conflict`` (two different e-mail
-    addresses). ``match`` is True where the score reaches ``threshold``, the pair is the best of
-    both records by :data:`contactsync.linkage.MARGIN` bits, not a look-alike, no conflict: such pairs are
-    one-to-one and can be coupled as they are. ``nos``/``crm_ids`` keep the pairs of these records
+    addresses), ``suggested`` (the default decision: score >= ``threshold``, the best candidate of both
+    records, no conflict, not a look-alike with another mobile too) and ``match`` (auto-acceptable:
+    suggested, the best of both records by :data:`contactsync.linkage.MARGIN` bits, not a look-alike;
+    such pairs can be coupled as they are). A suggested pair that is not ``match`` is for review. ``nos``/``crm_ids`` keep the pairs of these records
     (scored against all uncoupled records, so decisions do not depend on the scope).
     """
     from . import linkage as lkg

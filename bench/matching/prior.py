@@ -34,10 +34,13 @@ def main(argv=None) -> int:
     m = linkage.train(sc)
     m = linkage.Matcher(m.settings, linkage.Source.PRIOR, m.trained_at, m.nav_records, m.crm_records, m.seconds)
     text = json.dumps(json.loads(m.to_json()), indent=1, sort_keys=True)
+    names = "\n".join(sorted(linkage.faker_first_names()))
     TARGET.write_text(
         '"""The packaged prior model (Splink JSON), made by ``python -m bench.matching.prior`` on the benchmark\n'
         f'generator (seed {a.seed}, {a.n:,} x {a.n:,}). Generated: do not edit."""\n\n'
-        f"MODEL = r'''{text}'''\n", encoding="utf-8")
+        f"MODEL = r'''{text}'''\n\n"
+        "# first names Faker knows in any of its locales, normalized (linkage.known_first_names)\n"
+        f"FIRST_NAMES = '''\n{names}\n'''\n", encoding="utf-8")
     print(f"prior written to {TARGET} in {time.perf_counter() - t:.1f} s (training {m.seconds} s)")
     print(m.parameters().to_string())
     return 0

@@ -15,7 +15,7 @@ import ipywidgets as w
 import pandas as pd
 
 from ..sqlbuild import quote_identifier as q
-from .common import STYLE, Messages, esc, guarded
+from .common import STYLE, Messages, close_tree, esc, guarded
 
 __all__ = ["PREVIEW_FIELDS", "RecordCard", "ReviewView", "estimates", "evidence", "evidence_html"]
 
@@ -35,6 +35,11 @@ def _same(a, b) -> bool:
     na = "".join(str(a or "").lower().split())
     nb = "".join(str(b or "").lower().split())
     return na == nb
+
+
+def _for_review(cand) -> bool:
+    """Suggested as the same person (the default decision) but not auto-acceptable: the steward checks it."""
+    return bool(cand.get("suggested", False)) and not bool(cand.get("match", False))
 
 
 def evidence(cand) -> list[tuple[str, str, float]]:
@@ -124,6 +129,7 @@ class RecordCard(w.VBox):
             cls = "" if _same(a, b) else ' class="cs-diff"'
             lines.append(f"<tr{cls}><td>{esc(nav_field)}</td><td>{esc(a)}</td><td>{esc(b)}</td></tr>")
         return (f'<div class="cs-box">{_bar(cand["score"])} <span class="cs-hint">CRM {esc(cand["crm_id"])}'
+                f'{" · <b>suggested: check it</b>" if _for_review(cand) else ""}'
                 f'{" · <b>relative or colleague?</b>" if bool(cand.get("lookalike", False)) else ""}'
                 f'{" · <b>two different e-mail addresses</b>" if bool(cand.get("conflict", False)) else ""}</span>'
                 f'<table class="cs-t"><tr><th>field</th><th>NAV</th><th>CRM</th></tr>'
@@ -321,6 +327,7 @@ class ReviewView(w.VBox):
         self.apply_button.description = f"Apply ({staged})" if staged else "Apply"
         self.discard_button.disabled = not self.judgments and not self.rejected
         s = self.open_candidates()
+        old = list(self.queue_box.children)
         self.cards = [RecordCard(self, no, s[s["nav_no"] == no]) for no in self.queue()[: self.page_size]]
         if not self.cards:
             empty = ("No suggestions: every uncoupled record is judged, or nothing resembles anything."
@@ -328,3 +335,5 @@ class ReviewView(w.VBox):
             self.queue_box.children = [w.HTML(f'<div class="cs-hint">{esc(empty)}</div>')]
         else:
             self.queue_box.children = self.cards
+        for gone in old:  # the replaced cards leave the kernel with their whole tree
+            close_tree(gone)
