@@ -703,6 +703,50 @@ class Workspace:
             return con.execute("SELECT * EXCLUDE (run_id) FROM run_conflict WHERE run_id = ? ORDER BY nav_no",
                                [int(run_id)]).df()
 
+    # -- mapping options, value maps, full synchronization review (contactsync.mappingops, fullsync) ----------
+    def set_mapping(self, mapping: TableMapping | str | Path) -> TableMapping:
+        """Replace the workspace's mapping (a TableMapping or a TOML/YAML file), validated against the tables and
+        stored in one transaction; a bad one raises a MappingError and changes nothing."""
+        from . import mappingops
+
+        return mappingops.set_mapping(self, load_mapping(mapping) if isinstance(mapping, (str, Path)) else mapping)
+
+    def set_field_option(self, field: str, **options):
+        """Change BC field-mapping options of ``field`` (NAV or CRM name): ``constant``, ``validate``,
+        ``clear_on_failure``, ``not_null``, ``enabled``, ``transform`` (rules, chained), ``transform_direction``,
+        ``value_map``, ``direction``, ``max_length``, ... (``None``: back to the default). Kept in the workspace;
+        returns the stored FieldMapping. See contactsync.mappingops."""
+        from . import mappingops
+
+        return mappingops.set_field_option(self, field, **options)
+
+    def set_value_map(self, name: str, pairs=None, *, aliases=None, builtin: str | None = None,
+                      field: str | None = None) -> TableMapping:
+        """Define or replace value map ``name`` (pairs NAV value -> CRM value, CRM ``aliases``, a ``builtin``
+        such as ``"iso3166"``); with ``field``, map that field through it. See contactsync.valuemaps."""
+        from . import mappingops
+
+        return mappingops.set_value_map(self, name, pairs, aliases=aliases, builtin=builtin, field=field)
+
+    def field_options(self) -> pd.DataFrame:
+        """One row per field mapping (enabled or disabled) with every option: the Table mapping view's rows."""
+        from . import mappingops
+
+        return mappingops.field_options(self.mapping)
+
+    def full_sync_review(self) -> pd.DataFrame:
+        """BC's Full Synch. Review: per entity (accounts, contacts) the uncoupled records on each side and the
+        recommendation (Couple Records / Full Synchronization / No Records Found). See contactsync.fullsync."""
+        from . import fullsync
+
+        return fullsync.review(self)
+
+    def run_full_sync(self, entity: str, *, dry_run: bool = False):
+        """Carry out the review's recommendation for ``entity`` ('accounts' | 'contacts'): one undoable run."""
+        from . import fullsync
+
+        return fullsync.run(self, entity, dry_run=dry_run)
+
     # -- strategies and the errors list (contactsync.strategies, contactsync.syncerrors) ------------------
     def set_strategies(self, *, update_conflict: str | None = None, deletion_conflict: str | None = None,
                        fields: dict[str, str | None] | None = None) -> TableMapping:
