@@ -37,7 +37,9 @@ def connected(srv: LiveTestServer, path=":memory:", *, couple: bool = True, **cr
     ws.couple_company("C00001", ACC_A)
     ws.couple_company("C00002", ACC_B)
     if couple:
-        ws.import_couplings(pd.DataFrame({"No.": ["CT000001", "CT000002"], "contactid": [CRM_1, CRM_2]}))
+        ws.couple("CT000001", CRM_1, sync_after="push")
+        ws.couple("CT000002", CRM_2, sync_after="push")
+        ws.deliver(credential=cred())
     return ws
 
 

@@ -343,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
             # Dataverse answers 401 with an empty body and a WWW-Authenticate challenge
             return self._send(401, headers={"WWW-Authenticate": 'Bearer authorization_uri="https://login.'
                                             'microsoftonline.com/common/oauth2/authorize"'})
-        if svc == "bc" and m.group("company") != srv.company_id:
+        if svc == "bc" and m.group("company") != srv.company_id and m.group("rest") != "$batch":
             return self._send(404, error_body("Internal_CompanyNotFound",
                                               f"Cannot process the request because the company {m.group('company')} "
                                               "does not exist."))
