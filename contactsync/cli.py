@@ -706,5 +706,9 @@ def match_accept(workspace, pairs_file, sync_after, as_json):
     _emit(as_json, {"run_id": res.run_id, "coupled": res.coupled, "unchanged": res.unchanged}, str(res))
 
 
+from .mappingcli import attach as _attach_mapping  # noqa: E402  (mapping, full-sync: needs the helpers above)
+
+_attach_mapping(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
