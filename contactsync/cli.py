@@ -709,6 +709,9 @@ def match_accept(workspace, pairs_file, sync_after, as_json):
 from .mappingcli import attach as _attach_mapping  # noqa: E402  (mapping, full-sync: needs the helpers above)
 
 _attach_mapping(main)
+from .cli_live import attach as _attach_live  # noqa: E402  (connect, pull, push, outbox, demo --live)
+
+_attach_live(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -34,7 +34,7 @@ class PullResult:
     side: str
     imported: ImportResult
     fetched: int = 0
-    echoes: int = 0                     # rows that were contactsync's own writes (not read back as changes)
+    echoes: int = 0                     # rows already known at that ETag (contactsync's own writes: not read back)
     deleted: tuple[str, ...] = ()       # workspace keys deleted remotely
     pages: int = 0
     requests: int = 0
@@ -42,8 +42,9 @@ class PullResult:
     note: str = ""
 
     def __str__(self) -> str:
-        text = (f"pull {self.side} ({self.mode}): {self.fetched} fetched in {self.pages} page(s), {self.echoes} echo(es) "
-                f"of contactsync's own writes skipped; {self.imported.inserted} inserted, {self.imported.updated} "
+        text = (f"pull {self.side} ({self.mode}): {self.fetched} fetched in {self.pages} page(s), {self.echoes} already "
+                f"known at that version (same ETag, contactsync's own writes among them) skipped; "
+                f"{self.imported.inserted} inserted, {self.imported.updated} "
                 f"updated, {self.imported.unchanged} unchanged, {self.imported.rejected} rejected, "
                 f"{len(self.deleted)} deleted remotely")
         return text + (f"; {self.note}" if self.note else "")
