@@ -432,10 +432,10 @@ def build_status_sql(m: TableMapping) -> tuple[str, list]:
     # BC's CoupledRecordIsDeletedErr (codeunit Integration Rec. Synch. Invoke), %1 = the source record's table,
     # then which record is gone, and why a restore (deletion_conflict = 'restore') could not be made
     gone = ("CASE WHEN nav_gone THEN 'The CRM contact record cannot be updated because it is coupled to a deleted "
-            "record: the coupled NAV contact ' || nav_no || ' no longer exists (deleted, or missing from the last full "
+            "record. The coupled NAV contact ' || nav_no || ' no longer exists (deleted, or missing from the last full "
             "import). Restore it, or delete the coupling.' "
             "WHEN crm_gone THEN 'The NAV contact record cannot be updated because it is coupled to a deleted "
-            "record: the coupled CRM contact ' || crm_id || ' no longer exists (deleted, or missing from the last full "
+            "record. The coupled CRM contact ' || crm_id || ' no longer exists (deleted, or missing from the last full "
             "import). Restore it, or delete the coupling.' END || coalesce(' It could not be restored: ' || "
             "(SELECT min(rf.message) FROM _restore_fail rf WHERE rf.nav_no = _plan0.nav_no), '')")
     # a gone record fails; else a pair the filters leave out is Skipped (nothing checked, nothing written)
