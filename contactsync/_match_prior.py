@@ -4,7 +4,7 @@ generator (seed 11, 20,000 x 20,000). Generated: do not edit."""
 MODEL = r'''{
  "crm_records": 20000,
  "nav_records": 20000,
- "seconds": 21.57,
+ "seconds": 9.94,
  "settings": {
   "additional_columns_to_retain": [],
   "blocking_rules_to_generate_predictions": [
@@ -125,11 +125,11 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.7625203693644758,
+      "m_probability": 0.762520369364476,
       "sql_condition": "f_l = f_r",
       "tf_adjustment_column": "f",
       "tf_adjustment_weight": 1.0,
-      "u_probability": 0.000922094923222459
+      "u_probability": 0.000821840166257321
      },
      {
       "fix_m_probability": false,
@@ -159,49 +159,49 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "initial or short form",
-      "m_probability": 0.0032590983161325375,
+      "m_probability": 0.003259098316132538,
       "sql_condition": "(length(f_l) = 1 OR length(f_r) = 1 OR least(length(f_l), length(f_r)) >= 3) AND (starts_with(f_l, f_r) OR starts_with(f_r, f_l))",
-      "u_probability": 0.0003726601244111492
+      "u_probability": 0.00039675042508974115
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "one typo",
-      "m_probability": 0.10353068984247696,
+      "m_probability": 0.10353068984247699,
       "sql_condition": "damerau_levenshtein(f_l, f_r) <= 1",
-      "u_probability": 0.000568545574422138
+      "u_probability": 0.0005384470054789344
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "very similar",
-      "m_probability": 0.0005637678805194309,
+      "m_probability": 0.0005951256376346117,
       "sql_condition": "jaro_winkler_similarity(f_l, f_r) >= 0.9",
-      "u_probability": 0.0005637678805194309
+      "u_probability": 0.0005951256376346117
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "sounds the same",
-      "m_probability": 0.0014619743342283546,
+      "m_probability": 0.0014641979973549972,
       "sql_condition": "fp_l = fp_r",
-      "u_probability": 0.0014619743342283546
+      "u_probability": 0.0014641979973549972
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar",
-      "m_probability": 0.004223481409993024,
+      "m_probability": 0.004411486869450218,
       "sql_condition": "jaro_winkler_similarity(f_l, f_r) >= 0.8",
-      "u_probability": 0.004223481409993024
+      "u_probability": 0.004411486869450218
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.0009686401130402378,
+      "m_probability": 0.0009685274920886076,
       "sql_condition": "ELSE",
-      "u_probability": 0.9918874757532035
+      "u_probability": 0.9917721518987341
      }
     ],
     "output_column_name": "first"
@@ -220,11 +220,11 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.7315589353612174,
+      "m_probability": 0.7315589353612167,
       "sql_condition": "l_l = l_r",
       "tf_adjustment_column": "l",
       "tf_adjustment_weight": 1.0,
-      "u_probability": 0.000687987921989814
+      "u_probability": 0.000661250708482902
      },
      {
       "fix_m_probability": false,
@@ -254,41 +254,41 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "one typo",
-      "m_probability": 0.13775122216186858,
+      "m_probability": 0.13775122216186866,
       "sql_condition": "damerau_levenshtein(l_l, l_r) <= 1",
-      "u_probability": 0.0002436623890380591
+      "u_probability": 0.000245607406007935
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "very similar",
-      "m_probability": 0.0002627731646488873,
+      "m_probability": 0.00028339316077838654,
       "sql_condition": "jaro_winkler_similarity(l_l, l_r) >= 0.9",
-      "u_probability": 0.0002627731646488873
+      "u_probability": 0.00028339316077838654
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "sounds the same",
-      "m_probability": 0.0009937603317630645,
+      "m_probability": 0.0010957868883430947,
       "sql_condition": "lp_l = lp_r",
-      "u_probability": 0.0009937603317630645
+      "u_probability": 0.0010957868883430947
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar",
-      "m_probability": 0.002565621625753681,
+      "m_probability": 0.0026827885887020595,
       "sql_condition": "jaro_winkler_similarity(l_l, l_r) >= 0.8",
-      "u_probability": 0.002565621625753681
+      "u_probability": 0.0026827885887020595
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.000971920111881647,
+      "m_probability": 0.000971710130124693,
       "sql_condition": "ELSE",
-      "u_probability": 0.9952461945668065
+      "u_probability": 0.9950311732476856
      }
     ],
     "output_column_name": "last"
@@ -307,9 +307,9 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same (ignoring case and spaces)",
-      "m_probability": 0.8986374367813155,
+      "m_probability": 0.8986374006525547,
       "sql_condition": "e_l = e_r",
-      "u_probability": 4.208045783538125e-05
+      "u_probability": 4.204330460374185e-05
      },
      {
       "fix_m_probability": false,
@@ -331,17 +331,17 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar name part",
-      "m_probability": 0.00015227587784176198,
+      "m_probability": 0.00015230361567400303,
       "sql_condition": "jaro_winkler_similarity(el_l, el_r) >= 0.9",
-      "u_probability": 0.00015254165965325703
+      "u_probability": 0.00012612991381122555
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.00097637243933839,
+      "m_probability": 0.0009763982683413916,
       "sql_condition": "ELSE",
-      "u_probability": 0.9998053778825113
+      "u_probability": 0.999831826781585
      }
     ],
     "output_column_name": "email"
@@ -360,9 +360,9 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same number",
-      "m_probability": 0.9080486758095386,
+      "m_probability": 0.9080486605567787,
       "sql_condition": "mo_l = mo_r",
-      "u_probability": 3.782352623331712e-05
+      "u_probability": 4.271906872430181e-05
      },
      {
       "fix_m_probability": false,
@@ -376,9 +376,9 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.0919513241904619,
+      "m_probability": 0.09195133944322101,
       "sql_condition": "ELSE",
-      "u_probability": 0.9999621764737667
+      "u_probability": 0.9999572809312757
      }
     ],
     "output_column_name": "mobile"
@@ -397,17 +397,17 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same number",
-      "m_probability": 0.999926168508514,
+      "m_probability": 0.9999261548215485,
       "sql_condition": "ph_l = ph_r",
-      "u_probability": 0.00018277173333604106
+      "u_probability": 0.00023512574115722756
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.000976384011979164,
+      "m_probability": 0.0009763328850184011,
       "sql_condition": "ELSE",
-      "u_probability": 0.999817228266664
+      "u_probability": 0.9997648742588428
      }
     ],
     "output_column_name": "phone"
@@ -426,9 +426,9 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.9469436578377114,
+      "m_probability": 0.9469436574308946,
       "sql_condition": "street_l = street_r AND (post_l = post_r OR city_l = city_r)",
-      "u_probability": 0.0009478768566790025
+      "u_probability": 0.000891515576480016
      },
      {
       "fix_m_probability": false,
@@ -466,33 +466,33 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same post code",
-      "m_probability": 5.0418981738244815e-06,
+      "m_probability": 1e-06,
       "sql_condition": "post_l = post_r",
-      "u_probability": 5.0418981738244815e-06
+      "u_probability": 1e-06
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same city",
-      "m_probability": 0.00016638263973620788,
+      "m_probability": 0.00014023840528899127,
       "sql_condition": "city_l = city_r",
-      "u_probability": 0.00016638263973620788
+      "u_probability": 0.00014023840528899127
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar post code or city",
-      "m_probability": 0.00033780717764624025,
+      "m_probability": 0.00031052789742562356,
       "sql_condition": "damerau_levenshtein(post_l, post_r) <= 1 OR jaro_winkler_similarity(city_l, city_r) >= 0.9",
-      "u_probability": 0.00033780717764624025
+      "u_probability": 0.00031052789742562356
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.05305634216228909,
+      "m_probability": 0.053056342569105686,
       "sql_condition": "ELSE",
-      "u_probability": 0.9985428914277648
+      "u_probability": 0.9986577181208054
      }
     ],
     "output_column_name": "address"
@@ -556,9 +556,9 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same (coupled)",
-      "m_probability": 0.984224043105222,
+      "m_probability": 0.9842240379493228,
       "sql_condition": "co_l = co_r",
-      "u_probability": 0.001390308925687749
+      "u_probability": 0.0014453051199697713
      },
      {
       "fix_m_probability": false,
@@ -572,17 +572,17 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar name",
-      "m_probability": 0.0004156593695355126,
+      "m_probability": 0.0004628754959380314,
       "sql_condition": "jaro_winkler_similarity(cn_l, cn_r) >= 0.9",
-      "u_probability": 0.0004156593695355126
+      "u_probability": 0.0004628754959380314
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.01577595689477839,
+      "m_probability": 0.01577596205067706,
       "sql_condition": "ELSE",
-      "u_probability": 0.9981940317047767
+      "u_probability": 0.9980918193840922
      }
     ],
     "output_column_name": "company"
@@ -601,25 +601,25 @@ MODEL = r'''{
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "same",
-      "m_probability": 0.8800016201668809,
+      "m_probability": 0.8800016242088134,
       "sql_condition": "job_l = job_r",
-      "u_probability": 0.03839832589605649
+      "u_probability": 0.038796523710561116
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "similar",
-      "m_probability": 0.0007111155814594289,
+      "m_probability": 0.000711115557810929,
       "sql_condition": "jaro_winkler_similarity(job_l, job_r) >= 0.9",
-      "u_probability": 0.0032966087928678585
+      "u_probability": 0.004080861515208766
      },
      {
       "fix_m_probability": false,
       "fix_u_probability": false,
       "label_for_charts": "differs",
-      "m_probability": 0.11928726425165989,
+      "m_probability": 0.1192872602333755,
       "sql_condition": "ELSE",
-      "u_probability": 0.9583050653110756
+      "u_probability": 0.9571226147742301
      }
     ],
     "output_column_name": "job"
@@ -627,7 +627,7 @@ MODEL = r'''{
   ],
   "em_convergence": 0.001,
   "link_type": "link_only",
-  "linker_uid": "na1zt35l",
+  "linker_uid": "trn09by6",
   "match_weight_column_prefix": "mw_",
   "max_iterations": 25,
   "probability_two_random_records_match": 3.490833333333333e-05,
@@ -639,7 +639,7 @@ MODEL = r'''{
   "unique_id_column_name": "id"
  },
  "source": "prior",
- "trained_at": "2026-12-01T12:45:01"
+ "trained_at": "2026-12-01T13:12:25"
 }'''
 
 # first names Faker knows in any of its locales, normalized (linkage.known_first_names)

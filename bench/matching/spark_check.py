@@ -44,15 +44,28 @@ def main(argv=None) -> int:
     right = api.register(spark.createDataFrame(crm), table_name="crm_t")
     settings = linkage.for_dialect(matcher.settings, "spark")
     pred = Linker([left, right], settings, log_level=None).inference.predict(threshold_match_weight=-8)
-    sp = pred.as_pandas_dataframe()[["id_l", "id_r", "match_weight"]]
+    spdf = pred.as_pandas_dataframe()
+    sp = spdf[["id_l", "id_r", "match_weight"]]
     sec = time.perf_counter() - t
+    # the decisions (one-to-one, margin, look-alikes) over Spark's scores, in DuckDB as for 10M x 10M: the
+    # scored pairs are few (blocking), so they fit one machine even when the records do not
+    duck_dec = _decisions(sc, linkage.predict(sc, matcher))
+    sc.register("spark_pred_df", spdf)
+    sc.execute("CREATE TABLE spark_pred AS SELECT * FROM spark_pred_df")
+    spark_dec = _decisions(sc, "spark_pred")
     j = duck.merge(sp, on=["id_l", "id_r"], how="outer", suffixes=("_duckdb", "_spark"))
     both = j.dropna()
     diff = (both["match_weight_duckdb"] - both["match_weight_spark"]).abs()
     print(f"{name}: DuckDB {len(duck)} pairs, Spark {len(sp)} pairs ({sec:.1f} s), in both {len(both)}; "
-          f"largest weight difference {diff.max():.4f} bits, median {diff.median():.4f}")
+          f"largest weight difference {diff.max():.4f} bits, median {diff.median():.4f}; suggested: DuckDB "
+          f"{len(duck_dec)}, Spark {len(spark_dec)}, in both {len(duck_dec & spark_dec)}")
     spark.stop()
     return 0
+
+
+def _decisions(sc, pred: str) -> set:
+    linkage.decide(sc, pred, 0.5)
+    return set(sc.execute("SELECT nav_no, crm_id FROM _dec WHERE suggested").fetchall())
 
 
 if __name__ == "__main__":
