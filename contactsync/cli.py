@@ -448,8 +448,14 @@ def _sync_text(s: dict) -> str:
     lines = [f"{s['message']} ({run}, {s['direction']})",
              "  " + ", ".join(f"{k} {v}" for k, v in c.items())]
     if s.get("conflicts_total"):
-        lines += [f"Conflicts ({s['conflicts_total']} field(s), records skipped, nothing overwritten):",
-                  _table(report.conflicts_frame(s)[["nav_no", "nav_field", "nav_value", "crm_value"]])]
+        cf = report.conflicts_frame(s)
+        done = cf["resolution"].notna() if "resolution" in cf else pd.Series(False, index=cf.index)
+        if (~done).any():
+            lines += [f"Conflicts ({int((~done).sum())} field(s), records skipped, nothing overwritten):",
+                      _table(cf[~done][["nav_no", "nav_field", "nav_value", "crm_value"]])]
+        if done.any():  # resolved by the update-conflict strategy (send: NAV won, get: CRM won)
+            lines += [f"Conflicts resolved by the strategy ({int(done.sum())} field(s), both values logged):",
+                      _table(cf[done][["nav_no", "nav_field", "nav_value", "crm_value", "resolution"]])]
     if s.get("errors_total"):
         lines += [f"Failed records ({s['errors_total']}):", _table(report.errors_frame(s)[["nav_no", "message"]], colwidth=100)]
     per_field = s.get("changes_per_field") or []
@@ -483,16 +489,20 @@ def _fail_options(f):
 @click.option("--force", is_flag=True, help="Overwrite the destination's mapped fields (push or pull only).")
 @_records_options
 @click.option("--create-missing", is_flag=True, help="Create and couple uncoupled records on the other side.")
+@click.option("--conflicts", type=click.Choice(["none", "send", "get"]),
+              help="This run's update-conflict strategy: none = skip and report, send = NAV wins, get = CRM wins "
+                   "(default: the mapping's, see `contactsync strategies`).")
 @_fail_options
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False),
               help="Also write the JSON summary to this file.")
 @json_option
-def sync(workspace, direction, dry_run, force, nos, record_filter, create_missing, fail_on_conflict,
+def sync(workspace, direction, dry_run, force, nos, record_filter, create_missing, conflicts, fail_on_conflict,
          fail_on_error, summary_path, as_json):
     """Synchronize coupled contacts (incremental; conflicts are skipped and reported)."""
     values = {"workspace": workspace, "direction": direction, "dry_run": dry_run, "force": force,
               "records": list(nos) or None, "record_filter": record_filter, "create_missing": create_missing,
-              "fail_on_conflict": fail_on_conflict, "fail_on_error": fail_on_error, "output_json": summary_path}
+              "fail_on_conflict": fail_on_conflict, "fail_on_error": fail_on_error, "output_json": summary_path,
+              "conflicts": conflicts}
     p = _check(values)
     with _progress(report.planned_steps(p), "sync") as step:
         summary = report.run_sync(p, progress=step, busy_timeout=_busy_timeout())
@@ -680,7 +690,8 @@ def match_suggest(workspace, threshold, min_score, top, out_path, as_json):
         if not Path(out_path).parent.exists():
             raise click.BadParameter(f"folder {str(Path(out_path).parent)!r} does not exist", param_hint="--out")
         df.assign(accept=df.get("match", False)).to_csv(out_path, index=False)
-    cols = [c for c in ("nav_no", "crm_id", "score", "match", "nav_name", "crm_name", "reasons") if c in df.columns]
+    cols = [c for c in ("nav_no", "crm_id", "score", "suggested", "match", "nav_name", "crm_name", "reasons")
+            if c in df.columns]
     n_match = int(df["match"].sum()) if "match" in df else 0
     text = f"{len(df)} suggestion(s), {n_match} match(es) at score >= {threshold}\n" + _table(df[cols])
     if out_path:
@@ -712,6 +723,9 @@ _attach_mapping(main)
 from .cli_live import attach as _attach_live  # noqa: E402  (connect, pull, push, outbox, demo --live)
 
 _attach_live(main)
+from .cli_sync import attach as _attach_sync  # noqa: E402  (errors, deleted, strategies)
+
+_attach_sync(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -76,13 +76,14 @@ class SyncRunParams:
     fail_on_conflict: bool = False  # conflicts make the run fail (after applying the rest)
     fail_on_error: bool = False  # failed records make the run fail (after applying the rest)
     output_json: str | None = "sync_run_summary.json"  # where the JSON summary goes (None: not written)
+    conflicts: str | None = None  # this run's update-conflict strategy: none, send (NAV wins), get (CRM wins)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 _BOOL = {"snapshot", "dry_run", "force", "create_missing", "fail_on_conflict", "fail_on_error"}
-_OPT_STR = {"nav_file", "crm_file", "accounts_file", "record_filter", "output_json"}
+_OPT_STR = {"nav_file", "crm_file", "accounts_file", "record_filter", "output_json", "conflicts"}
 PARAM_NAMES = tuple(f.name for f in dataclasses.fields(SyncRunParams))
 
 
@@ -146,6 +147,9 @@ def check_params(values: dict | SyncRunParams | None = None, *, check_files: boo
         problems.append(f"direction must be one of {', '.join(DIRECTIONS)}; got {p.direction!r}")
     if p.force and p.direction == "both":
         problems.append("force=True overwrites one side with the other: choose direction 'push' or 'pull'")
+    if p.conflicts is not None and p.conflicts not in ("none", "send", "get"):
+        problems.append(f"conflicts must be None (the mapping's strategy), 'none', 'send' (NAV wins) or 'get' "
+                        f"(CRM wins); got {p.conflicts!r}")
     if check_files:
         ws = Path(p.workspace)
         if p.workspace != ":memory:" and not ws.is_file():
@@ -304,7 +308,8 @@ def run_sync(params: SyncRunParams | dict, *, progress=None, busy_timeout: float
                 imports[kind] = _import_summary(res)
             nos = select_records(ws, p)
             step("dry run" if p.dry_run else "sync")
-            result = ws.sync(p.direction, nos, force=p.force, dry_run=p.dry_run, create_missing=p.create_missing)
+            result = ws.sync(p.direction, nos, force=p.force, dry_run=p.dry_run, create_missing=p.create_missing,
+                             conflicts=p.conflicts)
             summary = sync_summary(result, workspace=p.workspace, mapping=ws.mapping, params=p, imports=imports,
                                    records=nos)
     except ContactSyncError as exc:

@@ -761,10 +761,7 @@ class Workspace:
                                for f in m.fields)
         m = dataclasses.replace(m, fields=new_fields, update_conflict=update_conflict or m.update_conflict,
                                 deletion_conflict=deletion_conflict or m.deletion_conflict)
-        with self._store.transaction() as con:
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('mapping', ?)", [m.to_toml()])
-        self.mapping = m
-        return m
+        return self.set_mapping(m)
 
     def sync_errors(self, state: str | None = None, nos: Iterable[str] | None = None) -> pd.DataFrame:
         """The errors list across runs (BC's Coupled Data Synchronization Errors): per coupling whose latest run
