@@ -3,12 +3,14 @@ creates or upgrades a workspace (called by ``Workspace.open``)."""
 
 from __future__ import annotations
 
+import hashlib
+
 from . import search
 from .mapping import TableMapping
 from .sqlbuild import q
 
 __all__ = ["COUPLING_COLUMNS", "CRM_ACCOUNT_COLUMNS", "CRM_CONTACT_COLUMNS", "NAV_CONTACT_COLUMNS", "RECORD_TABLES",
-           "SCHEMA_VERSION", "UNIQUE_KEYS", "check_unique_keys", "duplicate_keys_sql", "ensure", "mapping_ddl",
+           "SCHEMA_VERSION", "UNIQUE_KEYS", "all_columns", "check_unique_keys", "duplicate_keys_sql", "ensure", "mapping_ddl",
            "schema_ddl", "unique_keys_ddl", "upgrade_ddl", "views_ddl"]
 
 # 2: the contact lists' search index (contactsync.search); 3: its text skips blank fields, one sort-key
@@ -236,7 +238,6 @@ def ensure(con, mapping: TableMapping | None, path: str) -> TableMapping:
     import tomllib
 
     from .errors import WorkspaceError
-    from .history import table_columns
     from .mapping import default_mapping
 
     has_meta = con.execute(
@@ -253,8 +254,9 @@ def ensure(con, mapping: TableMapping | None, path: str) -> TableMapping:
                 f"reads up to {SCHEMA_VERSION}). Upgrade contactsync: pip install -U contactsync.")
         if version < 5:
             check_unique_keys(con, path)
-        for stmt in upgrade_ddl(version) + search.ddl():  # schema 1 had no search index
-            con.execute(stmt)
+        if version < SCHEMA_VERSION:  # schema 1 had no search index
+            for stmt in upgrade_ddl(version) + search.ddl():
+                con.execute(stmt)
         if version < SCHEMA_VERSION or not search.in_step(con):
             search.rebuild(con)
             con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
@@ -267,16 +269,37 @@ def ensure(con, mapping: TableMapping | None, path: str) -> TableMapping:
         for stmt in schema_ddl():
             con.execute(stmt)
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    stored = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('mapping', 'mapping_digest')").fetchall())
     if mapping is None:
-        row = con.execute("SELECT value FROM meta WHERE key = 'mapping'").fetchone()
-        mapping = TableMapping.from_dict(tomllib.loads(row[0])) if row else default_mapping()
-    mapping.validate_columns({t: table_columns(con, t) for t in RECORD_TABLES})
-    for stmt in mapping_ddl(mapping, set(table_columns(con, "coupling")), set(table_columns(con, "coupling_log"))):
-        con.execute(stmt)
-    for stmt in views_ddl(mapping):
+        mapping = (TableMapping.from_dict(tomllib.loads(stored["mapping"])) if "mapping" in stored
+                   else default_mapping())
+        toml = stored.get("mapping") or mapping.to_toml()
+    else:
+        toml = mapping.to_toml()
+    columns = all_columns(con)
+    mapping.validate_columns({t: columns.get(t, {}) for t in RECORD_TABLES})
+    added = mapping_ddl(mapping, set(columns.get("coupling", {})), set(columns.get("coupling_log", {})))
+    views = views_ddl(mapping)
+    # what the mapping derives (columns, views, value-map tables) is written only when it changed: opening
+    # an unchanged workspace is a read (the app opens the file for every action)
+    digest = hashlib.sha256("\n".join([str(SCHEMA_VERSION), toml, *views]).encode()).hexdigest()
+    if not added and stored.get("mapping") == toml and stored.get("mapping_digest") == digest:
+        return mapping
+    for stmt in added + views:
         con.execute(stmt)
     from . import valuemaps
 
     valuemaps.install(con, mapping)
-    con.execute("INSERT OR REPLACE INTO meta VALUES ('mapping', ?)", [mapping.to_toml()])
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('mapping', ?), ('mapping_digest', ?)", [toml, digest])
     return mapping
+
+
+def all_columns(con) -> dict[str, dict[str, str]]:
+    """Every table of the workspace (``main`` schema, temp tables included as ``table_columns`` does) with its
+    columns and types, in one catalog query."""
+    out: dict[str, dict[str, str]] = {}
+    for table, name, dtype in con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' "
+            "ORDER BY table_name, column_index").fetchall():
+        out.setdefault(table, {})[name] = dtype
+    return out
