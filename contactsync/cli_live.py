@@ -11,12 +11,10 @@ import time
 import click
 
 from .cli import _emit, _open, _records, _table, json_option, workspace_option
+from .live.demo import DEMO_TOKEN, DEMO_TOKEN_ENV
 
-__all__ = ["DEMO_TOKEN", "DEMO_TOKEN_ENV", "attach"]
+__all__ = ["AUTH_KINDS", "attach", "connect", "demo_live", "outbox", "pull", "push"]
 
-#: The local demo server's token: not a secret (it opens only the test server on 127.0.0.1)
-DEMO_TOKEN = "contactsync-demo-token"
-DEMO_TOKEN_ENV = "CONTACTSYNC_DEMO_TOKEN"
 AUTH_KINDS = ["environment", "default", "device_code", "interactive", "managed_identity", "client_secret_env",
               "static_token_env"]
 
@@ -122,43 +120,23 @@ def outbox(workspace, status, limit, as_json):
 
 def demo_live(workspace: str, data, as_json: bool, *, port: int = 0, seconds: float | None = None) -> None:
     """Start the local test server on the sample data, connect a new workspace to it, pull both sides and
-    couple as the sample says; serve until Ctrl+C (or ``seconds``)."""
-    from pathlib import Path
-
-    from .demo import DATA_FILES, data_dir
-    from .live.connections import CUSTOM_NAV_FIELDS
+    couple as the sample says; serve until Ctrl+C / SIGTERM (or ``seconds``)."""
+    from .live.demo import prepare_live_demo
     from .live.testserver import LiveTestServer
-    from .sample import generate
-    from .workspace import Workspace
 
-    folder = Path(data) if data else data_dir()
-    if folder is not None:
-        import pandas as pd
-
-        frames = {k: pd.read_csv(folder / v, dtype=str, keep_default_na=False) for k, v in DATA_FILES.items()}
-    else:
-        s = generate()
-        frames = {"accounts": s.crm_account, "nav": s.nav_contact, "crm": s.crm_contact,
-                  "company_couplings": s.company_couplings, "contact_couplings": s.contact_couplings}
     srv = LiveTestServer(token=DEMO_TOKEN, port=port).start()
-    srv.seed(nav=frames["nav"], crm=frames["crm"].replace("", None), accounts=frames["accounts"])
     os.environ[DEMO_TOKEN_ENV] = DEMO_TOKEN
-    if Path(workspace).exists():
-        raise click.UsageError(f"{workspace!r} exists; demo --live builds a new workspace (choose another -w)")
-    with Workspace.open(workspace) as ws:
-        ws.import_accounts(frames["accounts"])
-        opts = {"auth": "static_token_env", "secret_env": DEMO_TOKEN_ENV}
-        ws.connect("crm", srv.crm_url, **opts)
-        ws.connect("nav", srv.nav_custom_url, fields=CUSTOM_NAV_FIELDS, **opts)
-        pc, pn = ws.pull("crm"), ws.pull("nav")
-        ws.import_couplings(frames["company_couplings"], entity="company")
-        ws.import_couplings(frames["contact_couplings"], entity="contact")
+    try:
+        pc, pn = prepare_live_demo(workspace, srv, data=data)
+    except BaseException:
+        srv.stop()
+        raise
     info = {"workspace": workspace, "crm_url": srv.crm_url, "nav_url": srv.nav_custom_url, "token_env": DEMO_TOKEN_ENV,
             "token": DEMO_TOKEN, "crm_pulled": pc.fetched, "nav_pulled": pn.fetched}
     _emit(as_json, info,
           f"live demo: Dataverse stand-in at {srv.crm_url}, Business Central stand-in at {srv.nav_custom_url}\n"
           f"workspace {workspace}: {pc.fetched} CRM and {pn.fetched} NAV contacts pulled, sample couplings loaded\n"
-          f"in another terminal: export {DEMO_TOKEN_ENV}={DEMO_TOKEN}; contactsync sync both -w {workspace}; "
+          f"in another terminal: export {DEMO_TOKEN_ENV}={DEMO_TOKEN}; contactsync sync -w {workspace}; "
           f"contactsync push -w {workspace}; contactsync pull crm -w {workspace}\n"
           "serving until Ctrl+C")
     click.echo("ready", err=True)

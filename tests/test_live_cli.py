@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from contactsync.cli import main
-from contactsync.cli_live import DEMO_TOKEN, DEMO_TOKEN_ENV
+from contactsync.live.demo import DEMO_TOKEN, DEMO_TOKEN_ENV
 
 
 @pytest.fixture

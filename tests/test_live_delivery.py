@@ -247,3 +247,15 @@ def test_a_workspace_without_connections_queues_nothing(synced):
     synced.sync("push")
     assert synced.outbox().empty
     assert isinstance(synced, cs.Workspace)
+
+
+def test_a_pull_between_sync_and_delivery_holds_the_change(srv):
+    ws = connected(srv)
+    _edit_nav(ws, "CT000001", **{"Job Title": "Purchasing lead"})
+    ws.sync("push")
+    srv.edit("crm", CRM_1, jobtitle="Changed in CRM")
+    r = ws.pull("crm", credential=cred())
+    assert r.held == 1 and "held" in r.note
+    d = ws.deliver(credential=cred())
+    assert d.delivered == 0 and srv.record("crm", CRM_1)["jobtitle"] == "Changed in CRM"
+    assert ws.outbox()["status"].iloc[-1] == "changed_remotely"

@@ -408,7 +408,8 @@ def _html_widgets(root):
 def test_app_tabs_and_refresh_on_switch(ws):
     app = StewardApp(ws)
     titles = [app.tabs.get_title(i) for i in range(len(app.views))]
-    assert titles == ["Dynamics CRM Contacts", "Contacts (Dynamics NAV)", "Differences", "Review matches", "History"]
+    assert titles == ["Dynamics CRM Contacts", "Contacts (Dynamics NAV)", "Differences", "Review matches", "History",
+                      "Connections"]
     assert app.review.suggestions.empty  # scored when first shown
     app.show(app.review)
     assert not app.review.suggestions.empty

@@ -40,6 +40,7 @@ class PullResult:
     requests: int = 0
     mode: str = ""                      # delta | watermark | full
     note: str = ""
+    held: int = 0                       # pending outbox changes held because their record changed remotely
 
     def __str__(self) -> str:
         text = (f"pull {self.side} ({self.mode}): {self.fetched} fetched in {self.pages} page(s), {self.echoes} already "
@@ -199,6 +200,17 @@ def _store_pull(ws, conn: Connection, pulled: Pulled, *, mode: str, key_scan: bo
             run_id = history.start_run(con, "import")
         con.execute("UPDATE run SET note = ? WHERE run_id = ?",
                     [run_note or f"pull {side.value} ({mode}) from {conn.url}", run_id])
+        held = 0
+        if len(data) and run_note is None:
+            # a pending change of a record that has just come in changed remotely: sending it now would
+            # overwrite that change (its ETag is the new one), so it is held as changed remotely
+            con.register("_fresh", data[[key]].rename(columns={key: "k"}))
+            held = con.execute(
+                """UPDATE outbox SET status = 'changed_remotely', done_at = now()::TIMESTAMP, message = 'changed in '
+                     || ? || ' since the pull (a later pull brought that change in first; sync again to merge it)'
+                   WHERE side = ? AND status = 'pending' AND key IN (SELECT k FROM _fresh)""",
+                ["CRM" if side is Side.CRM else "Business Central", side.value]).fetchone()[0]
+            con.unregister("_fresh")
         if len(frame):
             con.register("_pulled", frame[[key, "@etag", "@id"]].rename(columns={key: "k", "@etag": "e", "@id": "i"}))
             con.execute("INSERT OR REPLACE INTO live_record SELECT ?, k, i, e, now()::TIMESTAMP, false FROM _pulled",
@@ -235,8 +247,11 @@ def _store_pull(ws, conn: Connection, pulled: Pulled, *, mode: str, key_scan: bo
                         [pulled.delta_link, new_mark, run_id, side.value])
         if len(data) == 0:
             history.finish_run(con, run_id)
+    if held:
+        note = "; ".join(x for x in (note, f"{held} pending change(s) of records changed remotely are held (not sent "
+                                     "over the remote change)") if x)
     return PullResult(side.value, res, fetched=len(frame), echoes=int(echo.sum()) if len(frame) else 0,
-                      deleted=tuple(deleted), pages=pulled.pages, requests=requests, mode=mode, note=note)
+                      deleted=tuple(deleted), pages=pulled.pages, requests=requests, mode=mode, note=note, held=held)
 
 
 # -- deliver -----------------------------------------------------------------------------------------

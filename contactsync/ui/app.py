@@ -8,6 +8,7 @@ from pathlib import Path
 import ipywidgets as w
 
 from .common import STYLE, esc
+from .connections import ConnectionsView
 from .crm_contacts import CrmContactsView
 from .differences import DifferencesView
 from .history import HistoryView
@@ -54,11 +55,12 @@ class StewardApp(w.VBox):
         self.history = HistoryView(ws, on_changed=self._changed, autoload=False)
         self.review = ReviewView(ws, on_changed=self._changed)  # scores when first shown
         self.views = [self.crm_contacts, self.nav_contacts, self.differences, self.review, self.history]
+        self.views.append(ConnectionsView(ws, on_changed=self._changed, autoload=False))  # live (issue 17)
         self.tabs = w.Tab(children=self.views)
         for i, v in enumerate(self.views):
             self.tabs.set_title(i, v.title)
         self.tabs.add_class("cs-tabs")
-        self._stale: set[int] = {self.views.index(v) for v in (self.differences, self.review, self.history)}
+        self._stale: set[int] = {self.views.index(v) for v in (self.differences, self.review, self.history)} | {len(self.views) - 1}
         self.tabs.observe(self._tab_changed, names="selected_index")
         head = w.HTML(STYLE + f'<div class="cs-title" style="font-size:18px">Contact synchronization — '
                       f'Dynamics NAV ↔ Dynamics CRM</div><div class="cs-hint">Workspace: {esc(ws.path)}</div>')
