@@ -122,3 +122,33 @@ def test_errors_list_actions_delete_and_set_up_coupling(w):
     assert w.sync_errors().empty
     with pytest.raises(cs.ContactSyncError, match="state must be"):
         w.sync_errors(state="broken")
+
+
+def test_cli_errors_retry_deleted_strategies(tmp_path):
+    """What a steward types: set the strategies, sync with a per-run override, list errors, retry, find deleted."""
+    import json
+
+    from click.testing import CliRunner
+
+    from contactsync.cli import main
+
+    path = tmp_path / "w.duckdb"
+    with couple_two(fill_small(cs.Workspace.open(path))) as ws:
+        ws.import_nav(pd.DataFrame([BAD_MAIL]))
+    r = CliRunner()
+
+    def run(*args, code=0):
+        res = r.invoke(main, [*args, "-w", str(path)])
+        assert res.exit_code == code, (res.stdout, res.stderr)
+        return res.stdout
+
+    out = json.loads(run("strategies", "--update-conflict", "send", "--field", "E-Mail=get", "--json"))
+    assert out == {"update_conflict": "send", "deletion_conflict": "none", "fields": {"E-Mail": "get"}}
+    assert "Invalid value for '--conflicts'" in r.invoke(main, ["sync", "-w", str(path), "--conflicts", "nav"]).stderr
+    run("sync", "-d", "push", "--conflicts", "none")
+    run("sync", "-d", "push")
+    listed = json.loads(run("errors", "--json"))["errors"]
+    assert [(e["nav_no"], e["state"], e["reason"]) for e in listed] == [("CT000002", "skipped", "excluded")]
+    assert "1 skipped record(s) will be synchronized" in run("errors", "--retry", "CT000002")
+    assert "not both" in r.invoke(main, ["errors", "-w", str(path), "--retry", "X", "--retry-all"]).stderr
+    assert "(none)" in run("deleted")
