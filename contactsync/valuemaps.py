@@ -330,7 +330,7 @@ def set_map_field(mapping, name: str, pairs=None, *, aliases=None, builtin=None,
     ``field``, that field mapped through it."""
     from dataclasses import replace
 
-    vm = ValueMap(name, tuple(pairs or ()), tuple(aliases or ()), builtin)
+    vm = ValueMap(name, pairs or (), aliases or (), builtin)  # a dict NAV -> CRM is read as its items
     maps = tuple(v for v in mapping.value_maps if v.name != name) + (vm,)
     fields = tuple(mapping.fields) + tuple(mapping.disabled)
     if field is not None:
