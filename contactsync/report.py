@@ -77,12 +77,15 @@ class SyncRunParams:
     fail_on_error: bool = False  # failed records make the run fail (after applying the rest)
     output_json: str | None = "sync_run_summary.json"  # where the JSON summary goes (None: not written)
     conflicts: str | None = None  # this run's update-conflict strategy: none, send (NAV wins), get (CRM wins)
+    live_pull: bool = False  # first pull every live side (contactsync connect): delta link / watermark
+    live_deliver: bool = False  # after the sync, deliver the outbox to the live sides (counts in "delivery")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-_BOOL = {"snapshot", "dry_run", "force", "create_missing", "fail_on_conflict", "fail_on_error"}
+_BOOL = {"snapshot", "dry_run", "force", "create_missing", "fail_on_conflict", "fail_on_error", "live_pull",
+         "live_deliver"}
 _OPT_STR = {"nav_file", "crm_file", "accounts_file", "record_filter", "output_json", "conflicts"}
 PARAM_NAMES = tuple(f.name for f in dataclasses.fields(SyncRunParams))
 
@@ -302,6 +305,11 @@ def run_sync(params: SyncRunParams | dict, *, progress=None, busy_timeout: float
                 path = str(src.backup(Path(tmpdir) / "dry_run.duckdb"))
         with Workspace.open(path, busy_timeout=busy_timeout) as ws:
             imports = {}
+            live_sides = ws.sql("SELECT side FROM live_connection ORDER BY side")["side"].tolist() \
+                if (p.live_pull or p.live_deliver) else []
+            for side in (live_sides if p.live_pull else []):  # a scheduled live run: pull both, sync, deliver
+                step(f"pull {side}")
+                imports[f"live_{side}"] = _import_summary(ws.pull(side).imported)
             for kind, f in files:
                 step(f"import {kind}")
                 res = getattr(ws, f"import_{kind}")(f, snapshot=p.snapshot)
@@ -312,6 +320,10 @@ def run_sync(params: SyncRunParams | dict, *, progress=None, busy_timeout: float
                              conflicts=p.conflicts)
             summary = sync_summary(result, workspace=p.workspace, mapping=ws.mapping, params=p, imports=imports,
                                    records=nos)
+            if p.live_deliver and not p.dry_run and live_sides:
+                step("deliver")
+                d = ws.deliver()
+                summary["delivery"] = {**d.counts(), "run_id": d.run_id, "requests": d.requests}
     except ContactSyncError as exc:
         summary = {"status": "error", "exit_code": EXIT_BUSY if isinstance(exc, WorkspaceBusyError)
                    else EXIT_INPUT, "message": str(exc), "error": type(exc).__name__, "workspace": p.workspace,
