@@ -12,17 +12,15 @@ import ipywidgets as w
 import pandas as pd
 
 from ..sqlbuild import q
-from .common import Column, Confirm, Debounce, Messages, Pager, Progress, RowTable, button, esc, guarded, text
+from .common import Confirm, Debounce, Messages, Pager, Progress, button, esc, guarded, text
 from .data import result_text
+from .grid import GridTable
 
 __all__ = ["ALL", "DifferencesView", "field_chart_html"]
 
 ALL = "(all)"
+SEP = " · "  # the differing fields of one pair in one grid cell, in the same order in every column
 BUSY = "cs-busy"  # a list being refreshed: greyed and not clickable (CSS in common.STYLE)
-
-
-def _lines(values) -> str:
-    return "<br>".join(esc(v) if text(v) else '<i class="cs-hint">(empty)</i>' for v in values)
 
 
 def field_chart_html(diffs: pd.DataFrame) -> str:
@@ -46,7 +44,7 @@ def _listed(nos, names: dict, limit: int = 8) -> str:
 class DifferencesView(w.VBox):
     title = "Differences"
 
-    def __init__(self, ws, on_changed=None, max_pairs: int = 100, autoload: bool = True):
+    def __init__(self, ws, on_changed=None, max_pairs: int = 500, autoload: bool = True):
         self.ws = ws
         self.on_changed = on_changed
         self.max_pairs = max_pairs
@@ -68,14 +66,12 @@ class DifferencesView(w.VBox):
         self.summary.add_class("cs-diff-summary")
         self.select_all = w.Checkbox(value=False, description="Select all filtered pairs (every page)", indent=False)
         self.select_all.add_class("cs-diff-select-all")
-        self.table = RowTable([
-            Column("nav_no", "NAV No.", "90px"),
-            Column("name", "Name", "1.1fr"),
-            Column("fields", "Fields", "1.1fr", lambda v, r: _lines(v)),
-            Column("nav_values", "Dynamics NAV value", "1.4fr", lambda v, r: _lines(v)),
-            Column("crm_values", "Dynamics CRM value", "1.4fr", lambda v, r: _lines(v)),
-            Column("states", "State", "1fr", lambda v, r: _lines(v)),
-        ], key="nav_no", multi=True, on_select=self._selected, empty="No differences: every coupled pair matches.")
+        self.table = GridTable([
+            ("name", "Name"), ("fields", "Fields"), ("nav_values", "Dynamics NAV value"),
+            ("crm_values", "Dynamics CRM value"), ("states", "State"),
+        ], key="nav_no", key_title="NAV No.", multi=True, on_select=self._selected,
+            empty="No differences: every coupled pair matches.",
+            widths={"Name": 180, "Fields": 200, "Dynamics NAV value": 260, "Dynamics CRM value": 260, "State": 200})
         self.table.add_class("cs-diff-table")
         self.pager = Pager(max_pairs, self._page)
         self.pager.add_class("cs-diff-pager")
@@ -197,7 +193,9 @@ class DifferencesView(w.VBox):
             row["nav_values"].append(r["nav_value"])
             row["crm_values"].append(r["crm_value"])
             row["states"].append(r.get("state"))
-        rows = [by_no[no] for no in nos if no in by_no]
+        rows = [{**by_no[no], **{k: SEP.join(text(v) or "(empty)" for v in by_no[no][k])
+                                 for k in ("fields", "nav_values", "crm_values", "states")}}
+                for no in nos if no in by_no]
         self.table.set_rows(rows)
         if self.select_all.value:
             self.table.select_all(True)
