@@ -660,7 +660,9 @@ def _skips_sql(m: TableMapping) -> tuple[str, list]:
            "coalesce(skip_msg, 'Changed on both sides since the last sync: ' || "
            f"array_to_string(list_filter([{names}], lambda x: x IS NOT NULL), ', ') || "
            "'. Nothing was overwritten; see .conflicts.') AS message FROM _plan WHERE status = 'skipped'")
-    return sql, [f.nav for f in m.fields]
+    # a conflict the strategy leaves to the other direction says so (BC: SkipRecord, the winner's job writes it)
+    win = {"send": " (NAV wins: a push brings it)", "get": " (CRM wins: a pull brings it)", "none": ""}
+    return sql, [f.nav + win[field_strategy(m, f).value] for f in m.fields]
 
 
 def plan_frames(con, m: TableMapping, ts: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -65,6 +65,10 @@ def test_update_conflict_each_strategy_each_direction(w, strategy, direction):
         assert (r.skipped, r.modified, nav, crm) == (1, 0, "Potsdam", "Hamburg")
         assert pd.isna(row["resolution"])
         assert r.skips.iloc[0]["reason"] == "conflict"
+        # BC's SkipRecord: a run from the losing side leaves the record to the winner's run, and says so
+        says = {"none": None, "send": "City (NAV wins: a push brings it)", "get": "City (CRM wins: a pull brings it)"}
+        if says[strategy]:
+            assert says[strategy] in r.skips.iloc[0]["message"]
     else:
         value = "Potsdam" if winner == "nav" else "Hamburg"
         assert (r.skipped, r.modified, nav, crm) == (0, 1, value, value)
