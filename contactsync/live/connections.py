@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any
 
 from ..errors import ContactSyncError, shorten
 
@@ -165,10 +166,11 @@ def credential_for(conn: Connection):
         return ai.EnvironmentCredential()
     if a is Auth.DEFAULT:
         return ai.DefaultAzureCredential()
+    ids: dict[str, Any] = {k: v for k, v in (("tenant_id", conn.tenant_id), ("client_id", conn.client_id)) if v}
     if a is Auth.DEVICE_CODE:
-        return ai.DeviceCodeCredential(tenant_id=conn.tenant_id, client_id=conn.client_id)
+        return ai.DeviceCodeCredential(**ids)
     if a is Auth.INTERACTIVE:
-        return ai.InteractiveBrowserCredential(tenant_id=conn.tenant_id, client_id=conn.client_id)
+        return ai.InteractiveBrowserCredential(**ids)
     if a is Auth.MANAGED_IDENTITY:
         return ai.ManagedIdentityCredential(client_id=conn.client_id)
     value = os.environ.get(conn.secret_env or "")
@@ -176,5 +178,5 @@ def credential_for(conn: Connection):
         raise LiveConnectionError(f"environment variable {conn.secret_env} is not set; set it to the "
                                f"{'client secret' if a is Auth.CLIENT_SECRET_ENV else 'token'} before connecting")
     if a is Auth.CLIENT_SECRET_ENV:
-        return ai.ClientSecretCredential(conn.tenant_id, conn.client_id, value)
+        return ai.ClientSecretCredential(str(conn.tenant_id), str(conn.client_id), value)
     return StaticTokenCredential(value)

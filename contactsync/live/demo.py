@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import WorkspaceError
 
 __all__ = ["DEMO_TOKEN", "DEMO_TOKEN_ENV", "prepare_live_demo", "sample_frames"]
@@ -43,7 +45,7 @@ def prepare_live_demo(workspace: str, srv, *, data=None, token_env: str = DEMO_T
     srv.seed(nav=frames["nav"], crm=frames["crm"].replace("", None), accounts=frames["accounts"])
     with Workspace.open(workspace) as ws:
         ws.import_accounts(frames["accounts"])
-        opts = {"auth": "static_token_env", "secret_env": token_env}
+        opts: dict[str, Any] = {"auth": "static_token_env", "secret_env": token_env}
         ws.connect("crm", srv.crm_url, **opts)
         ws.connect("nav", srv.nav_custom_url, fields=CUSTOM_NAV_FIELDS, **opts)
         pc, pn = ws.pull("crm"), ws.pull("nav")

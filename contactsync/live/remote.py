@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import httpx
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from ..errors import shorten
 from .connections import Connection, LiveConnectionError, Side
@@ -86,7 +86,14 @@ def same_value(a, b) -> bool:
 
 class Remote:
     side: Side
+    label = ""
+    max_page = 5000
+    max_batch = 1000
+    id_field = ""
+    key_column = ""
+    modified_field = ""
     read_only: set[str] = set()
+    writable: set[str] = set()
 
     def __init__(self, conn: Connection, credential, *, timeout: float = 30.0, max_attempts: int = 6,
                  max_wait: float = 60.0, client: httpx.Client | None = None):
@@ -136,16 +143,13 @@ class Remote:
                                 float(ra) if ra and ra.replace(".", "").isdigit() else None)
             return r
 
-        try:
-            for attempt in Retrying(stop=stop_after_attempt(self.max_attempts), wait=self._wait,
-                                    retry=retry_if_exception_type(Transient), reraise=True):
-                with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        self.retries += 1
-                    return once()
-        except RetryError as e:  # pragma: no cover - reraise=True re-raises the Transient itself
-            raise e.last_attempt.exception() from None
-        raise AssertionError("unreachable")
+        for attempt in Retrying(stop=stop_after_attempt(self.max_attempts), wait=self._wait,
+                                retry=retry_if_exception_type(Transient), reraise=True):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    self.retries += 1
+                return once()
+        raise AssertionError("unreachable: tenacity re-raises the last Transient")
 
     def check(self, r: httpx.Response, what: str) -> httpx.Response:
         """A failed answer as a :class:`LiveConnectionError` saying what is wrong (auth, URL, permission, field)."""
@@ -182,6 +186,9 @@ class Remote:
         raise NotImplementedError
 
     def key_filter(self, items: list[Item]) -> str:
+        raise NotImplementedError
+
+    def send(self, items: list[Item]) -> list[Outcome]:
         raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------------------
@@ -296,7 +303,7 @@ class DataverseRemote(Remote):
         return out
 
     def payload(self, values: dict) -> dict:
-        body = {}
+        body: dict = {}
         for k, v in values.items():
             if k in self.read_only or k not in self.writable:
                 continue
@@ -372,9 +379,9 @@ class BusinessCentralRemote(DataverseRemote):
     modified_field = "lastModifiedDateTime"
     read_only = NAV_READ_ONLY
 
-    @property
-    def writable(self):  # type: ignore[override]
-        return set(self.conn.fields) - NAV_READ_ONLY
+    def __init__(self, conn: Connection, credential, **kw):
+        super().__init__(conn, credential, **kw)
+        self.writable = set(conn.fields) - NAV_READ_ONLY
 
     def collection_url(self) -> str:
         return f"{self.conn.url}/{self.conn.entity_set}"
@@ -418,14 +425,14 @@ class BusinessCentralRemote(DataverseRemote):
         r = self.check(self.request("POST", f"{root}/$batch", json={"requests": reqs},
                                     headers={"Content-Type": "application/json"}), "deliver nav")
         by_id = {x["id"]: x for x in r.json().get("responses", [])}
-        answers = []
+        answers: list[tuple | None] = []
         for n in range(len(items)):
             x = by_id.get(str(n))
             if x is None:
                 answers.append(None)
                 continue
-            body = json.dumps(x["body"]).encode() if x.get("body") is not None else b""
-            answers.append((x["status"], x.get("headers") or {}, body))
+            raw = json.dumps(x["body"]).encode() if x.get("body") is not None else b""
+            answers.append((x["status"], x.get("headers") or {}, raw))
         return self._outcomes(items, answers)
 
 

@@ -116,7 +116,7 @@ def test_connection(ws, side: str, credential=None) -> str:
 def connect(ws, side: str, url: str, *, credential=None, test: bool = True, **options) -> str:
     """Keep a live connection for ``side`` ('crm' | 'nav'), tested first unless ``test=False``."""
     check_no_secrets(options)
-    conn = Connection(side=side, url=url, **options)
+    conn = Connection(side=Side(side), url=url, **options)
     with ws.transaction() as con:
         save(con, conn)
         if test:
@@ -194,7 +194,7 @@ def _store_pull(ws, conn: Connection, pulled: Pulled, *, mode: str, key_scan: bo
         data = data[[c for c in data.columns if c in mapped]]
         if len(data):
             res = import_records(con, table, data, code_cols=ws._code_cols(table), on_error="skip")
-            run_id = res.run_id
+            run_id = int(res.run_id or 0)
         else:
             res = ImportResult(source="live pull")
             run_id = history.start_run(con, "import")
@@ -341,6 +341,7 @@ def _resolve_nav_ids(remote: Remote, items: list[Item]) -> None:
 
 def _apply(ws, side: Side, remote: Remote, items: list[Item], outs: list[Outcome], result: DeliveryResult,
            rows: list[dict]) -> None:
+    run_id = int(result.run_id or 0)
     by_id = {it.item_id: it for it in items}
     frame = pd.DataFrame([{"item_id": o.item_id, "status": o.status, "etag": o.etag, "remote_id": o.remote_id,
                            "message": o.message, "key": by_id[o.item_id].key, "op": by_id[o.item_id].op} for o in outs])
@@ -352,7 +353,7 @@ def _apply(ws, side: Side, remote: Remote, items: list[Item], outs: list[Outcome
             """UPDATE outbox SET attempts = outbox.attempts + 1, message = nullif(o.message, ''), delivery_run = ?,
                  status = CASE WHEN o.status = 'transient' THEN 'pending' ELSE o.status END,
                  done_at = CASE WHEN o.status = 'transient' THEN NULL ELSE now()::TIMESTAMP END
-               FROM _oc o WHERE outbox.item_id = o.item_id""", [result.run_id])
+               FROM _oc o WHERE outbox.item_id = o.item_id""", [run_id])
         con.execute("""INSERT OR REPLACE INTO live_record SELECT ?, o.key, coalesce(o.remote_id, l.remote_id), o.etag,
                          now()::TIMESTAMP, o.op = 'delete' FROM _oc o LEFT JOIN live_record l ON l.side = ? AND
                          l.key = o.key WHERE o.status = 'delivered'""", [side.value, side.value])
@@ -366,7 +367,7 @@ def _apply(ws, side: Side, remote: Remote, items: list[Item], outs: list[Outcome
         other = "nav_no" if side is Side.CRM else "crm_id"
         con.execute(f"""INSERT INTO run_error (run_id, {col}, {other}, message)
                         SELECT ?, o.key, c.{other}, o.message FROM _oc o LEFT JOIN coupling c ON c.entity = 'contact'
-                        AND c.{col} = o.key WHERE o.status IN ('changed_remotely', 'rejected')""", [result.run_id])
+                        AND c.{col} = o.key WHERE o.status IN ('changed_remotely', 'rejected')""", [run_id])
         n = dict(con.execute("SELECT status, count(*) FROM _oc GROUP BY 1").fetchall())
         con.unregister("_oc")
         if repulled:
@@ -375,7 +376,7 @@ def _apply(ws, side: Side, remote: Remote, items: list[Item], outs: list[Outcome
             _store_pull(ws, remote.conn, pulled, mode="re-pull", key_scan=False, requests=0,
                         run_note=f"re-pull of {len(repulled)} {side.value} record(s) that changed remotely "
                                  f"(delivery run {result.run_id})")
-        history.add_counts(con, result.run_id, modified=n.get("delivered", 0),
+        history.add_counts(con, run_id, modified=n.get("delivered", 0),
                            failed=n.get("rejected", 0) + n.get("changed_remotely", 0))
     result.delivered += n.get("delivered", 0)
     result.changed_remotely += n.get("changed_remotely", 0)

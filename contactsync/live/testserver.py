@@ -420,7 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _shape(self, svc, table: _Table, rid: str, cols) -> dict:
         row = table.rows[rid]
-        out = {"@odata.etag": table.etag(rid)}
+        out: dict = {"@odata.etag": table.etag(rid)}
         for c in cols:
             out[c] = row.get(c)
         out[table.key] = rid
@@ -494,7 +494,8 @@ class _Handler(BaseHTTPRequestHandler):
                     # Dataverse's answer to an expired token (older than the table's retention, 7 days by default)
                     return 400, error_body("0x80044352", "Version stamp associated with the client has expired. "
                                            "Please perform a full sync."), {}
-                changed, deleted = {}, []
+                changed: dict[str, bool] = {}
+                deleted: list[str] = []
                 for ver, rid, gone in table.journal:
                     if ver > since:
                         if gone:
