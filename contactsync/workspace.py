@@ -649,6 +649,10 @@ class Workspace:
                 skips = pd.concat([skips, left_out], ignore_index=True)
                 if run_id is not None:
                     history.add_counts(con, run_id, skipped=len(left_out))
+                    con.register("_left_out_df", left_out)  # kept with the run, as every skip (run_skip)
+                    con.execute("INSERT INTO run_skip SELECT ?, nav_no, crm_id, reason, message FROM _left_out_df",
+                                [run_id])
+                    con.unregister("_left_out_df")
             con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT nav_no FROM _cand0 WHERE why IS NULL")
         elif direction in ("push", "both"):
             nf, nfp = filter_sql("n", m.nav_filter)

@@ -152,3 +152,12 @@ def test_cli_errors_retry_deleted_strategies(tmp_path):
     assert "1 skipped record(s) will be synchronized" in run("errors", "--retry", "CT000002")
     assert "not both" in r.invoke(main, ["errors", "-w", str(path), "--retry", "X", "--retry-all"]).stderr
     assert "(none)" in run("deleted")
+
+
+def test_a_record_left_out_of_create_missing_is_kept_with_the_run(w):
+    """Synchronize Now with create_missing on a person without a company: Skipped with why, and stored."""
+    r = w.sync("push", nos=["CT000003"], create_missing=True)
+    assert r.skipped == 1
+    issues = w.run_issues(r.run_id)
+    assert issues[["state", "nav_no", "reason"]].values.tolist() == [["skipped", "CT000003", "filter"]]
+    assert "has no company" in issues.message[0]
