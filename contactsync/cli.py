@@ -28,13 +28,16 @@ import pandas as pd
 from . import report
 from .errors import ContactSyncError, WorkspaceBusyError, WorkspaceError
 from .report import EXIT_ATTENTION, EXIT_BUSY, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK
+from .vocab import Direction, Side, choices
 
 __all__ = ["DEFAULT_WORKSPACE", "DIRECTION", "EPILOG", "IMPORT_KINDS", "app", "backup", "couple", "demo", "diff",
            "export", "import_", "init", "json_option", "main", "match", "match_accept", "match_couple", "match_suggest",
            "reindex", "report_", "restore", "runs", "sync", "uncouple", "undo", "workspace_option"]
 
 DEFAULT_WORKSPACE = "workspace.duckdb"
-DIRECTION = click.Choice(["push", "pull", "both"])
+DIRECTION = click.Choice(choices(Direction))
+ONE_WAY = click.Choice(choices(Direction, Direction.one_way()))
+SIDE = click.Choice(choices(Side))
 
 EPILOG = """\b
 Exit codes: 0 ok; 1 conflicts or failed records when asked to fail on them
@@ -392,7 +395,7 @@ def import_(workspace, kind, files, snapshot, on_error, add_columns, company, as
               help="Couple every pair in this file (No. + contactid, or No. + accountid with --company).")
 @click.option("--company", is_flag=True, help="Couple a NAV company contact to a CRM account.")
 @click.option("--create-new", is_flag=True, help="Create the CRM contact from NAV person NO and couple it.")
-@click.option("--sync-after", type=click.Choice(["push", "pull"]),
+@click.option("--sync-after", type=ONE_WAY,
               help="Synchronize right after coupling: push = use the NAV data, pull = use the CRM data.")
 @click.option("--replace", is_flag=True, help="Remove an existing coupling of either record first (logged).")
 @json_option
@@ -583,7 +586,7 @@ def undo(workspace, run_id, as_json):
 
 @main.command()
 @workspace_option
-@click.argument("side", type=click.Choice(["nav", "crm"]))
+@click.argument("side", type=SIDE)
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--since-run", type=int, help="Only records changed by runs after this one.")
 @click.option("--neutralize", is_flag=True, help="Prefix cells a spreadsheet would run as a formula with '.")
@@ -650,12 +653,12 @@ def match():
 @click.option("--on", "groups", multiple=True, required=True, metavar="FIELD[,FIELD...]",
               help="A priority group of fields that must all match (repeatable, tried in order), "
                    "e.g. --on E-Mail --on 'First Name,Surname'.")
-@click.option("--side", type=click.Choice(["nav", "crm"]), default="nav", show_default=True,
+@click.option("--side", type=SIDE, default="nav", show_default=True,
               help="Whose uncoupled records look for a partner.")
 @click.option("--case-sensitive", is_flag=True, help="Match letter case too (default: ignore it).")
 @click.option("--no", "keys", multiple=True, metavar="KEY", help="Only this record of --side (repeatable).")
 @click.option("--create-new", is_flag=True, help="Create a partner for records nothing matches.")
-@click.option("--sync-after", type=click.Choice(["push", "pull"]), help="Synchronize the new couplings.")
+@click.option("--sync-after", type=ONE_WAY, help="Synchronize the new couplings.")
 @click.option("--dry-run", is_flag=True, help="Show what would be coupled; write nothing.")
 @json_option
 def match_couple(workspace, groups, side, case_sensitive, keys, create_new, sync_after, dry_run, as_json):
@@ -702,7 +705,7 @@ def match_suggest(workspace, threshold, min_score, top, out_path, as_json):
 @match.command("accept")
 @workspace_option
 @click.argument("pairs_file", metavar="FILE", type=click.Path(dir_okay=False))
-@click.option("--sync-after", type=click.Choice(["push", "pull"]), help="Synchronize the new couplings.")
+@click.option("--sync-after", type=ONE_WAY, help="Synchronize the new couplings.")
 @json_option
 def match_accept(workspace, pairs_file, sync_after, as_json):
     """Couple the accepted pairs of a reviewed suggestions FILE (rows whose accept is true), all or nothing."""

@@ -20,12 +20,13 @@ from .mapping import TableMapping
 from .sqlbuild import condition_sql, filter_sql, norm, q
 from .strategies import field_strategy, resolve_action
 from .validate import invalid_emails, over_length_sql, shorten_sql, utf16_length_sql
+from .vocab import Direction
 
 __all__ = ["DIRECTIONS", "NAME_PARTS", "SyncResult", "apply", "bc_name_sql", "build_candidates_sql", "build_names_sql",
            "build_plan_sql", "build_status_sql", "check_direction", "counts", "derived_names", "filter_reason_sql",
            "names_kept", "plan", "plan_frames", "skip_frame"]
 
-DIRECTIONS = ("push", "pull", "both")
+DIRECTIONS = tuple(d.value for d in Direction)
 
 
 @dataclass(frozen=True)
