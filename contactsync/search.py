@@ -20,14 +20,25 @@ Builders return SQL and never touch a connection; the executors at the end run t
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
 from .sqlbuild import INVISIBLE, q, visible_nfc
 
-__all__ = ["CRM_SEARCH", "INDEXES", "INDEX_FORM", "KEY_INDEXES", "NAV_SEARCH", "SearchIndex", "bounds_query", "ddl",
-           "drift", "drift_sql", "in_step", "needles", "page_query", "rebuild", "rebuild_sql", "refresh_run",
-           "refresh_sql", "rows_sql", "search_form", "touched_sql"]
+__all__ = ["CRM_SEARCH", "INDEXES", "INDEX_FORM", "KEY_INDEXES", "NAV_SEARCH", "PHONE_COLUMNS", "SearchIndex", "bounds_query", "ddl",
+           "drift", "drift_sql", "fold", "fold_sql", "in_step", "needles", "phone_digits", "page_query", "rebuild", "rebuild_sql", "refresh_run",
+           "refresh_sql", "rows_sql", "search_alternatives", "search_form", "touched_sql"]
+
+PHONE_COLUMNS = frozenset({"telephone1", "mobilephone", "Phone No.", "Mobile Phone No."})
+# DIN 5007-2 (German phone-book spelling): the umlauts as two letters
+_UMLAUTS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"))
+
+
+def fold_sql(expr: str) -> str:
+    """The folded form of lower-cased ``expr`` in SQL: accents stripped (DuckDB ``strip_accents``), ß as ss."""
+    return f"replace(strip_accents({expr}), 'ß', 'ss')"
+
 
 CRM_SEARCH = ("firstname", "middlename", "lastname", "emailaddress1", "telephone1", "mobilephone")
 NAV_SEARCH = ("No.", "Name", "First Name", "Surname", "E-Mail", "Phone No.", "Mobile Phone No.", "Company Name")
@@ -85,7 +96,18 @@ def _rows_sql(ix: SearchIndex, where: str = "") -> str:
     sortkey = "concat_ws(chr(1), " + "".join(f"coalesce(CAST(t.{q(c)} AS VARCHAR), chr(1114111)), "
                                              for c in ix.sort) + f"t.{q(ix.key)})"
     shown = "".join(f"{expr}, " for _, expr in ix.shown)
-    return (f"SELECT t.{q(ix.key)}, c.{q(ix.partner)}, {shown}{sortkey} AS sortkey, lower(concat_ws(' ', {', '.join(parts)})) "
+    low = f"lower(concat_ws(' ', {', '.join(parts)}))"
+    # folded as search_alternatives folds a term: accents stripped, ß as ss; a text with German umlauts also
+    # in its DIN 5007-2 spelling (ü as ue), so "Mueller" finds Müller; each phone also as its digits
+    expanded = low
+    for a, b in _UMLAUTS:
+        expanded = f"replace({expanded}, '{a}', '{b}')"
+    phones = [c for c in ix.columns if c in PHONE_COLUMNS]
+    digits = "".join(f", nullif(regexp_replace(CAST(t.{q(c)} AS VARCHAR), '[^0-9]', '', 'g'), '')" for c in phones)
+    # the extra forms after chr(31), which no term contains: a phrase never runs from one form into the next
+    text = (f"concat_ws(chr(31), {fold_sql(low)}, CASE WHEN regexp_matches({low}, '[äöü]') "
+            f"THEN {fold_sql(expanded)} END{digits})")
+    return (f"SELECT t.{q(ix.key)}, c.{q(ix.partner)}, {shown}{sortkey} AS sortkey, {text} "
             f"FROM {q(ix.source)} t{joins} LEFT JOIN coupling c ON c.entity = 'contact' "
             f"AND c.{q(ix.own)} = t.{q(ix.key)}{' WHERE ' + where if where else ''}")
 
@@ -158,11 +180,66 @@ def search_form(term: str) -> str:
     return unicodedata.normalize("NFC", term.translate(_DROP_INVISIBLE))
 
 
+def fold(term: str) -> str:
+    """A lower-cased term folded as the index text is (:func:`fold_sql`): accents stripped, ß as ss."""
+    decomposed = unicodedata.normalize("NFD", term.lower())
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+                                 ).replace("ß", "ss")
+
+
+_PHONE_LIKE = re.compile(r"^\+?[0-9][0-9 ()/.-]*$")
+
+
+def phone_digits(term: str) -> str | None:
+    """What a phone-like term looks for among the index's phone digits: the national significant number.
+    ``+49 30 1234567`` and ``0049 30 1234567`` (parsed by phonenumbers, which knows each country code's
+    length) and ``030 1234567`` (the trunk prefix 0 dropped) all give ``301234567``, which every stored
+    spelling of that number contains. ``None`` when the term is not a phone number (fewer than 4 digits)."""
+    term = term.strip()
+    if not _PHONE_LIKE.match(term):
+        return None
+    digits = re.sub(r"[^0-9]", "", term)
+    if len(digits) < 4:
+        return None
+    if term.startswith("+") or digits.startswith("00"):
+        import phonenumbers
+
+        try:
+            num = phonenumbers.parse("+" + digits[2:] if digits.startswith("00") else "+" + digits, None)
+            return phonenumbers.national_significant_number(num) or digits
+        except phonenumbers.NumberParseException:
+            return digits
+    return digits[1:] if digits.startswith("0") and len(digits) > 4 else digits
+
+
+def search_alternatives(term: str) -> list[str]:
+    """The forms a term is looked for in (any one matches): folded; with German umlauts also in their
+    DIN 5007-2 spelling ("Müller" finds Muller, Müller and Mueller); a phone number as its digits."""
+    low = search_form(term).lower()
+    forms = [fold(low)]
+    if any(a in low for a, _ in _UMLAUTS):
+        expanded = low
+        for a, b in _UMLAUTS:
+            expanded = expanded.replace(a, b)
+        forms.append(fold(expanded))
+    phone = phone_digits(term)
+    if phone:
+        forms.append(phone)
+    return list(dict.fromkeys(f for f in forms if f))
+
+
 def _where(search: str | None, coupled: bool | None) -> tuple[str, list]:
-    search = search_form(search) if search else search
-    terms = needles(search) if search else []
-    conds = ["contains(text, lower(?))"] * len(terms) + (
-        [] if coupled is None else [f"partner IS {'NOT ' if coupled else ''}NULL"])
+    alts = search_alternatives(search) if search and search.strip() else []
+    conds, terms = [], []
+    if alts:
+        ors = []
+        for form in alts:
+            n = needles(form)
+            ors.append("(" + " AND ".join(["contains(text, ?)"] * len(n)) + ")")
+            terms += n
+        conds.append("(" + " OR ".join(ors) + ")")
+    if coupled is not None:
+        conds.append(f"partner IS {'NOT ' if coupled else ''}NULL")
     return " AND ".join(conds) or "true", terms
 
 
@@ -205,7 +282,7 @@ def rows_sql(ix: SearchIndex, keys: list) -> tuple[str, list]:
 
 # -- executors (a connection inside the caller's transaction) -----------------------------------------
 #: the form of the index text (in ``meta``); an index of another form is rebuilt on open (``in_step``)
-INDEX_FORM = "nfc-visible"
+INDEX_FORM = "nfc-visible-folded-phones"  # bump when the text changes: workspaces rebuild
 
 
 def _mark_form(con) -> None:
