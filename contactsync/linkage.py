@@ -153,10 +153,9 @@ BLOCKING_RULES = (
     "l.lp = r.lp AND l.post = r.post", "l.f = r.l AND l.post = r.post", "l.l = r.f AND l.post = r.post",
     "l.post = r.post AND l.city = r.city AND l.fp = r.fp", "l.post = r.post AND l.city = r.city AND l.lp = r.lp",
     "l.post = r.post AND l.street2 = r.street2",
-    # the same address and one name part alike (colleagues at one address are many: not all of them)
-    f"l.street = r.street AND l.post = r.post AND ({_NAME_NEAR})", "l.street2 = r.street2 AND l.city = r.city",
-    # the same street (house number included) and a name part alike, post code and city aside (typos)
-    f"l.street = r.street AND ({_NAME_NEAR})",
+    # the same street (house number included) and one name part alike, post code and city aside (typos;
+    # colleagues at one address are many: not all of them)
+    f"l.street = r.street AND ({_NAME_NEAR})", "l.street2 = r.street2 AND l.city = r.city",
     # street and address 2 swapped
     "l.sn = r.street2 AND l.post = r.post", "l.street2 = r.sn AND l.post = r.post",
     "l.l = r.l AND l.cn = r.cn", "l.f = r.f AND l.cn = r.cn", "l.l = r.f AND l.cn = r.cn",
