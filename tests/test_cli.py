@@ -67,7 +67,8 @@ def partner(path, no):
 
 # -- the group --------------------------------------------------------------------------------
 COMMANDS = ["init", "import", "couple", "uncouple", "sync", "diff", "runs", "undo", "export", "report", "demo",
-            "backup", "restore", "match", "reindex", "app", "mapping", "full-sync"]
+            "backup", "restore", "match", "reindex", "app", "mapping", "full-sync",
+            "connect", "pull", "push", "outbox"]
 
 
 def test_help_lists_every_command_and_exit_codes(runner):
