@@ -130,7 +130,7 @@ def schema6_ddl() -> list[str]:
     for table in ("coupling", "coupling_log"):
         for col, typ in (("sync_state", "VARCHAR"), ("sync_message", "VARCHAR"), ("sync_run_id", "BIGINT"),
                          ("fail_streak", "INTEGER"), ("excluded", "BOOLEAN")):
-            stmts.append(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} {typ}")
+            stmts.append(f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(col)} {typ}")
     # resolved update conflicts: how ('send' | 'get'); NULL = not resolved (Skipped)
     stmts.append("ALTER TABLE run_conflict ADD COLUMN IF NOT EXISTS resolution VARCHAR")
     # every Skipped record of a run with why (reason 'conflict' | 'filter' | 'excluded')

@@ -32,6 +32,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from .errors import MappingError, shorten
+from .sqlbuild import q
 
 __all__ = ["Rule", "RuleKind", "apply_rules", "chain_sql", "chain_sql_by_id", "parse_rules", "rules_to_list"]
 
@@ -183,7 +184,7 @@ def chain_sql(rules: Iterable[Rule], expr: str) -> tuple[str, list]:
 
 
 def _param(rid: int, column: str) -> str:
-    return f"(SELECT p.{column} FROM transform_param p WHERE p.rule_id = {rid})"
+    return f"(SELECT p.{q(column)} FROM transform_param p WHERE p.rule_id = {int(rid)})"
 
 
 def chain_sql_by_id(rules: Iterable[Rule], expr: str) -> str:

@@ -230,10 +230,10 @@ def _store_pull(ws, conn: Connection, pulled: Pulled, *, mode: str, key_scan: bo
             con.execute("UPDATE live_record SET deleted = true FROM _gone g WHERE live_record.side = ? AND "
                         "live_record.remote_id = g.i", [side.value])
             flag, col = _FLAG[side]
-            cond = f"c.entity = 'contact' AND c.{col} IN (SELECT l.key FROM live_record l JOIN _gone g ON g.i = " \
-                   f"l.remote_id WHERE l.side = '{side.value}') AND NOT c.{flag}"
-            history.log_before(con, run_id, cond)
-            con.execute(f"UPDATE coupling c SET {flag} = true WHERE {cond}")
+            cond = f"c.entity = 'contact' AND c.{q(col)} IN (SELECT l.key FROM live_record l JOIN _gone g ON g.i = " \
+                   f"l.remote_id WHERE l.side = ?) AND NOT c.{q(flag)}"
+            history.log_before(con, run_id, cond, [side.value])
+            con.execute(f"UPDATE coupling c SET {q(flag)} = true WHERE {cond}", [side.value])
             con.execute("DROP TABLE _gone")
         if run_note is None:
             mod = "modifiedon" if side is Side.CRM else "SystemModifiedAt"
@@ -365,9 +365,9 @@ def _apply(ws, side: Side, remote: Remote, items: list[Item], outs: list[Outcome
                'changed_remotely')""", [remote.label, side.value]).fetchone()[0]
         col = "crm_id" if side is Side.CRM else "nav_no"
         other = "nav_no" if side is Side.CRM else "crm_id"
-        con.execute(f"""INSERT INTO run_error (run_id, {col}, {other}, message)
-                        SELECT ?, o.key, c.{other}, o.message FROM _oc o LEFT JOIN coupling c ON c.entity = 'contact'
-                        AND c.{col} = o.key WHERE o.status IN ('changed_remotely', 'rejected')""", [run_id])
+        con.execute(f"""INSERT INTO run_error (run_id, {q(col)}, {q(other)}, message)
+                        SELECT ?, o.key, c.{q(other)}, o.message FROM _oc o LEFT JOIN coupling c ON c.entity = 'contact'
+                        AND c.{q(col)} = o.key WHERE o.status IN ('changed_remotely', 'rejected')""", [run_id])
         n = dict(con.execute("SELECT status, count(*) FROM _oc GROUP BY 1").fetchall())
         con.unregister("_oc")
         if repulled:
