@@ -68,7 +68,7 @@ def partner(path, no):
 # -- the group --------------------------------------------------------------------------------
 COMMANDS = ["init", "import", "couple", "uncouple", "sync", "diff", "runs", "undo", "export", "report", "demo",
             "backup", "restore", "match", "reindex", "app", "mapping", "full-sync",
-            "connect", "pull", "push", "outbox"]
+            "connect", "pull", "push", "outbox", "errors", "deleted", "strategies"]
 
 
 def test_help_lists_every_command_and_exit_codes(runner):
