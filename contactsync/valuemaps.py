@@ -122,43 +122,54 @@ class ValueMap:
 
     def entries(self) -> tuple[dict[str, str], dict[str, str]]:
         """(NAV value -> CRM value, CRM spelling -> NAV value), keyed by their comparable (upper-cased) form;
-        a MappingError names a value mapped two ways."""
-        base_pairs, base_aliases = _builtin(self.builtin) if self.builtin else ((), ())
-        own = {_key(n) for n, _ in self.pairs}
-        pairs = [p for p in base_pairs if _key(p[0]) not in own] + list(self.pairs)
-        fwd: dict[str, tuple[str, str]] = {}
-        back: dict[str, tuple[str, str]] = {}
-        for nav, crm in pairs:
-            k = _key(nav)
-            if k in fwd:
-                raise MappingError(f"value map {self.name!r}: NAV value {shorten(nav)} is mapped twice "
-                                   f"({shorten(fwd[k][1])} and {shorten(crm)}); keep one")
-            fwd[k] = (nav, crm)
-            c = _key(crm)
-            if c in back and _key(back[c][1]) != k:
-                raise MappingError(f"value map {self.name!r}: CRM value {shorten(crm)} is mapped from two NAV "
-                                   f"values ({shorten(back[c][1])} and {shorten(nav)}); a CRM value must read as "
-                                   "one NAV value")
-            back[c] = (crm, nav)
-        navs = {k: nav for k, (nav, _) in fwd.items()}
-        for alias, nav in [*base_aliases, *self.aliases]:
-            if _key(nav) not in navs:
-                if (alias, nav) in base_aliases:  # a built-in alias of a code the pairs replaced
-                    continue
-                raise MappingError(f"value map {self.name!r}: alias {shorten(alias)} reads as NAV value "
-                                   f"{shorten(nav)}, which the map does not have; add the pair first")
-            c = _key(alias)
-            if c in back and _key(back[c][1]) != _key(nav):
-                if (alias, nav) in base_aliases:
-                    continue  # a pair of the user's own wins over a built-in alias
-                raise MappingError(f"value map {self.name!r}: CRM spelling {shorten(alias)} already reads as "
-                                   f"{shorten(back[c][1])}; it cannot also read as {shorten(nav)}")
-            back.setdefault(c, (alias, navs[_key(nav)]))
-        return ({k: crm for k, (_, crm) in fwd.items()}, {k: nav for k, (_, nav) in back.items()})
+        a MappingError names a value mapped two ways. Computed once per distinct map (copies: callers may keep
+        them)."""
+        fwd, back = _entries(self.name, self.pairs, self.aliases, self.builtin)
+        return dict(fwd), dict(back)
 
     @property
     def map_id(self) -> int:
         return rule_id(("map", self.name))
+
+
+@lru_cache(maxsize=64)
+def _entries(name, pairs, aliases, builtin) -> tuple[dict[str, str], dict[str, str]]:
+    """:meth:`ValueMap.entries` of the map with these fields (validated pairs and aliases)."""
+    from types import SimpleNamespace
+
+    self = SimpleNamespace(name=name, pairs=pairs, aliases=aliases, builtin=builtin)
+    base_pairs, base_aliases = _builtin(self.builtin) if self.builtin else ((), ())
+    own = {_key(n) for n, _ in self.pairs}
+    pairs = [p for p in base_pairs if _key(p[0]) not in own] + list(self.pairs)
+    fwd: dict[str, tuple[str, str]] = {}
+    back: dict[str, tuple[str, str]] = {}
+    for nav, crm in pairs:
+        k = _key(nav)
+        if k in fwd:
+            raise MappingError(f"value map {self.name!r}: NAV value {shorten(nav)} is mapped twice "
+                               f"({shorten(fwd[k][1])} and {shorten(crm)}); keep one")
+        fwd[k] = (nav, crm)
+        c = _key(crm)
+        if c in back and _key(back[c][1]) != k:
+            raise MappingError(f"value map {self.name!r}: CRM value {shorten(crm)} is mapped from two NAV "
+                               f"values ({shorten(back[c][1])} and {shorten(nav)}); a CRM value must read as "
+                               "one NAV value")
+        back[c] = (crm, nav)
+    navs = {k: nav for k, (nav, _) in fwd.items()}
+    for alias, nav in [*base_aliases, *self.aliases]:
+        if _key(nav) not in navs:
+            if (alias, nav) in base_aliases:  # a built-in alias of a code the pairs replaced
+                continue
+            raise MappingError(f"value map {self.name!r}: alias {shorten(alias)} reads as NAV value "
+                               f"{shorten(nav)}, which the map does not have; add the pair first")
+        c = _key(alias)
+        if c in back and _key(back[c][1]) != _key(nav):
+            if (alias, nav) in base_aliases:
+                continue  # a pair of the user's own wins over a built-in alias
+            raise MappingError(f"value map {self.name!r}: CRM spelling {shorten(alias)} already reads as "
+                               f"{shorten(back[c][1])}; it cannot also read as {shorten(nav)}")
+        back.setdefault(c, (alias, navs[_key(nav)]))
+    return ({k: crm for k, (_, crm) in fwd.items()}, {k: nav for k, (_, nav) in back.items()})
 
 
 def rule_id(key) -> int:
