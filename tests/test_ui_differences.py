@@ -114,3 +114,22 @@ def test_refresh_greys_the_old_table_and_frees_it_after(big):
     v.refresh()
     assert seen == [(True, True, True)]
     assert "cs-busy" not in v.table._dom_classes and not v.select_all.disabled
+
+
+def test_the_card_shows_what_changed_when_by_which_run(big):
+    from contactsync.ui.nav_contacts import ContactCard
+
+    d = big.differences()
+    no = d.loc[d["nav_field"] == "Mobile Phone No.", "nav_no"].iloc[0]
+    run = big.sync("push", nos=[no], force=True, fields=["Mobile Phone No."])
+    card = ContactCard(big)
+    card.load(no)
+    html_ = card.history.value
+    new = big.nav_contact(no)["Mobile Phone No."]
+    assert f">{run.run_id}<" in html_ and "Synchronization" in html_ and "mobilephone" in html_ and new in html_
+    big.undo(run.run_id)
+    card.load(no)
+    assert f"{run.run_id} (undone)" in card.history.value and "Undo" in card.history.value
+    other = d.loc[~d["nav_no"].isin([no]), "nav_no"].iloc[0]
+    card.load(other)
+    assert "No run changed this contact yet" in card.history.value or f">{run.run_id}<" not in card.history.value

@@ -7,7 +7,7 @@ import pandas as pd
 from .common import text
 
 __all__ = ["DEST_CHANGED", "DIRECTION_WORDS", "KIND_WORDS", "account_of", "compare_pair", "contacts_label", "crm_label",
-           "crm_name", "errors_text", "nav_name", "result_text", "run_contacts"]
+           "crm_name", "errors_text", "nav_name", "record_history", "result_text", "run_contacts"]
 
 
 def compare_pair(ws, no: str, crm_id: str) -> pd.DataFrame:
@@ -113,3 +113,24 @@ def account_of(ws, no: str) -> dict | None:
 def crm_name(row: dict) -> str:
     return " ".join(p for p in (text(row.get("firstname")), text(row.get("lastname"))) if p) \
         or text(row.get("fullname")) or text(row.get("contactid"))
+
+
+def record_history(ws, no: str, crm_id: str | None = None, limit: int = 50) -> pd.DataFrame:
+    """What changed on NAV contact ``no`` (and its CRM partner ``crm_id``) when, by which run: the field
+    changes of the change log and the couplings made or deleted, newest first. One read-only query."""
+    return ws.sql(
+        """SELECT r.run_id, r.started_at, r.kind, r.direction, r.undone_by IS NOT NULL AS undone, h.side, h.field,
+                  h.old_value, h.new_value
+           FROM (SELECT run_id, side, field, old_value, new_value FROM change_log
+                 WHERE (side = 'nav' AND key = ?) OR (side = 'crm' AND key = ?)
+                 UNION ALL
+                 SELECT run_id, 'coupling', 'coupled to', NULL, crm_id FROM coupling_log
+                 WHERE entity = 'contact' AND nav_no = ? AND image = 'after'
+                 UNION ALL
+                 SELECT run_id, 'coupling', 'uncoupled from', crm_id, NULL FROM coupling_log l
+                 WHERE entity = 'contact' AND nav_no = ? AND image = 'before' AND NOT EXISTS (
+                   SELECT 1 FROM coupling_log a WHERE a.run_id = l.run_id AND a.image = 'after'
+                   AND a.entity = 'contact' AND a.nav_no = l.nav_no AND a.crm_id = l.crm_id)) h
+           JOIN run r USING (run_id)
+           ORDER BY r.run_id DESC, h.side, h.field LIMIT ?""",
+        [no, crm_id or "", no, no, int(limit)])

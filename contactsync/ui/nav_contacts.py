@@ -15,10 +15,11 @@ from .common import (
     close_tree,
     esc,
     guarded,
+    html_table,
     text,
     yes_no,
 )
-from .data import account_of, crm_name, nav_name
+from .data import DIRECTION_WORDS, KIND_WORDS, account_of, crm_name, nav_name, record_history
 from .dialogs import CompanyCouplingDialog, CouplingDialog, SyncNowDialog
 
 __all__ = ["CARD_FIELDS", "ContactCard", "NavContactsView"]
@@ -65,12 +66,14 @@ class ContactCard(w.VBox):
         ])
         self.group.add_class("cs-crm-group")
         self.group.add_class("cs-group")
+        self.history = w.HTML()
+        self.history.add_class("cs-record-history")
         self.dialog_area = w.VBox([])
         self.dialog: CouplingDialog | CompanyCouplingDialog | SyncNowDialog | None = None
         self.messages = Messages()
         self.progress = Progress()
         super().__init__([self.heading, self.fields, self.status, self.group, self.progress, self.messages,
-                          self.dialog_area], layout=w.Layout(display="none"))
+                          self.dialog_area, self.history], layout=w.Layout(display="none"))
         self.add_class("cs-contact-card")
         self.add_class("cs-box")
 
@@ -123,9 +126,25 @@ class ContactCard(w.VBox):
         self.sync_now_button.disabled = not coupled or self.is_company
         self.sync_now_button.tooltip = ("The mapping synchronizes persons; a company's fields are not synchronized"
                                         if self.is_company else self.sync_now_button.description)
+        self.history.value = self._history_html(crm_id if coupled and not self.is_company else None)
         self.confirm.close_box()
         self.close_dialog()
         self.layout.display = "flex"
+
+    def _history_html(self, crm_id: str | None) -> str:
+        """The card's History: what changed when, by which run (this contact and its CRM contact)."""
+        h = record_history(self.ws, self.no, crm_id)
+        if h.empty:
+            return '<div class="cs-group"><b>History</b> <span class="cs-hint">No run changed this contact yet.</span></div>'
+        h = h.copy()
+        h["where"] = h["side"].map({"nav": "Dynamics NAV", "crm": "Dynamics CRM", "coupling": "Coupling"})
+        h["run"] = [f"{r}{' (undone)' if u else ''}" for r, u in zip(h["run_id"], h["undone"])]
+        h["what"] = [KIND_WORDS.get(text(k), text(k)) + (f", {DIRECTION_WORDS.get(text(d), text(d))}" if text(d) else "")
+                     for k, d in zip(h["kind"], h["direction"])]
+        cols = [("run", "Run"), ("started_at", "When (UTC)"), ("what", "Action"), ("where", "Side"), ("field", "Field"),
+                ("old_value", "Old value"), ("new_value", "New value")]
+        return ('<div class="cs-group"><b>History</b> <span class="cs-hint">(newest first; undo a run in the History '
+                f'tab)</span>{html_table(h, cols, max_rows=50)}</div>')
 
     @property
     def coupled(self) -> bool:
