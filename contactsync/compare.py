@@ -12,12 +12,13 @@ from .sqlbuild import norm, q
 __all__ = ["compare_sql", "differences_sql"]
 
 
-def _pair_values(m: TableMapping, i: int, f) -> tuple[str, str, str, str]:
+def _pair_values(m: TableMapping, i: int, f) -> tuple[str, str, str | None, str | None]:
     """(nav value, crm value, nav comparable, crm comparable) expressions over aliases n, r, cr."""
     code = f.code or bool(f.lookup)
     nav_v = f"CAST(n.{q(f.nav)} AS VARCHAR)"
     crm_v = f"CAST(r.{q(f.crm)} AS VARCHAR)"
-    nav_c = norm(nav_v, code)
+    nav_c: str | None = norm(nav_v, code)
+    crm_c: str | None
     if f.lookup:
         crm_c = (f"upper(coalesce(cr.nav_no, CASE WHEN coalesce({crm_v}, '') = '' THEN '' "
                  f"ELSE '#' || {crm_v} END))")

@@ -59,7 +59,8 @@ def sync_errors(con, m: TableMapping, *, state: str | None = None, nos=None) -> 
         raise SyncError(f"state must be None, 'failed' or 'skipped', got {state!r}")
     nav_name, crm_name = _names(m)
     nav_gone, crm_gone = _gone(m)
-    where, params = ["c.entity = 'contact'", "(c.sync_state IS NOT NULL OR coalesce(c.excluded, false))"], []
+    where = ["c.entity = 'contact'", "(c.sync_state IS NOT NULL OR coalesce(c.excluded, false))"]
+    params: list = []
     st = "CASE WHEN coalesce(c.excluded, false) THEN 'skipped' ELSE c.sync_state END"
     if state is not None:
         where.append(f"{st} = ?")
@@ -136,7 +137,8 @@ def retry(con, run_id: int | None, keys: list[str] | None, *, check: bool = True
     if keys is not None:
         where += " AND c.nav_no IN (SELECT unnest(?::VARCHAR[]))"
         params.append(keys)
-    history.log_before(con, run_id, where, params)
+    if run_id is not None:  # a dry run (no run) is rolled back: nothing to undo
+        history.log_before(con, run_id, where, params)
     n = con.execute(f"UPDATE coupling c SET excluded = false, fail_streak = 0 WHERE {where}", params).fetchone()[0]
     return int(n)
 
@@ -178,7 +180,7 @@ def resolve_deleted(con, m: TableMapping, run_id: int, ts: datetime, strategy: s
     # restore: from the side that still exists; a pair gone on both sides has nothing to restore from
     con.execute("INSERT INTO _restore_fail SELECT nav_no, crm_id, 'both records are deleted, so there is nothing to "
                 "restore from; delete the coupling (ws.uncouple)' FROM _del WHERE deleted = 'both'")
-    out = []
+    out: list[tuple] = []
     fixed_cols = [c for c in history.table_columns(con, "coupling")]
     col_sql = ", ".join(q(c) for c in fixed_cols)
     for side, lost in (("crm", "crm"), ("nav", "nav")):

@@ -175,7 +175,8 @@ def _one_sql(r: Rule, x: str) -> tuple[str, list]:
 def chain_sql(rules: Iterable[Rule], expr: str) -> tuple[str, list]:
     """SQL applying ``rules`` in order to ``expr`` (null is treated as empty text) and its parameters, in the
     order they appear in the SQL text."""
-    sql, params = f"coalesce(CAST({expr} AS VARCHAR), '')", []
+    params: list = []
+    sql = f"coalesce(CAST({expr} AS VARCHAR), '')"
     for r in rules:
         inner_params = params
         sql, own = _one_sql(r, sql)
@@ -229,10 +230,10 @@ def apply_rules(rules: Iterable[Rule], value: str | None) -> str:
 
             v = "".join(c for c in v if unicodedata.category(c)[0] in "LN")
         elif r.rule == RuleKind.REPLACE:
-            v = v.replace(r.find, r.replace or "")
+            v = v.replace(r.find or "", r.replace or "")
         elif r.rule == RuleKind.REGEX_REPLACE:
-            v = re.sub(r.find, (r.replace or "").replace("\\0", "\\g<0>"), v, flags=re.IGNORECASE)
+            v = re.sub(r.find or "", (r.replace or "").replace("\\0", "\\g<0>"), v, flags=re.IGNORECASE)
         elif r.rule == RuleKind.SUBSTRING:
-            start = r.start - 1
+            start = (r.start or 1) - 1
             v = v[start:] if r.length is None else v[start:start + r.length]
     return v

@@ -311,7 +311,7 @@ def clear_on_failure_sql(m) -> list[tuple[str, list]]:
     again and, while it still fails, finds the destination already empty and writes nothing."""
     from .validate import over_length_sql
 
-    stmts = []
+    stmts: list[tuple[str, list]] = []
     for i, f in enumerate(m.fields):
         if not f.clear_on_failure or f.lookup:
             continue
