@@ -60,6 +60,18 @@ class Sink(Protocol):
 #: the key an insert's or delete's field-less change-log row gets in the JSON values (dropped when read)
 _OP = "@op"
 
+#: fields the services set themselves (never sent, so never queued): Dataverse's modifiedon/fullname, BC's
+#: SystemModifiedAt; the keys are not fields
+READ_ONLY_FIELDS: dict[str, frozenset[str]] = {
+    "crm": frozenset({"modifiedon", "fullname", "contactid"}),
+    "nav": frozenset({"SystemModifiedAt", "No."}),
+}
+
+
+def _read_only_sql() -> str:
+    pairs = ", ".join(f"('{s}', '{f}')" for s, fs in sorted(READ_ONLY_FIELDS.items()) for f in sorted(fs))
+    return f"(l.side, l.field) NOT IN (SELECT * FROM (VALUES {pairs}))"
+
 
 def values_of(text: str) -> dict:
     """A queued record's field values (JSON text) without the marker of a field-less row."""
@@ -98,7 +110,8 @@ def queue_outbox(con, run_id: int) -> int:
     return con.execute(
         f"""INSERT INTO outbox (item_id, run_id, side, key, op, new_values, old_values, status, attempts, queued_at)
             SELECT nextval('outbox_seq'), g.*, 'pending', 0, now()::TIMESTAMP FROM ({_grouped_sql(
-            "l.run_id = ? AND l.side IN (SELECT side FROM live_connection)")} ORDER BY l.side, l.key) g""",
+            "l.run_id = ? AND l.side IN (SELECT side FROM live_connection) AND (l.field IS NULL OR "
+            + _read_only_sql() + ")")} ORDER BY l.side, l.key) g""",
         [run_id]).fetchone()[0]
 
 

@@ -259,3 +259,19 @@ def test_a_pull_between_sync_and_delivery_holds_the_change(srv):
     d = ws.deliver(credential=cred())
     assert d.delivered == 0 and srv.record("crm", CRM_1)["jobtitle"] == "Changed in CRM"
     assert ws.outbox()["status"].iloc[-1] == "changed_remotely"
+
+
+def test_read_only_fields_are_never_queued(srv):
+    ws = connected(srv)
+    from contactsync import history
+
+    with ws.transaction() as con:   # a sync run that also logged the service-set modifiedon / SystemModifiedAt
+        run = history.start_run(con, "sync", direction="push")
+        con.executemany("INSERT INTO change_log VALUES (?, ?, ?, ?, 'a', 'b', 'update')",
+                        [[run, "crm", CRM_1, "jobtitle"], [run, "crm", CRM_1, "modifiedon"],
+                         [run, "crm", CRM_2, "modifiedon"], [run, "nav", "CT000001", "SystemModifiedAt"]])
+        history.finish_run(con, run)
+    box = ws.outbox(limit=None).query("run_id == @run")
+    # only CRM_1's jobtitle goes out: a record whose only change is a read-only field is not queued at all
+    assert box[["side", "key"]].values.tolist() == [["crm", CRM_1]]
+    assert json.loads(box["new_values"].iloc[0]) == {"jobtitle": "b"}

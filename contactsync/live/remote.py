@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
+from ..changeset import READ_ONLY_FIELDS
 from ..errors import shorten
 from .connections import Connection, LiveConnectionError, Side
 from .odata import Part, boundary_of, build_multipart, error_message, parse_multipart
@@ -30,8 +31,8 @@ __all__ = ["CRM_READ_ONLY", "Item", "Outcome", "Pulled", "Remote", "make_remote"
 log = logging.getLogger("contactsync.live")
 
 #: workspace CRM columns never written back (the service computes them)
-CRM_READ_ONLY = {"modifiedon", "fullname", "contactid"}
-NAV_READ_ONLY = {"SystemModifiedAt", "No."}
+CRM_READ_ONLY = set(READ_ONLY_FIELDS["crm"])
+NAV_READ_ONLY = set(READ_ONLY_FIELDS["nav"])
 _CRM_COLUMNS = ("contactid", "firstname", "middlename", "lastname", "fullname", "jobtitle", "address1_line1",
                 "address1_line2", "address1_postalcode", "address1_city", "address1_stateorprovince",
                 "address1_country", "emailaddress1", "telephone1", "mobilephone", "fax", "websiteurl",

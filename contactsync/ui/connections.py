@@ -8,6 +8,7 @@ import json
 import ipywidgets as w
 import pandas as pd
 
+from ..changeset import READ_ONLY_FIELDS
 from .common import Column, Messages, Progress, RowTable, button, esc, guarded, html_table, text
 
 __all__ = ["ConnectionsView"]
@@ -93,8 +94,8 @@ class ConnectionsView(w.VBox):
         box = self.ws.outbox(limit=500)
         if len(box):
             box = box.sort_values("item_id", ascending=False)
-            box["fields"] = [", ".join(sorted(k for k in json.loads(v) if k != "@op"))
-                             for v in box["new_values"]]
+            box["fields"] = [", ".join(sorted(set(json.loads(v)) - {"@op"} - READ_ONLY_FIELDS.get(s, frozenset())))
+                             for s, v in zip(box["side"], box["new_values"])]
             box["item_id"] = box["item_id"].astype(str)
             box["message"] = box["message"].fillna("")
         self.outbox.set_rows(box)
