@@ -29,7 +29,7 @@ import pytest
 from conftest import CRM_1, CRM_3
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule
 from test_properties import (
     CRM_FIELDS,
     CRM_IDS,
@@ -61,7 +61,8 @@ NEW_PERSON = "CT000009"
 STAMP_FIELDS = ("SystemModifiedAt", "Last Date Modified", "Last Time Modified", "modifiedon")
 
 figures = {"sequences": 0, "steps": 0, "syncs": 0, "dry_runs_compared": 0, "undo_any": 0, "undo_refused": 0,
-           "restores": 0, "cut_backups_refused": 0, "series_full": 0, "created": 0}
+           "restores": 0, "cut_backups_refused": 0, "series_full": 0, "created": 0, "strategies_set": 0,
+           "conflicts_resolved": 0, "deletions_handled": 0, "strategy_steps": 0, "excluded_seen": 0}
 
 
 def _frame(df: pd.DataFrame, cols) -> pd.DataFrame:
@@ -171,9 +172,9 @@ class NothingLostEver(NothingLost):
             assert len(new) <= 20 and new.startswith("CT") and len(new) == 2 + width, new
 
     # -- syncs: one outcome per pair, dry run = real run --------------------------------------------
-    def _sync_checked(self, direction, nos, force, create_missing):
+    def _sync_checked(self, direction, nos, force, create_missing, conflicts=None):
         figures["syncs"] += 1
-        kw = dict(nos=nos, force=force, create_missing=create_missing)
+        kw = dict(nos=nos, force=force, create_missing=create_missing, conflicts=conflicts)
         before = state(self.ws)
         known = set(before["nav_contact"]["No."]) | set(before["crm_contact"]["contactid"])
         try:
@@ -197,8 +198,14 @@ class NothingLostEver(NothingLost):
         figures["dry_runs_compared"] += 1
         # every coupled pair in scope has exactly one outcome; a create_missing run adds one per record it
         # tried to create and could not (an error row without a partner)
-        outcomes = res.modified + res.unchanged + res.skipped + res.failed
+        # (a coupling to a deleted record that the deletion-conflict strategy removed or replaced by a restored
+        # record has that as its outcome)
+        handled = int(res.deletions["action"].isin(["restored", "uncoupled"]).sum()) if len(res.deletions) else 0
+        figures["deletions_handled"] += handled
+        outcomes = res.modified + res.unchanged + res.skipped + res.failed + handled
         assert outcomes == in_scope + _create_failures(res), (direction, nos, force, create_missing, res, in_scope)
+        if len(res.conflicts) and "resolution" in res.conflicts:
+            figures["conflicts_resolved"] += int(res.conflicts["resolution"].notna().sum())
         if not res.skips.empty:
             assert res.skips["message"].str.len().gt(0).all(), "a skipped pair without a reason"
 
@@ -289,6 +296,84 @@ class NothingLostEver(NothingLost):
         assert d.empty, f"couplings to missing NAV records: {list(d.nav_no)}"
 
 
+class StrategiesUndoExact(NothingLost):
+    """Issue 15: the machine of tests/test_properties.py (imports, couple, uncouple, sync, undo of the last run)
+    with the sync strategies: update-conflict (table, per field, per run), deletion-conflict (after a record
+    vanishes from a full export), Skipped after repeated failures (any threshold), Retry, Restore / Delete
+    coupling. Checked: every step logged, undo exact, one outcome per pair, dry run = real run, the errors
+    list in step with the couplings."""
+
+    _sync_checked = NothingLostEver._sync_checked
+
+    @initialize(update=st.sampled_from(["none", "send", "get"]),
+                deletion=st.sampled_from(["none", "restore", "remove_coupling"]),
+                field=st.sampled_from([None, *NAV_FIELDS]), field_update=st.sampled_from([None, "none", "send", "get"]))
+    def start_with_strategies(self, update, deletion, field, field_update):
+        self.ws.couple("CT000001", CRM_1, sync_after="push")
+        self.ws.couple("CT000004", CRM_3, sync_after="pull")
+        self.set_strategies(update, deletion, field, field_update)
+
+    @rule(update=st.sampled_from(["none", "send", "get"]),
+          deletion=st.sampled_from(["none", "restore", "remove_coupling"]),
+          field=st.sampled_from([None, *NAV_FIELDS]), field_update=st.sampled_from([None, "none", "send", "get"]))
+    def set_strategies(self, update, deletion, field, field_update):
+        before = state(self.ws)
+        self.ws.set_strategies(update_conflict=update, deletion_conflict=deletion,
+                               fields={field: field_update} if field else None)
+        assert_same(before, state(self.ws), "after set_strategies (a setting: no record changes)")
+        figures["strategies_set"] += 1
+
+    @rule(direction=st.sampled_from(["push", "pull", "both"]), conflicts=st.sampled_from([None, "none", "send", "get"]))
+    def sync_with_conflict_strategy(self, direction, conflicts):
+        self._sync_checked(direction, None, False, False, conflicts=conflicts)
+
+    @rule(pair=st.sampled_from([("CT000001", CRM_1), ("CT000004", CRM_3)]), i=st.integers(0, len(NAV_FIELDS) - 1),
+          nav_value=st.sampled_from(["Müller", "Zoë", "x@example.com", "not an e-mail", "A" * 35]),
+          crm_value=st.sampled_from(["Berlin", "o'Neil", "y@example.com", ""]),
+          direction=st.sampled_from(["push", "pull", "both"]), conflicts=st.sampled_from([None, "none", "send", "get"]))
+    def conflicting_edit(self, pair, i, nav_value, crm_value, direction, conflicts):
+        """The same field changed on both sides (an update conflict, unless equal), then a sync."""
+        no, crm_id = pair
+        stamp = f"2027-01-01 10:00:{figures['strategy_steps'] % 60:02d}"
+        figures["strategy_steps"] += 1
+        self._act(lambda: self.ws.import_nav(pd.DataFrame([{"No.": no, "Type": "Person", NAV_FIELDS[i]: nav_value,
+                                                             "SystemModifiedAt": stamp}])))
+        self._act(lambda: self.ws.import_crm(pd.DataFrame([{"contactid": crm_id, CRM_FIELDS[i]: crm_value,
+                                                             "modifiedon": stamp}])))
+        self._sync_checked(direction, None, False, False, conflicts=conflicts)
+
+    @rule(crm_id=st.sampled_from(CRM_IDS), strategy=st.sampled_from(["none", "restore", "remove_coupling"]),
+          direction=st.sampled_from(["push", "both"]))
+    def crm_record_vanishes(self, crm_id, strategy, direction):
+        """A full CRM export without one contact: its coupling is flagged (a deletion conflict), then a sync."""
+        rows = self.ws.sql("SELECT * FROM crm_contact WHERE contactid <> ?", [crm_id])
+        self._act(lambda: self.ws.import_crm(rows, snapshot=True))
+        self.ws.set_strategies(deletion_conflict=strategy)
+        self._sync_checked(direction, None, False, False)
+
+    @rule(nos=st.one_of(st.none(), st.lists(st.sampled_from(PERSONS), min_size=1, max_size=2, unique=True)))
+    def retry(self, nos):
+        self._act(lambda: self.ws.retry(nos))
+
+    @rule(strategy=st.sampled_from(["restore", "remove_coupling"]))
+    def resolve_deleted(self, strategy):
+        self._act(lambda: self.ws.resolve_deleted(strategy))
+
+    @rule(threshold=st.sampled_from([0, 1, 2, 3]))
+    def set_skip_threshold(self, threshold):
+        self.ws.settings["skip_after_failures"] = threshold
+
+    @invariant()
+    def errors_list_in_step(self):
+        e = self.ws.sync_errors()
+        coupled = set(self.ws.sql("SELECT nav_no FROM coupling WHERE entity = 'contact'")["nav_no"])
+        assert set(e["nav_no"]) <= coupled, "an errors-list row without its coupling"
+        assert e["nav_no"].is_unique, "two errors-list rows for one coupling"
+        assert (e.loc[e["excluded"], "state"] == "skipped").all()
+        figures["excluded_seen"] += int(e["excluded"].sum())
+        assert e["message"].notna().all() and e["message"].str.len().gt(0).all(), "an errors-list row without why"
+
+
 def _create_failures(res) -> int:
     """Failures of records a create_missing run tried to create: errors naming one side only."""
     e = res.errors
@@ -326,6 +411,8 @@ def _assert_undone(ws, log: pd.DataFrame) -> None:
 
 TestNothingLostEver = NothingLostEver.TestCase
 TestNothingLostEver.settings = MACHINE
+TestStrategiesUndoExact = StrategiesUndoExact.TestCase
+TestStrategiesUndoExact.settings = settings(MACHINE, max_examples=int(6 * SCALE), stateful_step_count=12)
 
 
 @pytest.fixture(scope="module", autouse=True)
