@@ -10,7 +10,7 @@ import time
 
 import click
 
-from .cli import _emit, _open, _records, _table, json_option, workspace_option
+from .cli_common import _emit, _open, _records, _table, json_option, workspace_option
 from .live.demo import DEMO_TOKEN, DEMO_TOKEN_ENV
 
 __all__ = ["AUTH_KINDS", "attach", "connect", "demo_live", "outbox", "pull", "push"]

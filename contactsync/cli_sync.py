@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from .cli import _emit, _open, _records, _table, json_option, workspace_option
+from .cli_common import _emit, _open, _records, _table, json_option, workspace_option
 
 __all__ = ["attach", "deleted", "errors", "strategies"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _emit, _Group, _open, _records, _table, json_option, workspace_option
+from .cli_common import _emit, _Group, _open, _records, _table, json_option, workspace_option
 from .errors import MappingError
 
 __all__ = ["attach", "full_sync", "mapping"]
