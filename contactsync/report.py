@@ -77,6 +77,8 @@ class SyncRunParams:
     fail_on_error: bool = False  # failed records make the run fail (after applying the rest)
     output_json: str | None = "sync_run_summary.json"  # where the JSON summary goes (None: not written)
     conflicts: str | None = None  # this run's update-conflict strategy: none, send (NAV wins), get (CRM wins)
+    mapping_file: str | None = None  # a mapping file (TOML/YAML: field options, transforms, value maps,
+    #                                  strategies) the workspace uses from this run on (a dry run: not kept)
     live_pull: bool = False  # first pull every live side (contactsync connect): delta link / watermark
     live_deliver: bool = False  # after the sync, deliver the outbox to the live sides (counts in "delivery")
 
@@ -86,7 +88,7 @@ class SyncRunParams:
 
 _BOOL = {"snapshot", "dry_run", "force", "create_missing", "fail_on_conflict", "fail_on_error", "live_pull",
          "live_deliver"}
-_OPT_STR = {"nav_file", "crm_file", "accounts_file", "record_filter", "output_json", "conflicts"}
+_OPT_STR = {"nav_file", "crm_file", "accounts_file", "record_filter", "output_json", "conflicts", "mapping_file"}
 PARAM_NAMES = tuple(f.name for f in dataclasses.fields(SyncRunParams))
 
 
@@ -158,10 +160,17 @@ def check_params(values: dict | SyncRunParams | None = None, *, check_files: boo
         if p.workspace != ":memory:" and not ws.is_file():
             problems.append(f"workspace {p.workspace!r} does not exist; create it with `contactsync init` "
                             "(or `contactsync demo` for the sample data)")
-        for name in ("accounts_file", "nav_file", "crm_file"):
+        for name in ("accounts_file", "nav_file", "crm_file", "mapping_file"):
             f = getattr(p, name)
             if f is not None and not Path(f).is_file():
                 problems.append(f"{name} {f!r} does not exist")
+        if p.mapping_file is not None and Path(p.mapping_file).is_file():
+            from .mapping import load_mapping
+
+            try:  # a bad mapping is named before anything runs
+                load_mapping(p.mapping_file)
+            except ContactSyncError as exc:
+                problems.append(f"mapping_file {p.mapping_file!r}: {exc}")
     if problems:
         raise ParameterError("bad sync-run parameters: " + "; ".join(problems), problems=problems)
     return p
@@ -298,12 +307,14 @@ def run_sync(params: SyncRunParams | dict, *, progress=None, busy_timeout: float
     try:
         path = p.workspace
         files = [(k, getattr(p, k + "_file")) for k in ("accounts", "nav", "crm") if getattr(p, k + "_file")]
-        if p.dry_run and files and path != ":memory:":
+        if p.dry_run and (files or p.mapping_file) and path != ":memory:":
             step("copy workspace for the dry run")
             tmpdir = tempfile.mkdtemp(prefix="contactsync-dry-")
             with Workspace.open(path, busy_timeout=busy_timeout) as src:
                 path = str(src.backup(Path(tmpdir) / "dry_run.duckdb"))
-        with Workspace.open(path, busy_timeout=busy_timeout) as ws:
+        if p.mapping_file:
+            step("load the mapping")
+        with Workspace.open(path, mapping=p.mapping_file, busy_timeout=busy_timeout) as ws:
             imports = {}
             live_sides = ws.sql("SELECT side FROM live_connection ORDER BY side")["side"].tolist() \
                 if (p.live_pull or p.live_deliver) else []
