@@ -37,6 +37,7 @@ import pandas as pd
 
 from .errors import ContactSyncError
 from .history import now_utc
+from .store import _quiet
 
 __all__ = ["BLOCKING_RULES", "COLUMNS", "DIALECT_FUNCTIONS", "DL", "EM_NAMES", "EM_OTHERS", "FIELDS", "FIELD_NAMES",
            "FREE_MAIL", "JW", "MARGIN", "MAX_WEIGHT", "MIN_M", "MIN_TRAIN", "MIN_WEIGHT", "MODEL_KEY", "Matcher",
@@ -367,7 +368,7 @@ def _splink():
 
 def session(nav: pd.DataFrame | object, crm: pd.DataFrame | object) -> duckdb.DuckDBPyConnection:
     """A private in-memory DuckDB holding tables ``nav`` and ``crm`` (Arrow tables or DataFrames)."""
-    sc = duckdb.connect(":memory:")
+    sc = _quiet(duckdb.connect(":memory:")).raw  # no progress bar on stdout (--json), as the workspace's
     sc.sql("SET threads TO 2")
     for name, tbl in (("nav", nav), ("crm", crm)):
         sc.register(f"{name}_in", tbl)
