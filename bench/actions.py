@@ -393,7 +393,8 @@ class SQLSync(SQL):
         # 5. conflicts
         conf = ", ".join(f"{{'nf': '{f.nav}', 'cf': '{f.crm}', 'nv': n{i}, 'cv': r{i}, 'a': a{i} = 'conflict'}}"
                          for i, f in FIELDS)
-        con.execute(f"""INSERT INTO run_conflict SELECT {rid}, nav_no, crm_id, u.nf, u.cf, u.nv, u.cv, NULL FROM (
+        con.execute(f"""INSERT INTO run_conflict (run_id, nav_no, crm_id, nav_field, crm_field, nav_value, crm_value, base_value)
+            SELECT {rid}, nav_no, crm_id, u.nf, u.cf, u.nv, u.cv, NULL FROM (
                           SELECT nav_no, crm_id, unnest(list_filter([{conf}], lambda x: x.a)) AS u FROM p WHERE conflict)""")
         changes = con.execute("SELECT side, key, field, old_value, new_value FROM change_log WHERE run_id = ? "
                               "ORDER BY side, key, field", [rid]).df()
