@@ -18,8 +18,11 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+try:  # the 'live' extra; without it the package still imports, and a Remote names the extra to install
+    import httpx
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+except ImportError:  # pragma: no cover - exercised by the core-only install of tests/test_package.py
+    httpx = None  # type: ignore[assignment]
 
 from ..changeset import READ_ONLY_FIELDS
 from ..errors import shorten
@@ -98,6 +101,9 @@ class Remote:
 
     def __init__(self, conn: Connection, credential, *, timeout: float = 30.0, max_attempts: int = 6,
                  max_wait: float = 60.0, client: httpx.Client | None = None):
+        from ..extras import Extra, require
+
+        require(Extra.LIVE, "httpx", "tenacity", what="a live connection")
         self.conn = conn
         self.credential = credential
         self.max_attempts = max_attempts
