@@ -28,7 +28,7 @@ app: $(BIN)/.installed-app
 
 test: install lint typecheck
 	bash scripts/ensure-chromium.sh
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 lint: install
 	$(BIN)/ruff check .
