@@ -285,24 +285,23 @@ class Floor:
         return con.execute("SELECT count(*) FILTER (WHERE do_push OR do_pull) + count(*) FILTER (WHERE conflict) "
                            "FROM _act").fetchone()[0]
 
-    def push(self, path, d):
+    def _sync_run(self, path, direction):
+        """One sync as one transaction, as a run is."""
         con = self._con(path)
         con.execute("BEGIN")
-        n = self._sync(con, "push")
+        n = self._sync(con, direction)
         con.execute("COMMIT")
         con.close()
         return n
+
+    def push(self, path, d):
+        return self._sync_run(path, "push")
 
     def import_delta(self, path, d, name, side="nav"):
         CS().import_delta(path, d, name, side)
 
     def both(self, path, d):
-        con = self._con(path)
-        con.execute("BEGIN")
-        n = self._sync(con, "both")
-        con.execute("COMMIT")
-        con.close()
-        return n
+        return self._sync_run(path, "both")
 
     def undo(self, path, d):
         con = self._con(path)
