@@ -327,27 +327,38 @@ def _timed(fn, *args):
     return time.perf_counter() - t, size
 
 
-def scenario(impl, folder: Path, work: Path, base: Path) -> dict[str, tuple[float, object]]:
-    """The whole scenario once on a fresh copy of ``base`` (an empty workspace); every step timed."""
+def scenario(impl, folder: Path, work: Path, base: Path, steps=STEPS) -> dict[str, tuple[float, object]]:
+    """The scenario once on a fresh copy of ``base`` (an empty workspace), every step timed; it stops after
+    the last of ``steps`` (the steps before it run, as they prepare the later ones)."""
     path = work / f"{type(impl).__name__}-{time.monotonic_ns()}.duckdb"
     shutil.copyfile(base, path)
+    last = max(STEPS.index(s) for s in steps)
     out = {}
-    out["import_nav"] = _timed(impl.import_nav, path, folder)
-    out["import_crm"] = _timed(impl.import_crm, path, folder)
-    impl.prep_companies(path, folder)
-    out["import_couplings"] = _timed(impl.import_couplings, path, folder)
-    out["first_push"] = _timed(impl.push, path, folder)
-    impl.import_delta(path, folder, "nav_delta_10.parquet")
-    out["delta_push_10"] = _timed(impl.push, path, folder)
-    impl.import_delta(path, folder, "nav_delta_01.parquet")
-    out["delta_push_01"] = _timed(impl.push, path, folder)
-    impl.import_delta(path, folder, "nav_delta_both.parquet")
-    impl.import_delta(path, folder, "crm_delta_both.parquet", side="crm")
-    out["both_conflicts_1"] = _timed(impl.both, path, folder)
-    out["undo"] = _timed(impl.undo, path, folder)
+
+    def step(name, fn, *args):
+        if STEPS.index(name) <= last:
+            out[name] = _timed(fn, *args)
+
+    step("import_nav", impl.import_nav, path, folder)
+    step("import_crm", impl.import_crm, path, folder)
+    if last >= STEPS.index("import_couplings"):
+        impl.prep_companies(path, folder)
+    step("import_couplings", impl.import_couplings, path, folder)
+    step("first_push", impl.push, path, folder)
+    if last >= STEPS.index("delta_push_10"):
+        impl.import_delta(path, folder, "nav_delta_10.parquet")
+    step("delta_push_10", impl.push, path, folder)
+    if last >= STEPS.index("delta_push_01"):
+        impl.import_delta(path, folder, "nav_delta_01.parquet")
+    step("delta_push_01", impl.push, path, folder)
+    if last >= STEPS.index("both_conflicts_1"):
+        impl.import_delta(path, folder, "nav_delta_both.parquet")
+        impl.import_delta(path, folder, "crm_delta_both.parquet", side="crm")
+    step("both_conflicts_1", impl.both, path, folder)
+    step("undo", impl.undo, path, folder)
     for p in (path, Path(str(path) + ".wal")):
         p.unlink(missing_ok=True)
-    return out
+    return {s: v for s, v in out.items() if s in steps}
 
 
 def _peak_mb() -> float:
@@ -357,7 +368,7 @@ def _peak_mb() -> float:
     return 0.0
 
 
-def run_size(n: int, reps: int, data_dir: Path) -> dict:
+def run_size(n: int, reps: int, data_dir: Path, steps=STEPS) -> dict:
     folder = data_dir / f"bc-{n}"
     if not (folder / "crm_delta_both.parquet").exists():
         t = time.perf_counter()
@@ -366,17 +377,17 @@ def run_size(n: int, reps: int, data_dir: Path) -> dict:
     base = folder / "empty.duckdb"
     if not base.exists():
         cs.Workspace.open(base).close()
-    results: dict[str, dict[str, list[float]]] = {s: {"cs": [], "floor": []} for s in STEPS}
-    sizes: dict[str, dict[str, object]] = {s: {} for s in STEPS}
+    results: dict[str, dict[str, list[float]]] = {s: {"cs": [], "floor": []} for s in steps}
+    sizes: dict[str, dict[str, object]] = {s: {} for s in steps}
     with tempfile.TemporaryDirectory(dir=folder, prefix="work-") as work:
         for rep in range(reps):
             for name, impl in (("floor", Floor()), ("cs", CS())):
-                for step, (sec, size) in scenario(impl, folder, Path(work), base).items():
+                for step, (sec, size) in scenario(impl, folder, Path(work), base, steps).items():
                     results[step][name].append(sec)
                     sizes[step][name] = size
                 print(f"[{n:,}] rep {rep + 1} {name} done", file=sys.stderr)
     rows = {}
-    for step in STEPS:
+    for step in steps:
         c, f = statistics.median(results[step]["cs"]), statistics.median(results[step]["floor"])
         rows[step] = {"cs_s": round(c, 3), "floor_s": round(f, 3), "ratio": round(c / f, 2) if f else None,
                       "cs_times": results[step]["cs"], "floor_times": results[step]["floor"],
@@ -388,7 +399,7 @@ def run_size(n: int, reps: int, data_dir: Path) -> dict:
 def table(res: list[dict]) -> str:
     head = "| step | " + " | ".join(f"{r['n']:,}: contactsync / floor (ratio)" for r in res) + " |"
     lines = [head, "|---|" + "---:|" * len(res)]
-    for step in STEPS:
+    for step in res[0]["steps"]:
         cells = [f"{r['steps'][step]['cs_s']:.2f} s / {r['steps'][step]['floor_s']:.2f} s "
                  f"(**{r['steps'][step]['ratio']}×**)" for r in res]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
@@ -401,8 +412,14 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "contactsync-bench-bc")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--steps", default=",".join(STEPS),
+                    help=f"comma-separated steps to time (the scenario stops after the last); of {', '.join(STEPS)}")
     args = ap.parse_args(argv)
-    res = [run_size(int(s), args.reps, args.data_dir) for s in args.sizes.split(",")]
+    steps = tuple(s for s in STEPS if s in args.steps.split(","))
+    unknown = set(args.steps.split(",")) - set(STEPS)
+    if unknown or not steps:
+        ap.error(f"unknown step(s) {sorted(unknown)}; steps are {', '.join(STEPS)}")
+    res = [run_size(int(s), args.reps, args.data_dir, steps) for s in args.sizes.split(",")]
     print(table(res))
     out = args.out or HERE / "results" / f"bc-{args.sizes.replace(',', '-')}-{datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
