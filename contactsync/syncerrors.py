@@ -19,7 +19,7 @@ from .mapping import TableMapping
 from .sqlbuild import q
 from .strategies import DeletionConflict, check_deletion
 
-__all__ = ["BC_DELETED_MESSAGE", "ERROR_COLUMNS", "find_for_deleted", "resolve_deleted", "retry", "run_issues",
+__all__ = ["BC_DELETED_MESSAGE", "ERROR_COLUMNS", "delete_couplings", "find_for_deleted", "resolve_deleted", "retry", "run_issues",
            "run_note", "sync_errors"]
 
 #: BC's ``CoupledRecordIsDeletedErr`` (codeunit Integration Rec. Synch. Invoke), %1 = the source table caption
@@ -141,6 +141,22 @@ def retry(con, run_id: int | None, keys: list[str] | None, *, check: bool = True
         history.log_before(con, run_id, where, params)
     n = con.execute(f"UPDATE coupling c SET excluded = false, fail_streak = 0 WHERE {where}", params).fetchone()[0]
     return int(n)
+
+
+def delete_couplings(con, run_id: int, keys: list[str]) -> int:
+    """BC's *Delete Couplings* on the errors list: delete the contact couplings of the NAV contacts ``keys`` (one
+    statement, logged for undo). Unknown keys raise, naming them. Returns how many were deleted."""
+    unknown = [r[0] for r in con.execute(
+        "SELECT k FROM (SELECT unnest(?::VARCHAR[]) AS k) s WHERE NOT EXISTS (SELECT 1 FROM coupling c "
+        "WHERE c.entity = 'contact' AND c.nav_no = s.k) ORDER BY k", [keys]).fetchall()]
+    if unknown:
+        raise NotFoundError(f"not coupled: {', '.join(unknown[:10])}; nothing was deleted (refresh the list)",
+                            keys=unknown)
+    where = "c.entity = 'contact' AND c.nav_no IN (SELECT unnest(?::VARCHAR[]))"
+    history.log_before(con, run_id, where, [keys])
+    n = int(con.execute(f"DELETE FROM coupling c WHERE {where}", [keys]).fetchone()[0])
+    history.add_counts(con, run_id, uncoupled=n)
+    return n
 
 
 def resolve_deleted(con, m: TableMapping, run_id: int, ts: datetime, strategy: str, direction: str,

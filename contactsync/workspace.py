@@ -472,6 +472,15 @@ class Workspace:
             sql, params = differences_sql(self.mapping, scoped)
             return con.execute(sql, params).df()
 
+    def pick(self, picks):
+        """Per-field pick: rows of (``nav_no``, ``field``, ``choice`` = ``"nav"`` | ``"crm"`` | ``"value"``,
+        ``value``) set each pair's field to the NAV value, the CRM value or an edited value on both sides, as
+        one undoable run; checked as a sync checks values, nothing written on a bad pick
+        (:mod:`contactsync.picks`). Returns a :class:`contactsync.picks.PickResult`."""
+        from .picks import run_picks
+
+        return run_picks(self, picks)
+
     # -- sql -------------------------------------------------------------------------------------
     def sql(self, query: str, params=None, *, write: bool = False) -> pd.DataFrame:
         """Run ad hoc SQL over the workspace's tables and views (``coupled_contact`` pairs each coupled NAV
@@ -790,6 +799,19 @@ class Workspace:
             n = syncerrors.retry(con, run_id, keys)
             history.finish_run(con, run_id)
         return ActionResult(run_id, f"{n} skipped record(s) will be synchronized by the next run.")
+
+    def delete_couplings(self, nos: Iterable[str]) -> ActionResult:
+        """Delete Couplings (the errors list's action): the contact couplings of the NAV contacts ``nos``, in
+        one run (undoable); an uncoupled one raises, naming it, and nothing is deleted."""
+        keys = sorted({cp.nav_key(n) for n in ([nos] if isinstance(nos, str) else nos)})
+        if not keys:
+            raise CouplingError("name the NAV contacts whose couplings to delete")
+        with self._store.transaction() as con:
+            run_id = history.start_run(con, "uncouple", note=syncerrors.run_note(con, self.mapping, keys)
+                                       .replace("Synchronize Now", "Delete couplings", 1))
+            n = syncerrors.delete_couplings(con, run_id, keys)
+            history.finish_run(con, run_id)
+        return ActionResult(run_id, f"{n} coupling(s) deleted; no record was deleted (undo it in History).")
 
     def find_for_deleted(self) -> pd.DataFrame:
         """BC's Find for Deleted: couplings whose record is gone on either side (``deleted``: nav | crm | both)."""
