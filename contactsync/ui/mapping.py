@@ -1,0 +1,446 @@
+"""Table mapping (Business Central's *Integration Table Mapping* and *Integration Field Mapping* pages): the
+table's direction and its conflict and deletion strategies, the field mappings with their options, and the
+value maps — shown, edited and saved to the workspace through the engine.
+
+Every edit goes to the engine (``ws.set_strategies``, ``ws.set_field_option``, ``ws.set_value_map``,
+``ws.set_mapping``), which validates it as it validates a mapping file: an invalid edit shows the engine's
+message and changes nothing.
+
+Transformation rules are written as the list shows them, rules in order separated by ``>``:
+``trim > replace(find='-', replace=' ') > substring(start=1, length=30)`` (:func:`parse_rules_text`).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+
+import ipywidgets as w
+
+from ..errors import MappingError, shorten
+from ..mapping import DIRECTIONS, VALIDATORS, FieldMapping, TableMapping
+from ..strategies import DeletionConflict, UpdateConflict
+from ..transforms import RuleKind
+from ..valuemaps import BUILTINS
+from .common import Column, Confirm, Messages, Progress, RowTable, button, esc, guarded, text, yes_no
+
+__all__ = ["DELETION_WORDS", "DIRECTION_WORDS", "MappingView", "UPDATE_WORDS", "pairs_text", "parse_pairs",
+           "parse_rules_text", "rules_text", "table_direction"]
+
+DIRECTION_WORDS = {"Bidirectional": "Bidirectional", "ToCRM": "To Dynamics CRM", "FromCRM": "From Dynamics CRM"}
+UPDATE_WORDS = {
+    UpdateConflict.NONE: "Skip and report the record (nothing overwritten)",
+    UpdateConflict.SEND: "Send data update to Dynamics CRM (NAV wins)",
+    UpdateConflict.GET: "Get data update from Dynamics CRM (CRM wins)",
+}
+DELETION_WORDS = {
+    DeletionConflict.NONE: "Fail the record (report it in Synchronization Errors)",
+    DeletionConflict.RESTORE: "Restore records (re-create the deleted one)",
+    DeletionConflict.REMOVE_COUPLING: "Remove coupling",
+}
+NONE = ""  # a dropdown's "(none)" / "(default)" choice: the option is reset to its default
+
+
+def table_direction(m: TableMapping) -> str:
+    """The table's direction from its enabled fields: one direction when all share it, else Bidirectional."""
+    dirs = {f.direction for f in m.fields}
+    return dirs.pop() if len(dirs) == 1 else "Bidirectional"
+
+
+def rules_text(rules) -> str:
+    return " > ".join(str(r) for r in rules)
+
+
+def _literal(node: ast.expr, where: str):
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise MappingError(f"{where}: a parameter's value must be text in quotes or a number, got "
+                           f"{shorten(ast.unparse(node))}") from None
+
+
+def parse_rules_text(value: str, field: str) -> list | None:
+    """``"trim > replace(find='-', replace=' ')"`` as the engine's rule specs (``None`` for empty: no rules).
+    A text that is not rules raises a MappingError saying how to write them; the engine checks each rule."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    hint = ("write rules in order separated by '>', e.g. trim > replace(find='-', replace=' '); the rules are "
+            + ", ".join(k.value for k in RuleKind))
+    try:
+        tree = ast.parse(value, mode="eval").body
+    except SyntaxError:
+        raise MappingError(f"field {field!r}: cannot read the transformation rules {shorten(value)}: {hint}") from None
+    parts = [tree.left, *tree.comparators] if isinstance(tree, ast.Compare) else [tree]
+    if isinstance(tree, ast.Compare) and not all(isinstance(op, ast.Gt) for op in tree.ops):
+        raise MappingError(f"field {field!r}: cannot read the transformation rules {shorten(value)}: {hint}")
+    specs: list = []
+    for i, node in enumerate(parts, 1):
+        where = f"field {field!r}, transform rule #{i}"
+        if isinstance(node, ast.Name):
+            specs.append(node.id)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.args:
+            spec = {"rule": node.func.id}
+            for kw in node.keywords:
+                if kw.arg is None:
+                    raise MappingError(f"{where}: name each parameter, e.g. find='-'")
+                spec[kw.arg] = _literal(kw.value, where)
+            specs.append(spec)
+        else:
+            raise MappingError(f"{where}: cannot read {shorten(ast.unparse(node))}: {hint}")
+    return specs
+
+
+def pairs_text(pairs) -> str:
+    return "\n".join(f"{a} = {b}" for a, b in pairs)
+
+
+def parse_pairs(value: str, what: str) -> list[tuple[str, str]]:
+    """Lines ``left = right`` (split at the first ``=``; blank lines ignored)."""
+    out = []
+    for i, line in enumerate((value or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        if "=" not in line:
+            raise MappingError(f"{what}, line {i}: write one pair a line as 'NAV value = CRM value', got "
+                               f"{shorten(line)}")
+        left, right = line.split("=", 1)
+        out.append((left.strip(), right.strip()))
+    return out
+
+
+def _opt(value) -> str:
+    return text(value) if value not in (None, "") else ""
+
+
+class FieldEditor(w.VBox):
+    """The options of one field mapping, editable; :meth:`changes` is what differs from the stored field."""
+
+    def __init__(self, on_save, on_cancel):
+        dw = {"description_width": "170px"}
+        lay = w.Layout(width="460px")
+        self.heading = w.HTML()
+        self.direction = w.Dropdown(options=[(DIRECTION_WORDS[d], d) for d in DIRECTIONS], description="Direction",
+                                    style=dw, layout=lay)
+        self.enabled = w.Checkbox(description="Enabled (Status)", indent=False)
+        self.constant = w.Text(description="Constant value", placeholder="(none: the source value)", style=dw,
+                               layout=lay)
+        self.validate = w.Dropdown(options=[("(none)", NONE), *[(v, v) for v in VALIDATORS]],
+                                   description="Validate", style=dw, layout=lay)
+        self.clear_on_failure = w.Checkbox(description="Clear value on failed sync", indent=False)
+        self.not_null = w.Checkbox(description="Not null", indent=False)
+        self.max_length = w.Text(description="Max. length", placeholder="(none)", style=dw, layout=lay)
+        self.transform = w.Text(description="Transformation rule", placeholder="e.g. trim > upper", style=dw,
+                                layout=w.Layout(width="640px"))
+        self.transform_direction = w.Dropdown(
+            options=[("(the field's direction)", NONE), ("To Dynamics CRM", "ToCRM"), ("From Dynamics CRM", "FromCRM")],
+            description="Transformation direction", style=dw, layout=lay)
+        self.value_map = w.Dropdown(options=[("(none)", NONE)], description="Value map", style=dw, layout=lay)
+        self.update_conflict = w.Dropdown(
+            options=[("(the table's)", NONE), *[(UPDATE_WORDS[u], u.value) for u in UpdateConflict]],
+            description="Update conflicts", style=dw, layout=w.Layout(width="640px"))
+        for name in ("direction", "enabled", "constant", "validate", "clear_on_failure", "not_null", "max_length",
+                     "transform", "transform_direction", "value_map", "update_conflict"):
+            getattr(self, name).add_class(f"cs-fm-{name.replace('_', '-')}")
+        self.save = button("Save field", "cs-fm-save", style="primary")
+        self.cancel = button("Close", "cs-fm-cancel")
+        self.save.on_click(lambda _b: on_save())
+        self.cancel.on_click(lambda _b: on_cancel())
+        self.field: FieldMapping | None = None
+        super().__init__([
+            self.heading, self.direction, w.HBox([self.enabled, self.clear_on_failure, self.not_null]),
+            self.constant, self.validate, self.max_length, self.transform, self.transform_direction,
+            self.value_map, self.update_conflict, w.HBox([self.save, self.cancel]),
+        ], layout=w.Layout(display="none"))
+        self.add_class("cs-field-editor")
+        self.add_class("cs-box")
+
+    def load(self, f: FieldMapping, value_maps) -> None:
+        self.field = f
+        self.heading.value = (f'<div class="cs-title" style="font-size:14px">Field mapping {esc(f.nav)} ↔ '
+                              f'{esc(f.crm)}</div>')
+        self.value_map.options = [("(none)", NONE), *[(v.name, v.name) for v in value_maps]]
+        self.direction.value = f.direction
+        self.enabled.value = bool(f.enabled)
+        self.constant.value = _opt(f.constant)
+        self.validate.value = _opt(f.validate)
+        self.clear_on_failure.value = bool(f.clear_on_failure)
+        self.not_null.value = bool(f.not_null)
+        self.max_length.value = _opt(f.max_length)
+        self.transform.value = rules_text(f.transform)
+        self.transform_direction.value = _opt(f.transform_direction)
+        self.value_map.value = _opt(f.value_map)
+        self.update_conflict.value = _opt(f.update_conflict)
+        self.layout.display = "flex"
+
+    def hide(self) -> None:
+        self.field = None
+        self.layout.display = "none"
+
+    def changes(self) -> dict:
+        """The options the steward changed, as ``set_field_option`` takes them (``None``: back to the default)."""
+        f = self.field
+        if f is None:
+            return {}
+        out: dict = {}
+        if self.direction.value != f.direction:
+            out["direction"] = self.direction.value
+        if self.enabled.value != bool(f.enabled):
+            out["enabled"] = self.enabled.value
+        for name in ("constant", "validate", "transform_direction", "value_map", "update_conflict"):
+            new = getattr(self, name).value
+            new = new.strip() if isinstance(new, str) and name == "constant" else new
+            if new != _opt(getattr(f, name)):
+                out[name] = new or None
+        for name in ("clear_on_failure", "not_null"):
+            if getattr(self, name).value != bool(getattr(f, name)):
+                out[name] = getattr(self, name).value
+        ml = self.max_length.value.strip()
+        if ml != _opt(f.max_length):
+            out["max_length"] = None if not ml else int(ml) if ml.isdigit() else ml
+        if self.transform.value.strip() != rules_text(f.transform):
+            out["transform"] = parse_rules_text(self.transform.value, f.nav)
+        return out
+
+
+class ValueMapEditor(w.VBox):
+    def __init__(self, on_save, on_cancel):
+        dw = {"description_width": "120px"}
+        self.name = w.Text(description="Name", style=dw, layout=w.Layout(width="360px"))
+        self.builtin = w.Dropdown(options=[("(none)", NONE), *[(b, b) for b in BUILTINS]], description="Built in",
+                                  style=dw, layout=w.Layout(width="360px"))
+        self.pairs = w.Textarea(description="Pairs", placeholder="one a line: NAV value = CRM value", style=dw,
+                                layout=w.Layout(width="560px", height="120px"))
+        self.aliases = w.Textarea(description="CRM aliases", placeholder="one a line: CRM spelling = NAV value",
+                                  style=dw, layout=w.Layout(width="560px", height="80px"))
+        self.field = w.Dropdown(options=[("(no field)", NONE)], description="Map the field", style=dw,
+                                layout=w.Layout(width="360px"))
+        for name in ("name", "builtin", "pairs", "aliases", "field"):
+            getattr(self, name).add_class(f"cs-vm-{name}")
+        self.save = button("Save value map", "cs-vm-save", style="primary")
+        self.cancel = button("Close", "cs-vm-cancel")
+        self.save.on_click(lambda _b: on_save())
+        self.cancel.on_click(lambda _b: on_cancel())
+        super().__init__([self.name, self.builtin, self.pairs, self.aliases, self.field,
+                          w.HBox([self.save, self.cancel])], layout=w.Layout(display="none"))
+        self.add_class("cs-vm-editor")
+        self.add_class("cs-box")
+
+    def load(self, vm, fields) -> None:
+        self.name.value = vm.name if vm else ""
+        self.name.disabled = vm is not None  # a map's name is its identity (fields refer to it)
+        self.builtin.value = (vm.builtin or NONE) if vm else NONE
+        self.pairs.value = pairs_text(vm.pairs) if vm else ""
+        self.aliases.value = pairs_text(vm.aliases) if vm else ""
+        self.field.options = [("(no field)", NONE), *[(f.nav, f.nav) for f in fields]]
+        self.field.value = NONE
+        self.layout.display = "flex"
+
+    def hide(self) -> None:
+        self.layout.display = "none"
+
+
+class MappingView(w.VBox):
+    title = "Table Mapping"
+
+    def __init__(self, ws, on_changed=None, autoload: bool = True):
+        self.ws = ws
+        self.on_changed = on_changed
+        self.table_info = w.HTML()
+        self.table_info.add_class("cs-tm-info")
+        dw = {"description_width": "150px"}
+        self.update_conflict = w.Dropdown(options=[(UPDATE_WORDS[u], u.value) for u in UpdateConflict],
+                                          description="Update conflicts", style=dw, layout=w.Layout(width="560px"))
+        self.update_conflict.add_class("cs-tm-update")
+        self.deletion_conflict = w.Dropdown(options=[(DELETION_WORDS[d], d.value) for d in DeletionConflict],
+                                            description="Deletion conflicts", style=dw,
+                                            layout=w.Layout(width="560px"))
+        self.deletion_conflict.add_class("cs-tm-deletion")
+        self.save_strategies = button("Save strategies", "cs-tm-save-strategies", style="primary")
+        self.save_strategies.on_click(lambda _b: self.set_strategies())
+        self.all_direction = w.Dropdown(options=[(DIRECTION_WORDS[d], d) for d in DIRECTIONS],
+                                        description="Direction", style=dw, layout=w.Layout(width="400px"))
+        self.all_direction.add_class("cs-tm-direction")
+        self.apply_direction = button("Set for every field", "cs-tm-apply-direction")
+        self.apply_direction.on_click(lambda _b: self.set_direction())
+        self.fields = RowTable([
+            Column("nav", "NAV field", "1.1fr"), Column("crm", "CRM field", "1.1fr"),
+            Column("direction_words", "Direction", "1fr"), Column("enabled", "Enabled", "60px", yes_no),
+            Column("constant", "Constant", "0.7fr"), Column("validate", "Validate", "60px"),
+            Column("clear_on_failure", "Clear on failed sync", "70px", yes_no),
+            Column("not_null", "Not null", "55px", yes_no), Column("transform", "Transformation rule", "1.4fr"),
+            Column("transform_direction_words", "Transf. direction", "0.9fr"), Column("value_map", "Value map", "0.7fr"),
+            Column("update_conflict", "Update conflicts", "0.7fr"), Column("max_length", "Max. length", "55px"),
+        ], key="nav", on_select=self._field_selected, empty="No field mappings.")
+        self.fields.add_class("cs-fm-table")
+        self.editor = FieldEditor(self.save_field, self._close_editor)
+        self.maps = RowTable([
+            Column("name", "Value map", "1fr"), Column("builtin", "Built in", "0.6fr"),
+            Column("pairs", "Pairs", "60px"), Column("aliases", "Aliases", "60px"),
+            Column("used_by", "Fields", "1.4fr"),
+        ], key="name", on_select=self._map_selected, empty="No value maps.")
+        self.maps.add_class("cs-vm-table")
+        self.new_map = button("New value map", "cs-vm-new")
+        self.new_map.on_click(lambda _b: self.open_map(None))
+        self.map_editor = ValueMapEditor(self.save_map, self._close_map)
+        self.confirm = Confirm()
+        self.messages = Messages()
+        self.progress = Progress()
+        super().__init__([
+            w.HTML(f'<div class="cs-title">{self.title}</div><div class="cs-hint">How contacts map between '
+                   'Dynamics NAV and Dynamics CRM. Changes are checked and saved to the workspace; the next '
+                   'synchronization uses them.</div>'),
+            self.table_info,
+            w.HBox([self.all_direction, self.apply_direction], layout=w.Layout(align_items="center")),
+            self.update_conflict, self.deletion_conflict, w.HBox([self.save_strategies]),
+            self.confirm, self.progress, self.messages,
+            w.HTML('<div class="cs-title" style="font-size:14px">Field mappings</div><div class="cs-hint">Select a '
+                   'field to edit its options.</div>'),
+            self.fields, self.editor,
+            w.HTML('<div class="cs-title" style="font-size:14px">Value maps</div><div class="cs-hint">Translate a '
+                   "field's values between the systems (e.g. DE = Germany).</div>"),
+            self.maps, w.HBox([self.new_map]), self.map_editor,
+        ])
+        self.add_class("cs-mapping")
+        if autoload:
+            self.refresh()
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    @guarded()
+    def refresh(self) -> None:
+        m = self.ws.mapping
+        direction = table_direction(m)
+        mixed = len({f.direction for f in m.fields}) > 1
+        self.table_info.value = (
+            f'<div class="cs-box"><b>{esc(m.name)}</b>: Dynamics NAV table <b>{esc(m.nav_table)}</b> (key '
+            f'{esc(m.nav_key)}) ↔ Dynamics CRM table <b>{esc(m.crm_table)}</b> (key {esc(m.crm_key)}). '
+            f'Direction: <b class="cs-tm-direction-value">{esc(DIRECTION_WORDS[direction])}</b>'
+            + (" (the fields have different directions)" if mixed else "") + f'. {len(m.fields)} field(s) enabled'
+            + (f", {len(m.disabled)} disabled" if m.disabled else "") + ".</div>")
+        self.all_direction.value = direction
+        self.update_conflict.value = m.update_conflict
+        self.deletion_conflict.value = m.deletion_conflict
+        opts = self.ws.field_options()
+        recs = opts.to_dict("records")
+        for r in recs:
+            r["direction_words"] = DIRECTION_WORDS.get(r["direction"], r["direction"])
+            r["transform_direction_words"] = DIRECTION_WORDS.get(text(r.get("transform_direction")), "")
+            r["max_length"] = text(r.get("max_length")).removesuffix(".0")
+        self.fields.set_rows(recs)
+        used: dict[str, list[str]] = {}
+        for f in (*m.fields, *m.disabled):
+            if f.value_map:
+                used.setdefault(f.value_map, []).append(f.nav)
+        self.maps.set_rows([{"name": v.name, "builtin": v.builtin or "", "pairs": len(v.pairs),
+                             "aliases": len(v.aliases), "used_by": ", ".join(used.get(v.name, []))}
+                            for v in m.value_maps])
+        if self.editor.field is not None:  # reload the open field as stored
+            self.editor.load(m.any_field(self.editor.field.nav), m.value_maps)
+
+    def _saved(self, msg: str) -> None:
+        self.refresh()
+        self.messages.ok(msg)
+        if self.on_changed:
+            self.on_changed()
+
+    # -- the table -------------------------------------------------------------------------------------------
+    def set_strategies(self) -> None:
+        self.messages.clear()
+        m = self.ws.mapping
+        if (self.update_conflict.value, self.deletion_conflict.value) == (m.update_conflict, m.deletion_conflict):
+            self.messages.warn("The strategies are as saved: nothing to change.")
+            return
+        self._set_strategies(self.update_conflict.value, self.deletion_conflict.value)
+
+    @guarded(progress="Saving…")
+    def _set_strategies(self, update: str, deletion: str) -> None:
+        self.ws.set_strategies(update_conflict=update, deletion_conflict=deletion)
+        self._saved(f"Saved: update conflicts — {UPDATE_WORDS[UpdateConflict(update)]}; deletion conflicts — "
+                    f"{DELETION_WORDS[DeletionConflict(deletion)]}.")
+
+    def set_direction(self) -> None:
+        self.messages.clear()
+        d = self.all_direction.value
+        m = self.ws.mapping
+        change = [f.nav for f in (*m.fields, *m.disabled) if f.direction != d]
+        if not change:
+            self.messages.warn(f"Every field is already {DIRECTION_WORDS[d]}.")
+            return
+        self.confirm.ask(f"Set the direction of {len(change)} field(s) — {', '.join(change[:8])}"
+                         f"{' and more' if len(change) > 8 else ''} — to {DIRECTION_WORDS[d]}?",
+                         lambda: self._set_direction(d))
+
+    @guarded(progress="Saving…")
+    def _set_direction(self, d: str) -> None:
+        m = self.ws.mapping
+        every = tuple(dataclasses.replace(f, direction=d) for f in (*m.fields, *m.disabled))
+        self.ws.set_mapping(dataclasses.replace(m, fields=every, disabled=()))
+        self._saved(f"Saved: every field's direction is {DIRECTION_WORDS[d]}.")
+
+    # -- fields ----------------------------------------------------------------------------------------------
+    def _field_selected(self, keys) -> None:
+        if not keys:
+            self.editor.hide()
+            return
+        self.messages.clear()
+        m = self.ws.mapping
+        self.editor.load(m.any_field(keys[0]), m.value_maps)
+
+    def _close_editor(self) -> None:
+        self.fields.select_all(False)
+        self.editor.hide()
+
+    def open_field(self, name: str) -> FieldEditor:
+        """Select field ``name`` and load its stored options into the editor (an unsaved edit is dropped)."""
+        m = self.ws.mapping
+        f = m.any_field(name)
+        self.fields.select(f.nav)
+        self.editor.load(f, m.value_maps)
+        return self.editor
+
+    @guarded(progress="Checking and saving…")
+    def save_field(self) -> None:
+        self.messages.clear()
+        f = self.editor.field
+        if f is None:
+            self.messages.warn("Select a field first.")
+            return
+        changes = self.editor.changes()
+        if not changes:
+            self.messages.warn(f"{f.nav}: nothing changed.")
+            return
+        self.ws.set_field_option(f.nav, **changes)
+        said = "; ".join(f"{k.replace('_', ' ')} — {text(v) if v not in (None, '') else '(default)'}"
+                         for k, v in changes.items())
+        self._saved(f"Saved {f.nav}: {said}.")
+
+    # -- value maps ------------------------------------------------------------------------------------------
+    def _map_selected(self, keys) -> None:
+        if keys:
+            self.open_map(keys[0])
+
+    def open_map(self, name: str | None) -> ValueMapEditor:
+        self.messages.clear()
+        m = self.ws.mapping
+        vm = m.value_map_named(name) if name else None
+        if name is None:
+            self.maps.select_all(False)
+        self.map_editor.load(vm, (*m.fields, *m.disabled))
+        return self.map_editor
+
+    def _close_map(self) -> None:
+        self.maps.select_all(False)
+        self.map_editor.hide()
+
+    @guarded(progress="Checking and saving…")
+    def save_map(self) -> None:
+        self.messages.clear()
+        e = self.map_editor
+        name = e.name.value.strip()
+        pairs = parse_pairs(e.pairs.value, f"value map {name!r}, pairs")
+        aliases = parse_pairs(e.aliases.value, f"value map {name!r}, aliases")
+        self.ws.set_value_map(name, pairs, aliases=aliases, builtin=e.builtin.value or None,
+                              field=e.field.value or None)
+        self._saved(f"Saved value map {name}: {len(pairs)} pair(s), {len(aliases)} alias(es)"
+                    + (f", built in {e.builtin.value}" if e.builtin.value else "")
+                    + (f"; {e.field.value} is mapped through it" if e.field.value else "") + ".")
