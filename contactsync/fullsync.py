@@ -54,6 +54,9 @@ class FullSyncResult:
     message: str = ""
     #: records left uncoupled with why (accounts: a name found twice or on one side only)
     left: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    #: contacts' Full Synchronization: the records that failed (``nav_no, crm_id, message``), a dry run's too
+    failed: int = 0
+    errors: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
 
     def __str__(self) -> str:
         return self.message
@@ -192,5 +195,6 @@ def run(ws, entity: str, *, dry_run: bool = False) -> FullSyncResult:
     res = ws.sync(direction, create_missing=True, dry_run=dry_run)
     what = "CRM contacts from NAV persons" if direction == "push" else "NAV persons from CRM contacts"
     return FullSyncResult(entity, rec.value, res.run_id, coupled=res.coupled, inserted=res.inserted, dry_run=dry_run,
+                          failed=res.failed, errors=res.errors,
                           message=f"Full Synchronization (contacts): {res.inserted} {what} created and coupled; "
                                   f"{res.failed} failed (see the run's errors). {res.message}")
