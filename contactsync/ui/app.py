@@ -11,7 +11,10 @@ from .common import STYLE, esc
 from .connections import ConnectionsView
 from .crm_contacts import CrmContactsView
 from .differences import DifferencesView
+from .errors import ErrorsView
+from .fullsync import FullSyncView
 from .history import HistoryView
+from .mapping import MappingView
 from .nav_contacts import NavContactsView
 from .review import ReviewView
 
@@ -55,12 +58,18 @@ class StewardApp(w.VBox):
         self.history = HistoryView(ws, on_changed=self._changed, autoload=False)
         self.review = ReviewView(ws, on_changed=self._changed)  # scores when first shown
         self.views = [self.crm_contacts, self.nav_contacts, self.differences, self.review, self.history]
+        # BC's Coupled Data Synchronization Errors, Table Mapping, Full Synch. Review (issue 16): load when first shown
+        self.errors = ErrorsView(ws, on_changed=self._changed, autoload=False)
+        self.mapping = MappingView(ws, on_changed=self._changed, autoload=False)
+        self.fullsync = FullSyncView(ws, on_changed=self._changed, autoload=False)
+        self.views += [self.errors, self.mapping, self.fullsync]
         self.views.append(ConnectionsView(ws, on_changed=self._changed, autoload=False))  # live (issue 17)
         self.tabs = w.Tab(children=self.views)
         for i, v in enumerate(self.views):
             self.tabs.set_title(i, v.title)
         self.tabs.add_class("cs-tabs")
         self._stale: set[int] = {self.views.index(v) for v in (self.differences, self.review, self.history)} | {len(self.views) - 1}
+        self._stale |= {self.views.index(v) for v in (self.errors, self.mapping, self.fullsync)}
         self.tabs.observe(self._tab_changed, names="selected_index")
         head = w.HTML(STYLE + f'<div class="cs-title" style="font-size:18px">Contact synchronization — '
                       f'Dynamics NAV ↔ Dynamics CRM</div><div class="cs-hint">Workspace: {esc(ws.path)}</div>')
