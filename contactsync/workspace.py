@@ -515,10 +515,6 @@ class Workspace:
                 except duckdb.TransactionException as exc:
                     raise ContactSyncError(f"SQL failed: {exc}") from exc
                 search_index.rebuild(con)  # whatever it changed, the lists' search index follows
-                # and the next sync compares every pair again (a pair's fingerprints vouch only for contactsync's
-                # own writes)
-                con.execute("UPDATE coupling SET nav_fp = NULL, crm_fp = NULL WHERE nav_fp IS NOT NULL "
-                            "OR crm_fp IS NOT NULL")
             return result
 
     @staticmethod
