@@ -123,7 +123,10 @@ def uncouple(con, run_id: int, entity: str, *, nav_no: str | None, crm_id: str |
 
 
 def import_couplings(con, run_id: int, m: TableMapping, entity: str, ts: datetime, name: str) -> tuple[int, int]:
-    """Couple the pairs in the temp view ``_src`` all or nothing. Returns (inserted, unchanged)."""
+    """Couple the pairs in the temp view ``_src`` all or nothing. Returns (inserted, unchanged).
+
+    One pass stages the keys and stamps, one aggregate checks every rule, one insert couples; only a file
+    with a problem pays for the per-row messages (which name the first rows by their row number)."""
     crm_col = "contactid" if entity == "contact" else "accountid"
     cols = [c for c in con.execute("SELECT * FROM _src LIMIT 0").df().columns]
     missing = [c for c in ("No.", crm_col) if c not in cols]
@@ -131,13 +134,15 @@ def import_couplings(con, run_id: int, m: TableMapping, entity: str, ts: datetim
         raise CouplingError(f"{name} lacks column(s) {missing}; a coupling file has 'No.' and '{crm_col}' "
                             "(and optionally 'Last Synch. Modified On', 'Last Synch. CRM Modified On')")
     opt = {"Last Synch. Modified On": "nsm", "Last Synch. CRM Modified On": "csm"}
-    ts_sel = ", ".join(
-        f"{utc_timestamp_sql(q(c))} AS {a}, {q(c)} AS {a}_raw"
-        if c in cols else f"NULL::TIMESTAMP AS {a}, NULL AS {a}_raw" for c, a in opt.items())
+    ts_sel = "".join(f", {utc_timestamp_sql(q(c))} AS {a}, {q(c)} AS {a}_raw" for c, a in opt.items() if c in cols)
+    # the staged rows keep the source's order (DuckDB preserves insertion order): rows numbered by rowid
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _cp AS SELECT row_number() OVER () AS _row,
-            nullif(upper(trim("No.")), '') AS nav_no, nullif(lower(trim(trim({q(crm_col)}), '{{}}')), '') AS crm_id,
+        f"""CREATE OR REPLACE TEMP TABLE _cp AS SELECT
+            nullif(upper(trim("No.")), '') AS nav_no, nullif(lower(trim(trim({q(crm_col)}), '{{}}')), '') AS crm_id
             {ts_sel} FROM _src""")
+    nsm, csm = (f"p.{a}" if c in cols else "NULL::TIMESTAMP" for c, a in opt.items())
+    bad_ts = " OR ".join(f"(p.{a} IS NULL AND coalesce(trim(p.{a}_raw), '') <> '')"
+                         for c, a in opt.items() if c in cols) or "false"
     if entity == "contact":
         nav_ok = "n.\"Type\" = 'Person' AND coalesce(n.\"Company No.\", '') <> ''"
         nav_rule = "is not a Person with a company"
@@ -146,43 +151,56 @@ def import_couplings(con, run_id: int, m: TableMapping, entity: str, ts: datetim
         nav_ok = "n.\"Type\" = 'Company'"
         nav_rule = "is not a Company contact"
         crm_table, crm_k = "crm_account", "accountid"
-    problems = con.execute(
-        f"""SELECT _row, msg FROM (
-              SELECT p._row, CASE
+    # every rule but the duplicates, per row (NULL = fine); the joins are shared by the check and the messages
+    rule = f"""CASE
                 WHEN p.nav_no IS NULL OR p.crm_id IS NULL THEN 'empty No. or id'
-                WHEN count(*) OVER (PARTITION BY p.nav_no) > 1 THEN 'No. ' || p.nav_no || ' appears more than once'
-                WHEN count(*) OVER (PARTITION BY p.crm_id) > 1 THEN 'id ' || p.crm_id || ' appears more than once'
                 WHEN n."No." IS NULL THEN 'NAV contact ' || p.nav_no || ' does not exist'
                 WHEN NOT ({nav_ok}) THEN 'NAV contact ' || p.nav_no || ' {nav_rule}'
                 WHEN r.{q(crm_k)} IS NULL THEN 'CRM record ' || p.crm_id || ' does not exist'
-                WHEN (p.nsm IS NULL AND coalesce(trim(p.nsm_raw), '') <> '')
-                  OR (p.csm IS NULL AND coalesce(trim(p.csm_raw), '') <> '') THEN 'unparseable Last Synch. timestamp'
+                WHEN {bad_ts} THEN 'unparseable Last Synch. timestamp'
                 WHEN c1.crm_id IS NOT NULL AND c1.crm_id <> p.crm_id
                   THEN p.nav_no || ' is already coupled to ' || c1.crm_id
                 WHEN c2.nav_no IS NOT NULL AND c2.nav_no <> p.nav_no
                   THEN p.crm_id || ' is already coupled to ' || c2.nav_no
-              END AS msg
-              FROM _cp p
+              END"""
+    joins = f"""FROM _cp p
               LEFT JOIN nav_contact n ON n."No." = p.nav_no
               LEFT JOIN {q(crm_table)} r ON r.{q(crm_k)} = p.crm_id
               LEFT JOIN coupling c1 ON c1.entity = ? AND c1.nav_no = p.nav_no
-              LEFT JOIN coupling c2 ON c2.entity = ? AND c2.crm_id = p.crm_id)
-            WHERE msg IS NOT NULL ORDER BY _row""",
-        [entity, entity]).fetchall()
-    if problems:
+              LEFT JOIN coupling c2 ON c2.entity = ? AND c2.crm_id = p.crm_id"""
+    total, n_bad, n_same, dup_nav, dup_crm = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE ({rule}) IS NOT NULL),
+                   count(*) FILTER (WHERE c1.crm_id = p.crm_id),
+                   count(p.nav_no) - count(DISTINCT p.nav_no), count(p.crm_id) - count(DISTINCT p.crm_id)
+            {joins}""", [entity, entity]).fetchone()
+    if n_bad or dup_nav or dup_crm:
+        problems = con.execute(
+            f"""SELECT _row, msg FROM (
+                  SELECT row_number() OVER (ORDER BY p.rowid) AS _row, CASE
+                    WHEN p.nav_no IS NULL OR p.crm_id IS NULL THEN 'empty No. or id'
+                    WHEN count(*) OVER (PARTITION BY p.nav_no) > 1 THEN 'No. ' || p.nav_no || ' appears more than once'
+                    WHEN count(*) OVER (PARTITION BY p.crm_id) > 1 THEN 'id ' || p.crm_id || ' appears more than once'
+                    ELSE {rule} END AS msg
+                  {joins})
+                WHERE msg IS NOT NULL ORDER BY _row""",
+            [entity, entity]).fetchall()
         shown = "; ".join(f"row {r}: {msg}" for r, msg in problems[:5])
         raise CouplingError(
             f"{name}: {len(problems)} coupling(s) rejected, none imported: {shown}"
             + (" …" if len(problems) > 5 else "") + ". Fix the file (or uncouple first) and import again.",
             problems=problems)
-    con.execute("CREATE OR REPLACE TEMP TABLE _cpnew AS SELECT p.* FROM _cp p WHERE NOT EXISTS "
-                "(SELECT 1 FROM coupling c WHERE c.entity = ? AND c.nav_no = p.nav_no AND c.crm_id = p.crm_id)",
-                [entity])
-    inserted = con.execute("SELECT count(*) FROM _cpnew").fetchone()[0]
-    total = con.execute("SELECT count(*) FROM _cp").fetchone()[0]
-    con.execute("INSERT INTO coupling (entity, nav_no, crm_id, coupled_at, nav_synced_modified, crm_synced_modified)"
-                " SELECT ?, nav_no, crm_id, ?, nsm, csm FROM _cpnew", [entity, ts])
-    history.mark_created(con, run_id, "SELECT ?, nav_no, crm_id FROM _cpnew", [entity])
+    inserted = total - n_same
+    if inserted:
+        # every pair passed: a pair is either new or coupled already (as it is)
+        new = ("" if not n_same else
+               " WHERE NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = ? AND c.nav_no = p.nav_no)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _cpnew AS SELECT p.nav_no, p.crm_id, {nsm} AS nsm, {csm} AS csm "
+                    f"FROM _cp p{new}", [entity] if n_same else [])
+        con.execute("INSERT INTO coupling (entity, nav_no, crm_id, coupled_at, nav_synced_modified, "
+                    "crm_synced_modified) SELECT ?, nav_no, crm_id, ?, nsm, csm FROM _cpnew", [entity, ts])
+        history.mark_created(con, run_id, "SELECT ?, nav_no, crm_id FROM _cpnew", [entity])
+        con.execute("DROP TABLE _cpnew")
+    con.execute("DROP TABLE _cp")
     history.add_counts(con, run_id, coupled=inserted, unchanged=total - inserted)
     return inserted, total - inserted
 

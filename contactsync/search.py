@@ -5,8 +5,9 @@ column (not every searchable column, lower-cased and concatenated per row, joine
 The index is derived data, kept in step by the writers:
 
 - every run refreshes the rows it touched (:func:`refresh_run`, called by ``history.finish_run``):
-  records it changed in a listed column, couplings whose partner changed, and the contacts of an
-  account whose name it changed;
+  records it changed in a listed column and the contacts of an account whose name it changed get new
+  rows; a contact whose coupling alone changed gets its ``partner`` column updated in place (a coupling
+  import of a million pairs rewrites one narrow column, not a million wide rows, and keeps the sort order);
 - ``Workspace.sql(..., write=True)`` and a workspace written by an older contactsync rebuild it
   (:func:`rebuild`); so does ``Workspace.reindex()`` / ``contactsync reindex`` after the file was
   changed with another tool. Opening a workspace rebuilds it when its row counts disagree.
@@ -28,7 +29,7 @@ from .sqlbuild import INVISIBLE, q, visible_nfc
 
 __all__ = ["CRM_SEARCH", "INDEXES", "INDEX_FORM", "KEY_INDEXES", "NAV_SEARCH", "PHONE_COLUMNS", "SearchIndex", "bounds_query", "ddl",
            "drift", "drift_sql", "fold", "fold_sql", "in_step", "needles", "phone_digits", "page_query", "rebuild", "rebuild_sql", "refresh_run",
-           "refresh_sql", "rows_sql", "search_alternatives", "search_form", "touched_sql"]
+           "refresh_sql", "repartner_sql", "repartnered_sql", "rows_sql", "search_alternatives", "search_form", "touched_sql"]
 
 PHONE_COLUMNS = frozenset({"telephone1", "mobilephone", "Phone No.", "Mobile Phone No."})
 # DIN 5007-2 (German phone-book spelling): the umlauts as two letters
@@ -120,25 +121,29 @@ def rebuild_sql(ix: SearchIndex) -> list[str]:
 
 
 def touched_sql(ix: SearchIndex, run_id: int) -> tuple[str, list]:
-    """The keys of ``ix``'s contacts whose index row run ``run_id`` may have changed: records it inserted,
-    deleted or changed in a listed column, couplings it created, deleted or replaced (an undo logs no
-    coupling images of its own: those of the run it undoes), and (CRM) the contacts of an account it
-    renamed, added or removed."""
+    """The keys of ``ix``'s contacts whose whole index row run ``run_id`` may have changed: records it
+    inserted, deleted or changed in a listed column, and (CRM) the contacts of an account it renamed, added
+    or removed. (Couplings it changed: :func:`repartnered_sql`.)"""
     listed = sorted({ix.key, *ix.columns, *ix.sort} | ({"parentcustomerid"} if ix.side == "crm" else set()))
-    own, partner = q(ix.own), q(ix.partner)
-    sql = (f"SELECT key FROM change_log WHERE run_id = ? AND side = ? AND (field IS NULL OR "
-           f"list_contains(?::VARCHAR[], field)) "
-           # a pair logged with both a before- and an after-image kept its partner; any other pair was
-           # created, deleted or replaced
-           f"UNION SELECT {own} FROM coupling_log WHERE entity = 'contact' AND run_id IN "
-           f"(SELECT ? UNION SELECT undoes FROM run WHERE run_id = ?) GROUP BY {own}, {partner} "
-           f"HAVING NOT (bool_or(image = 'before') AND bool_or(image = 'after'))")
-    params = [run_id, ix.side, listed, run_id, run_id]
+    sql = ("SELECT key FROM change_log WHERE run_id = ? AND side = ? AND (field IS NULL OR "
+           "list_contains(?::VARCHAR[], field))")
+    params: list = [run_id, ix.side, listed]
     if ix.side == "crm":
         sql += (" UNION SELECT contactid FROM crm_contact WHERE parentcustomerid IN (SELECT key FROM change_log "
                 "WHERE run_id = ? AND side = 'account' AND (field = 'name' OR field IS NULL))")
         params.append(run_id)
     return sql, params
+
+
+def repartnered_sql(ix: SearchIndex, run_id: int) -> tuple[str, list]:
+    """The keys of ``ix``'s contacts whose coupled partner run ``run_id`` may have changed: couplings it
+    created, deleted or replaced (an undo logs no coupling images of its own: those of the run it undoes)."""
+    own, partner = q(ix.own), q(ix.partner)
+    # a pair logged with both a before- and an after-image kept its partner; any other pair was created,
+    # deleted or replaced
+    return (f"SELECT {own} AS key FROM coupling_log WHERE entity = 'contact' AND run_id IN "
+            f"(SELECT ? UNION SELECT undoes FROM run WHERE run_id = ?) GROUP BY {own}, {partner} "
+            f"HAVING NOT (bool_or(image = 'before') AND bool_or(image = 'after'))", [run_id, run_id])
 
 
 def drift_sql(ix: SearchIndex) -> str:
@@ -152,6 +157,19 @@ def refresh_sql(ix: SearchIndex) -> list[str]:
     return [f"DELETE FROM {q(ix.table)} WHERE key IN (SELECT key FROM _touched)",
             f"INSERT INTO {q(ix.table)} {_rows_sql(ix, f't.{q(ix.key)} IN (SELECT key FROM _touched)')} "
             "ORDER BY sortkey"]
+
+
+def repartner_sql(ix: SearchIndex) -> list[str]:
+    """Set the ``partner`` column of the index rows of the keys in temp table ``_repartner(key)`` (distinct)
+    from the couplings: one narrow column updated in place, the row's text and sort key untouched. The rows
+    are updated by row id in row-id order: in the order of another key (the couplings' NAV order on the
+    CRM index, which is in name order) each vector of the column is revisited, 25x as slow at 100k."""
+    return [f"CREATE OR REPLACE TEMP TABLE _repartner_rows AS SELECT s.rowid AS rid, c.{q(ix.partner)} AS partner "
+            f"FROM {q(ix.table)} s JOIN _repartner k ON k.key = s.key LEFT JOIN coupling c "
+            f"ON c.entity = 'contact' AND c.{q(ix.own)} = k.key "
+            f"WHERE s.partner IS DISTINCT FROM c.{q(ix.partner)} ORDER BY rid",
+            f"UPDATE {q(ix.table)} AS s SET partner = r.partner FROM _repartner_rows r WHERE s.rowid = r.rid",
+            "DROP TABLE _repartner_rows"]
 
 
 # characters in contact text from commonest to rarest (names, e-mails, phones); any other is rarer still
@@ -299,7 +317,8 @@ def rebuild(con) -> None:
 
 
 def refresh_run(con, run_id: int) -> None:
-    """Bring the index rows of what run ``run_id`` touched up to date."""
+    """Bring the index rows of what run ``run_id`` touched up to date: new rows for the records it changed,
+    the partner column for the contacts whose coupling alone it changed."""
     for ix in INDEXES.values():
         sql, params = touched_sql(ix, run_id)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _touched AS {sql}", params)
@@ -307,7 +326,14 @@ def refresh_run(con, run_id: int) -> None:
             for stmt in refresh_sql(ix):
                 con.execute(stmt)
             _mark_form(con)  # an index of another form was rebuilt when the workspace was opened
+        sql, params = repartnered_sql(ix, run_id)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _repartner AS SELECT DISTINCT key FROM ({sql}) "
+                    "WHERE key NOT IN (SELECT key FROM _touched)", params)
+        if con.execute("SELECT count(*) FROM _repartner").fetchone()[0]:
+            for stmt in repartner_sql(ix):
+                con.execute(stmt)
         con.execute("DROP TABLE _touched")
+        con.execute("DROP TABLE _repartner")
 
 
 def drift(con) -> dict[str, int]:

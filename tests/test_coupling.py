@@ -164,3 +164,89 @@ def test_import_company_couplings(ws):
     assert r.inserted == 1
     with pytest.raises(cs.CouplingError, match="not a Company contact"):
         ws.import_couplings(pd.DataFrame({"No.": ["CT000001"], "accountid": [ACC_A]}), entity="company")
+
+
+# -- the coupling import: all or nothing, every bad row named, undo exact (a property) ---------------
+from datetime import datetime  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from contactsync import search  # noqa: E402
+
+_CRM = [f"cccccccc-0000-0000-0000-00000000010{i}" for i in range(1, 7)]
+_NAV = [f"CT00010{i}" for i in range(1, 7)]  # CT000103 has no company; CT000105 <-> _CRM[4] coupled already
+# each candidate cell as a file may write it, with its key as the import reads it (None = empty)
+_NAV_CELLS = [(n, n) for n in _NAV] + [("ct000102", "CT000102"), (" CT000104 ", "CT000104"), ("C00001", "C00001"),
+                                      ("CT999999", "CT999999"), ("", None)]
+_CRM_CELLS = [(c, c) for c in _CRM] + [("{" + _CRM[1].upper() + "}", _CRM[1]), (ACC_A, ACC_A),
+                                      ("dddddddd-0000-0000-0000-000000000000", "dddddddd-0000-0000-0000-000000000000"),
+                                      ("  ", None)]
+_STAMPS = {"": None, "2025-01-03 00:00:00": datetime(2025, 1, 3), "2025-01-03T00:00:00+02:00": datetime(2025, 1, 2, 22),
+           "not a date": "bad"}
+
+
+@pytest.fixture(scope="module")
+def coupling_ws():
+    """One workspace for every example: a rejected import leaves it as it was, an accepted one is undone."""
+    w = cs.Workspace.open(":memory:")
+    w.import_accounts(pd.DataFrame([{"accountid": ACC_A, "name": "Acme"}]))
+    w.import_nav(pd.DataFrame(
+        [{"No.": "C00001", "Type": "Company", "Company No.": "C00001", "Name": "Acme"}]
+        + [{"No.": n, "Type": "Person", "Company No.": "" if n == "CT000103" else "C00001", "Surname": f"P{n}"}
+           for n in _NAV]))
+    w.import_crm(pd.DataFrame([{"contactid": c, "lastname": f"R{i}", "parentcustomerid": ACC_A}
+                               for i, c in enumerate(_CRM)]))
+    w.couple_company("C00001", ACC_A)
+    w.couple(_NAV[4], _CRM[4])
+    yield w
+    w.close()
+
+
+def _expected_problems(rows) -> set[int]:
+    """A Python reference of the import's rules: the data rows (from 1) it must reject."""
+    navs = [n for n, _, _ in rows if n]
+    crms = [c for _, c, _ in rows if c]
+    bad = set()
+    for i, (n, c, stamp) in enumerate(rows, 1):
+        if (n is None or c is None or navs.count(n) > 1 or crms.count(c) > 1 or n not in _NAV or n == "CT000103"
+                or c not in _CRM or stamp == "bad" or (n == _NAV[4]) != (c == _CRM[4])):
+            bad.add(i)
+    return bad
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cells=st.lists(st.tuples(st.sampled_from(_NAV_CELLS), st.sampled_from(_CRM_CELLS), st.sampled_from(list(_STAMPS))),
+                      min_size=1, max_size=7),
+       with_stamps=st.booleans())
+def test_import_couplings_property(coupling_ws, cells, with_stamps):
+    """Whatever the file: either every pair is coupled (with its last-synced stamp, the lists' Coupled column
+    in step) and undo puts the couplings back exactly, or nothing changes and the error names exactly the
+    bad rows (a Python reference of the rules)."""
+    w = coupling_ws
+    before = all_state(w)
+    frame = pd.DataFrame({"No.": [n for (n, _), _, _ in cells], "contactid": [c for _, (c, _), _ in cells]})
+    if with_stamps:
+        frame["Last Synch. Modified On"] = [s for _, _, s in cells]
+    rows = [(nk, ck, _STAMPS[s] if with_stamps else None) for (_, nk), (_, ck), s in cells]
+    bad = _expected_problems(rows)
+    if bad:
+        with pytest.raises(cs.CouplingError) as err:
+            w.import_couplings(frame)
+        assert {r for r, _ in err.value.context["problems"]} == bad
+        assert "none imported" in str(err.value)
+        assert_same_state(before, all_state(w))
+        return
+    r = w.import_couplings(frame)
+    new = {(n, c): s for n, c, s in rows if (n, c) != (_NAV[4], _CRM[4])}
+    assert (r.inserted, r.unchanged) == (len(new), len(rows) - len(new))
+    got = w.sql("SELECT nav_no, crm_id, nav_synced_modified FROM coupling WHERE entity = 'contact'")
+    got = {(a, b): (None if pd.isna(s) else s.to_pydatetime()) for a, b, s in got.itertuples(index=False)}
+    assert got == {**new, (_NAV[4], _CRM[4]): None}
+    with w._store.connection() as con:
+        assert search.drift(con) == {"crm": 0, "nav": 0}
+    assert set(w.crm_contacts(coupled=True, limit=None)["contactid"]) == {c for _, c in got}
+    w.undo(r.run_id)
+    assert_same_state(before, all_state(w))
+    with w._store.connection() as con:
+        assert search.drift(con) == {"crm": 0, "nav": 0}
