@@ -133,3 +133,43 @@ def test_the_card_shows_what_changed_when_by_which_run(big):
     other = d.loc[~d["nav_no"].isin([no]), "nav_no"].iloc[0]
     card.load(other)
     assert "No run changed this contact yet" in card.history.value or f">{run.run_id}<" not in card.history.value
+
+
+def test_pick_per_field_on_the_whole_filtered_set_is_one_run_named_first_and_undone_in_history(big):
+    v = DifferencesView(big, max_pairs=50)
+    mobile, title = pairs(big, "Mobile Phone No."), pairs(big, "Job Title")
+    v.field.value = "Mobile Phone No."
+    v.select_all.value = True
+    panel = v.open_pick()
+    assert list(panel.choices) == ["Mobile Phone No."] and panel.values["Mobile Phone No."].disabled
+    start = live_widgets()
+    runs_before = len(big.runs())
+    panel.choices["Mobile Phone No."].value = "value"
+    assert not panel.values["Mobile Phone No."].disabled
+    panel.values["Mobile Phone No."].value = "+49 170 0000000"
+    panel.apply.click()
+    question = v.confirm.question.value
+    assert "Mobile Phone No.: the value" in question and "200 contact(s)" in question and "Job Title" not in question
+    assert len(big.runs()) == runs_before  # nothing before Yes
+    v.confirm.yes.click()
+    assert v.messages.kind == "ok", v.messages.text
+    assert len(big.runs()) == runs_before + 1 and v.pick_panel is None
+    assert live_widgets() <= start  # the panel was closed with its widgets
+    run = int(big.runs()["run_id"].max())
+    assert pairs(big, "Mobile Phone No.") == set() and pairs(big, "Job Title") == title
+    values = big.sql('SELECT DISTINCT "Mobile Phone No." AS v FROM nav_contact WHERE "No." IN (SELECT unnest(?))',
+                     [sorted(mobile)])
+    assert values["v"].tolist() == ["+49 170 0000000"]
+    big.undo(run)
+    assert pairs(big, "Mobile Phone No.") == mobile
+
+
+def test_pick_panel_with_nothing_chosen_warns_and_writes_nothing(big):
+    v = DifferencesView(big, max_pairs=50)
+    v.table.select(v.table.rows[0]["nav_no"])
+    panel = v.open_pick()
+    before = len(big.runs())
+    panel.apply.click()
+    assert v.messages.kind == "warn" and not v.confirm.is_open and len(big.runs()) == before
+    panel.cancel.click()
+    assert v.pick_panel is None and not v.pick_area.children

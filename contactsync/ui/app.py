@@ -7,6 +7,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from .accounts import AccountsView
 from .common import STYLE, esc
 from .connections import ConnectionsView
 from .crm_contacts import CrmContactsView
@@ -63,6 +64,8 @@ class StewardApp(w.VBox):
         self.mapping = MappingView(ws, on_changed=self._changed, autoload=False)
         self.fullsync = FullSyncView(ws, on_changed=self._changed, autoload=False)
         self.views += [self.errors, self.mapping, self.fullsync]
+        self.accounts = AccountsView(ws, on_open_company=self.open_nav_contact, on_changed=self._changed, autoload=False)
+        self.views.append(self.accounts)  # CRM accounts with their company couplings (issue 16)
         self.views.append(ConnectionsView(ws, on_changed=self._changed, autoload=False))  # live (issue 17)
         self.tabs = w.Tab(children=self.views)
         for i, v in enumerate(self.views):
@@ -70,6 +73,7 @@ class StewardApp(w.VBox):
         self.tabs.add_class("cs-tabs")
         self._stale: set[int] = {self.views.index(v) for v in (self.differences, self.review, self.history)} | {len(self.views) - 1}
         self._stale |= {self.views.index(v) for v in (self.errors, self.mapping, self.fullsync)}
+        self._stale.add(self.views.index(self.accounts))
         self.tabs.observe(self._tab_changed, names="selected_index")
         head = w.HTML(STYLE + f'<div class="cs-title" style="font-size:18px">Contact synchronization — '
                       f'Dynamics NAV ↔ Dynamics CRM</div><div class="cs-hint">Workspace: {esc(ws.path)}</div>')

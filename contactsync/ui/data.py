@@ -36,7 +36,7 @@ DEST_CHANGED = {"push": ("CRM changed", "both changed"), "pull": ("NAV changed",
 
 DIRECTION_WORDS = {"push": "send to Dynamics CRM", "pull": "get from Dynamics CRM", "both": "both ways"}
 KIND_WORDS = {"sync": "Synchronization", "couple": "Coupling", "uncouple": "Delete coupling", "undo": "Undo",
-              "import": "Import", "create": "Create"}
+              "import": "Import", "create": "Create", "pick": "Per-field pick"}
 
 
 def errors_text(errors: pd.DataFrame, limit: int = 5) -> str:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import ipywidgets as w
 import pandas as pd
 
+from ..picks import Pick
 from ..sqlbuild import q
-from .common import Confirm, Debounce, Messages, Pager, Progress, button, esc, guarded, text
+from .common import Confirm, Debounce, Messages, Pager, Progress, button, close_tree, esc, guarded, text
 from .data import result_text
 from .grid import GridTable
 
-__all__ = ["ALL", "DifferencesView", "field_chart_html"]
+__all__ = ["ALL", "DifferencesView", "PICK_OPTIONS", "PickPanel", "field_chart_html"]
 
 ALL = "(all)"
 SEP = " · "  # the differing fields of one pair in one grid cell, in the same order in every column
@@ -34,6 +35,50 @@ def field_chart_html(diffs: pd.DataFrame) -> str:
         f'style="width:{max(2, round(240 * n / top))}px"></span></td></tr>' for f, n in counts.items())
     return ('<div class="cs-title" style="font-size:14px">Differing pairs per field</div>'
             f'<table class="cs-t cs-field-chart"><tr><th>Field</th><th>Pairs</th><th></th></tr>{rows}</table>')
+
+
+LEAVE = "leave"
+#: a field's choice in the pick panel (``leave``: the field is not picked)
+PICK_OPTIONS = [("Leave as is", LEAVE), ("Dynamics NAV value", Pick.NAV.value), ("Dynamics CRM value", Pick.CRM.value),
+                ("Edited value", Pick.VALUE.value)]
+PICK_WORDS = {Pick.NAV.value: "the Dynamics NAV value", Pick.CRM.value: "the Dynamics CRM value"}
+
+
+class PickPanel(w.VBox):
+    """Per field of the selection: keep the NAV value, the CRM value, or an edited value (BC cannot do this).
+    ``choices[field]`` and ``values[field]`` are the widgets of a field; ``picked()`` what was chosen."""
+
+    def __init__(self, fields: list[str], n_pairs: int, on_apply, on_cancel):
+        self.choices: dict[str, w.Dropdown] = {}
+        self.values: dict[str, w.Text] = {}
+        rows = []
+        for f in fields:
+            choice = w.Dropdown(options=PICK_OPTIONS, value=LEAVE, layout=w.Layout(width="200px"))
+            choice.add_class("cs-pick-choice")
+            value = w.Text(placeholder="the value both sides get", disabled=True, layout=w.Layout(width="300px"))
+            value.add_class("cs-pick-value")
+            choice.observe(lambda c, v=value: setattr(v, "disabled", c["new"] != Pick.VALUE.value), names="value")
+            self.choices[f], self.values[f] = choice, value
+            label = w.HTML(f"<b>{esc(f)}</b>", layout=w.Layout(width="190px"))
+            row = w.HBox([label, choice, value], layout=w.Layout(align_items="center"))
+            row.add_class("cs-pick-row")
+            rows.append(row)
+        self.apply = button("Apply picks", "cs-pick-apply", style="primary")
+        self.cancel = button("Cancel", "cs-pick-cancel")
+        self.apply.on_click(lambda _b: on_apply())
+        self.cancel.on_click(lambda _b: on_cancel())
+        super().__init__([
+            w.HTML(f'<div class="cs-title" style="font-size:14px">Pick values per field — {n_pairs:,} contact(s)</div>'
+                   '<div class="cs-hint">For each field, choose whose value both sides keep, or type the value. '
+                   'Only pairs where the field differs change; one run (undo it in History).</div>'),
+            *rows, w.HBox([self.apply, self.cancel])])
+        self.add_class("cs-pick-panel")
+        self.add_class("cs-box")
+
+    def picked(self) -> dict[str, tuple[str, str | None]]:
+        """``{field: (choice, edited value or None)}`` for the fields not left as they are."""
+        return {f: (c.value, self.values[f].value if c.value == Pick.VALUE.value else None)
+                for f, c in self.choices.items() if c.value != LEAVE}
 
 
 def _listed(nos, names: dict, limit: int = 8) -> str:
@@ -77,6 +122,11 @@ class DifferencesView(w.VBox):
         self.pager.add_class("cs-diff-pager")
         self.push_button = button("Send selected to Dynamics CRM", "cs-diff-push", style="primary")
         self.pull_button = button("Get selected from Dynamics CRM", "cs-diff-pull", style="primary")
+        self.pick_button = button("Pick values per field…", "cs-diff-pick",
+                                  tooltip="Per field: the NAV value, the CRM value or an edited value, on both sides")
+        self.pick_button.on_click(lambda _b: self.open_pick())
+        self.pick_area = w.VBox([])
+        self.pick_panel: PickPanel | None = None
         self.push_button.on_click(lambda _b: self.sync_selected("push"))
         self.pull_button.on_click(lambda _b: self.sync_selected("pull"))
         self.confirm = Confirm()
@@ -95,7 +145,8 @@ class DifferencesView(w.VBox):
                    'the CRM values: only the fields the filter shows change.</div>'),
             w.HBox([self.filter, self.field, self.state, self.refresh_button]),
             self.chart, self.summary, w.HBox([self.select_all, self.pager], layout=w.Layout(align_items="center")),
-            self.table, w.HBox([self.push_button, self.pull_button]), self.confirm, self.progress, self.messages,
+            self.table, w.HBox([self.push_button, self.pull_button, self.pick_button]), self.pick_area, self.confirm,
+            self.progress, self.messages,
         ])
         self.add_class("cs-differences")
         if autoload:
@@ -105,7 +156,7 @@ class DifferencesView(w.VBox):
     def _busy(self, on: bool) -> None:
         """While the kernel compares, the old table is greyed and takes no clicks, and the actions wait."""
         (self.table.add_class if on else self.table.remove_class)(BUSY)
-        for b in (self.push_button, self.pull_button, self.refresh_button, self.select_all):
+        for b in (self.push_button, self.pull_button, self.pick_button, self.refresh_button, self.select_all):
             b.disabled = on
         if not on:
             self._selected(self.table.selected)
@@ -164,6 +215,7 @@ class DifferencesView(w.VBox):
     def apply_filter(self) -> None:
         self.messages.clear()
         self.confirm.close_box()
+        self.close_pick()
         d = self.filtered()
         self._shown = d
         self._pairs = sorted(d["nav_no"].unique().tolist()) if len(d) else []
@@ -212,7 +264,7 @@ class DifferencesView(w.VBox):
 
     def _selected(self, keys) -> None:
         n = len(self._pairs) if self.select_all.value else len(keys)
-        self.push_button.disabled = self.pull_button.disabled = not n
+        self.push_button.disabled = self.pull_button.disabled = self.pick_button.disabled = not n
         what = f"{n:,} selected" if n else "selected"
         self.push_button.description = f"Send {what} to Dynamics CRM"
         self.pull_button.description = f"Get {what} from Dynamics CRM"
@@ -268,5 +320,72 @@ class DifferencesView(w.VBox):
         self.refresh()
         kind, msg = result_text(result)
         self.messages.show(msg + f" (run {result.run_id}; undo it in History)", kind)
+        if self.on_changed:
+            self.on_changed()
+
+    # -- per-field pick ------------------------------------------------------------------------------------
+    def close_pick(self) -> None:
+        old, self.pick_panel = list(self.pick_area.children), None
+        self.pick_area.children = []
+        for c in old:
+            close_tree(c)
+
+    @guarded()
+    def open_pick(self) -> PickPanel | None:
+        """The pick panel for the selection's differing fields (as the filter shows them)."""
+        self.messages.clear()
+        self.confirm.close_box()
+        self.close_pick()
+        nos = self.selection()
+        if not nos:
+            self.messages.warn("Select one or more pairs first.")
+            return None
+        sel = self._shown[self._shown["nav_no"].isin(nos)]
+        order = {f.nav: i for i, f in enumerate(self.ws.mapping.fields)}
+        fields = sorted(set(map(str, sel["nav_field"])), key=lambda f: order.get(f, len(order)))
+        self.pick_panel = PickPanel(fields, len(nos), self.apply_pick, self.close_pick)
+        self.pick_area.children = [self.pick_panel]
+        first = next(iter(self.pick_panel.choices.values()), None)
+        if first is not None:
+            first.focus()  # the new panel takes focus (and the browser scrolls it into view)
+        return self.pick_panel
+
+    def pick_rows(self) -> pd.DataFrame:
+        """The picks of the panel for the selected pairs: one row per pair and picked field where that field
+        differs and the filter shows it (a set operation over the frame)."""
+        chosen = self.pick_panel.picked() if self.pick_panel is not None else {}
+        nos = self.selection()
+        sel = self._shown[self._shown["nav_no"].isin(nos) & self._shown["nav_field"].isin(list(chosen))]
+        rows = sel[["nav_no", "nav_field"]].rename(columns={"nav_field": "field"}).drop_duplicates()
+        rows["choice"] = rows["field"].map(lambda f: chosen[f][0])
+        rows["value"] = rows["field"].map(lambda f: chosen[f][1])
+        return rows.reset_index(drop=True)
+
+    @guarded()
+    def apply_pick(self) -> None:
+        self.messages.clear()
+        chosen = self.pick_panel.picked() if self.pick_panel is not None else {}
+        if not chosen:
+            self.messages.warn("Choose a value for at least one field (Dynamics NAV value, Dynamics CRM value or an "
+                               "edited value).")
+            return
+        rows = self.pick_rows()
+        n = rows["nav_no"].nunique()
+        what = "; ".join(f"{f}: {PICK_WORDS.get(c) or 'the value ' + repr(v)}" for f, (c, v) in chosen.items())
+        names = dict(zip(self._shown["nav_no"], self._shown["name"].map(text)))
+        self.confirm.ask(f"Set {what} — on both sides, for {n:,} contact(s) where the field differs "
+                         f"({_listed(sorted(rows['nav_no'].unique()), names)}). One run (undo it in History). "
+                         "Continue?", lambda: self._pick(rows))
+
+    @guarded(progress="Writing the picked values…")
+    def _pick(self, rows: pd.DataFrame) -> None:
+        self._busy(True)
+        try:
+            result = self.ws.pick(rows)
+        finally:
+            self._busy(False)
+        self.close_pick()
+        self.refresh()
+        self.messages.ok(result.message)
         if self.on_changed:
             self.on_changed()
