@@ -54,7 +54,7 @@ def test_list_filters_and_selection(w):
     v = ErrorsView(w)
     assert [r["nav_no"] for r in v.table.rows] == ["CT000002"]
     row = v.table.rows[0]
-    assert row["state_words"] == "Skipped" and "consecutive runs" in row["reason_words"]
+    assert row["state_words"] == "Skipped" and "the same failure in a row" in row["reason_words"]
     assert "not-an-email" in row["message"] and row["nav_name"] == "Siobhán O'Brien"
     v.state.value = "failed"
     assert v.table.rows == [] and "clear State or Search" in v.table.empty

@@ -60,8 +60,10 @@ def test_edit_field_options_saved_to_the_workspace(w, path):
     e.transform.value = "trim > lower > replace(find=' ', replace='')"
     e.update_conflict.value = "get"
     e.save.click()
-    assert v.messages.kind == "ok", v.messages.text
-    assert "Saved E-Mail" in v.messages.text and "not null — True" in v.messages.text
+    assert v.field_messages.kind == "ok", v.field_messages.text
+    said = v.field_messages.text
+    assert said.startswith("Saved E-Mail — ") and "not null: Yes" in said and "CRM wins" in said
+    assert "transformation rule: trim > lower > replace(find=' ', replace='')" in said
     f = w.mapping.field("E-Mail")
     assert (f.not_null, f.clear_on_failure, f.update_conflict) == (True, False, "get")
     assert rules_text(f.transform) == "trim > lower > replace(find=' ', replace='')"
@@ -88,8 +90,8 @@ def test_invalid_edits_show_the_engines_message_and_change_nothing(w, path):
         v.open_field("Job Title")
         edit()
         e.save.click()
-        assert v.messages.kind == "error" and words in v.messages.text, (words, v.messages.text)
-        assert "Traceback" not in v.messages.text
+        assert v.field_messages.kind == "error" and words in v.field_messages.text, (words, v.field_messages.text)
+        assert "Traceback" not in v.field_messages.text
         assert w.field_options().equals(before), words
     w.close()
     assert cs.Workspace.open(path).field_options().equals(before)
@@ -101,7 +103,7 @@ def test_direction_strategies_and_disable(w):
     e.direction.value = "ToCRM"
     e.constant.value = "Buyer"
     e.save.click()
-    assert v.messages.kind == "ok", v.messages.text
+    assert v.field_messages.kind == "ok", v.field_messages.text
     assert (w.mapping.field("Job Title").direction, w.mapping.field("Job Title").constant) == ("ToCRM", "Buyer")
     assert "different directions" in v.table_info.value
     e = v.open_field("Job Title")
@@ -138,7 +140,7 @@ def test_value_maps_view_and_edit(w, path):
     m.pairs.value = "MR = Mr.\nMRS = Mrs.\n"
     m.aliases.value = "Mister = MR"
     m.save.click()
-    assert v.messages.kind == "ok", v.messages.text
+    assert v.map_messages.kind == "ok", v.map_messages.text
     vm = w.mapping.value_map_named("salutation")
     assert vm.pairs == (("MR", "Mr."), ("MRS", "Mrs.")) and vm.aliases == (("Mister", "MR"),)
     assert "salutation" in [r["name"] for r in v.maps.rows]
@@ -147,15 +149,15 @@ def test_value_maps_view_and_edit(w, path):
     m.pairs.value = "MR = Mr.\nMRS = Mr."  # two NAV values to one CRM value: the engine refuses
     before = w.mapping
     m.save.click()
-    assert v.messages.kind == "error" and "salutation" in v.messages.text
+    assert v.map_messages.kind == "error" and "salutation" in v.map_messages.text
     assert w.mapping == before
     m.pairs.value = "MR Mr."
     m.save.click()
-    assert "write one pair a line" in v.messages.text
+    assert "write one pair a line" in v.map_messages.text
     v.maps.select("country")
     m.pairs.value = "XK = Kosovo"
     m.save.click()
-    assert v.messages.kind == "ok" and w.mapping.value_map_named("country").builtin == "iso3166"
+    assert v.map_messages.kind == "ok" and w.mapping.value_map_named("country").builtin == "iso3166"
     w.close()
     assert stored(path).value_map_named("salutation").pairs == (("MR", "Mr."), ("MRS", "Mrs."))
 

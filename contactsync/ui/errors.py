@@ -18,7 +18,7 @@ from .data import errors_text, result_text
 from .dialogs import CouplingDialog
 from .grid import GridTable
 
-__all__ = ["ErrorsView", "REASON_WORDS", "STATE_OPTIONS", "deleted_text", "named"]
+__all__ = ["ErrorsView", "REASON_WORDS", "STATE_OPTIONS", "deleted_text", "grid_height", "named", "with_run"]
 
 #: the State filter: (label, ``ws.sync_errors(state=...)``)
 STATE_OPTIONS = [("All", ""), ("Failed", "failed"), ("Skipped", "skipped")]
@@ -26,12 +26,22 @@ STATE_OPTIONS = [("All", ""), ("Failed", "failed"), ("Skipped", "skipped")]
 REASON_WORDS = {
     "error": "Failed",
     "deleted": "Coupled to a deleted record",
-    "excluded": "Skipped: failed the same way in consecutive runs (Retry to include it again)",
+    "excluded": "Skipped: the same failure in a row (Retry)",
     "conflict": "Skipped: changed on both sides (a conflict)",
     "filter": "Skipped: left out by the mapping's filters",
 }
 DELETED_WORDS = {"nav": "Dynamics NAV", "crm": "Dynamics CRM", "both": "both sides"}
 SYNC_OPTIONS = [("Send the NAV data to Dynamics CRM", "push"), ("Get the CRM data into Dynamics NAV", "pull")]
+
+
+def with_run(msg: str, run_id) -> str:
+    """``msg`` with the run that did it: "… (run 12; undo it in History)."."""
+    return f"{msg.rstrip('. ')} (run {run_id}; undo it in History)."
+
+
+def grid_height(rows: int, most: int = 300) -> str:
+    """A grid just tall enough for ``rows`` rows (the header and a scroll bar included), at most ``most`` px."""
+    return f"{min(most, 34 + 22 * max(1, rows))}px"
 
 
 def named(nos, names: dict, limit: int = 5) -> str:
@@ -84,7 +94,7 @@ class ErrorsView(w.VBox):
             ("reason_words", "Why"), ("message", "Error message"), ("at", "Last run (UTC)"), ("run_id", "Run"),
         ], key="nav_no", key_title="NAV No.", multi=True, on_select=self._selected, height="300px",
             empty="No synchronization errors: every coupled record synchronized in its latest run.",
-            widths={"NAV contact": 160, "CRM contact": 160, "State": 80, "Why": 230, "Error message": 420,
+            widths={"NAV contact": 160, "CRM contact": 160, "State": 80, "Why": 270, "Error message": 420,
                     "Last run (UTC)": 150, "Run": 50})
         self.table.add_class("cs-err-table")
         self.pager = Pager(page_size, self._page)
@@ -115,8 +125,7 @@ class ErrorsView(w.VBox):
         self.deleted_table.add_class("cs-deleted-table")
         self.deleted_all = w.Checkbox(value=False, description="Select all", indent=False)
         self.deleted_all.add_class("cs-deleted-select-all")
-        self.deleted_all.observe(lambda c: (self.deleted_table.select_all(c["new"]), self._deleted_selected()),
-                                 names="value")
+        self.deleted_all.observe(self._deleted_select_all, names="value")
         self.restore_button = button("Restore Records", "cs-deleted-restore", style="primary",
                                      tooltip="Re-create the deleted record from the other side and couple it")
         self.remove_button = button("Remove Coupling", "cs-deleted-remove", style="warning",
@@ -201,6 +210,7 @@ class ErrorsView(w.VBox):
     def _page(self) -> None:
         start = self.pager.offset
         page = self._shown.iloc[start:start + self.page_size]
+        self.table.grid.layout.height = grid_height(len(page))
         self.table.set_rows(page)
         if self.select_all.value:
             self.table.select_all(True)
@@ -275,7 +285,7 @@ class ErrorsView(w.VBox):
     @guarded(progress="Retrying…")
     def _retry(self, nos: list[str] | None) -> None:
         result = self.ws.retry(nos)
-        self._done(f"{result.message} (run {result.run_id}; undo it in History)")
+        self._done(with_run(result.message, result.run_id))
 
     def synchronize(self) -> None:
         nos = self._need_selection()
@@ -291,7 +301,7 @@ class ErrorsView(w.VBox):
     def _sync(self, direction: str, nos: list[str]) -> None:
         result = self.ws.sync(direction, nos=nos, force=True)
         kind, msg = result_text(result)
-        self._done(f"{msg} (run {result.run_id}; undo it in History)", kind)
+        self._done(with_run(msg, result.run_id), kind)
 
     def delete_couplings(self) -> None:
         nos = self._need_selection()
@@ -304,8 +314,7 @@ class ErrorsView(w.VBox):
     @guarded(progress="Deleting the couplings…")
     def _delete(self, nos: list[str]) -> None:
         result = self.ws.delete_couplings(nos)
-        self._done(f"{result.message.removesuffix(' (undo it in History).')} (run {result.run_id}; undo it in "
-                   "History).")
+        self._done(with_run(result.message.removesuffix(" (undo it in History)."), result.run_id))
 
     @guarded()
     def set_up_coupling(self) -> CouplingDialog | None:
@@ -355,7 +364,12 @@ class ErrorsView(w.VBox):
             + (f" {companies} compan{'y' if companies == 1 else 'ies'}: delete its coupling on the company's card "
                "(contactsync creates no accounts or companies)." if companies else "") + "</div>")
         self.deleted_all.value = False
+        self.deleted_table.grid.layout.height = grid_height(len(d), 200)
         self.deleted_table.set_rows(d, keep_selection=False)
+        self._deleted_selected()
+
+    def _deleted_select_all(self, change) -> None:
+        self.deleted_table.select_all(change["new"])
         self._deleted_selected()
 
     def deleted_selection(self) -> list[str]:
@@ -388,5 +402,5 @@ class ErrorsView(w.VBox):
     def _resolve(self, strategy: DeletionConflict, nos: list[str]) -> None:
         result = self.ws.resolve_deleted(strategy.value, nos)
         kind, msg = deleted_text(result)
-        self._done(f"{msg} (run {result.run_id}; undo it in History)", kind)
+        self._done(with_run(msg, result.run_id), kind)
         self._load_deleted()

@@ -16,6 +16,11 @@ __all__ = ["ENTITY_WORDS", "FullSyncView", "full_sync_text"]
 ENTITY_WORDS = {"accounts": "Accounts (NAV companies ↔ CRM accounts)", "contacts": "Contacts (NAV persons ↔ CRM contacts)"}
 
 
+def _wrap(value, _row) -> str:
+    """A cell whose text wraps (this table has a row per table mapping: the whole text fits)."""
+    return f'<span style="white-space: normal">{esc(value)}</span>'
+
+
 def _plural(n: int, one: str, many: str) -> str:
     return f"{n:,} {one if n == 1 else many}"
 
@@ -69,10 +74,10 @@ class FullSyncView(w.VBox):
         self.results: dict[str, tuple[str, str]] = {}  # entity -> (kind, text) of its last preview or run
         self.rows: dict[str, dict] = {}
         self.table = RowTable([
-            Column("table", "Table mapping", "1.4fr"),
-            Column("nav_uncoupled", "Uncoupled in NAV", "90px"), Column("crm_uncoupled", "Uncoupled in CRM", "90px"),
+            Column("table", "Table mapping", "1.2fr", _wrap),
+            Column("nav_uncoupled", "Uncoupled in NAV", "125px"), Column("crm_uncoupled", "Uncoupled in CRM", "125px"),
             Column("coupled", "Coupled", "70px"), Column("recommendation", "Recommendation", "1fr"),
-            Column("action", "What it does", "1.8fr"), Column("result", "Result", "2fr", self._result_cell),
+            Column("action", "What it does", "1.6fr", _wrap), Column("result", "Result", "2fr", self._result_cell),
         ], key="entity", on_select=self._selected, empty="No table mappings.")
         self.table.add_class("cs-fs-table")
         self.refresh_button = button("Refresh", "cs-fs-refresh")
@@ -98,7 +103,8 @@ class FullSyncView(w.VBox):
 
     def _result_cell(self, value, row) -> str:
         kind, msg = self.results.get(text(row.get("entity")), ("", ""))
-        return f'<span class="cs-fs-result cs-fs-{esc(kind)}">{esc(msg)}</span>' if msg else ""
+        return (f'<span class="cs-fs-result cs-fs-{esc(kind)}" style="white-space: normal">{esc(msg)}</span>'
+                if msg else "")
 
     @guarded(progress="Counting the uncoupled records…")
     def refresh(self) -> None:
@@ -163,9 +169,10 @@ class FullSyncView(w.VBox):
         result = self.ws.run_full_sync(row["entity"], dry_run=dry_run)
         kind, msg = full_sync_text(result, row)
         head = "Preview (nothing was kept): " if dry_run else ""
-        tail = f" (run {result.run_id}; undo it in History)" if result.run_id is not None and not dry_run else ""
         self.results[row["entity"]] = (kind, head + msg)
         self.refresh()
-        self.messages.show(head + msg + tail, kind)
+        if result.run_id is not None and not dry_run:
+            msg = f"{msg.rstrip('. ')} (run {result.run_id}; undo it in History)."
+        self.messages.show(head + msg, kind)
         if not dry_run and self.on_changed:
             self.on_changed()

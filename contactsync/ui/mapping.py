@@ -24,7 +24,7 @@ from ..transforms import RuleKind
 from ..valuemaps import BUILTINS
 from .common import Column, Confirm, Messages, Progress, RowTable, button, esc, guarded, text, yes_no
 
-__all__ = ["DELETION_WORDS", "DIRECTION_WORDS", "MappingView", "UPDATE_WORDS", "pairs_text", "parse_pairs",
+__all__ = ["DELETION_WORDS", "DIRECTION_WORDS", "MappingView", "OPTION_WORDS", "UPDATE_WORDS", "pairs_text", "parse_pairs",
            "parse_rules_text", "rules_text", "table_direction"]
 
 DIRECTION_WORDS = {"Bidirectional": "Bidirectional", "ToCRM": "To Dynamics CRM", "FromCRM": "From Dynamics CRM"}
@@ -107,6 +107,25 @@ def parse_pairs(value: str, what: str) -> list[tuple[str, str]]:
         left, right = line.split("=", 1)
         out.append((left.strip(), right.strip()))
     return out
+
+
+OPTION_WORDS = {"direction": "direction", "enabled": "enabled", "constant": "constant value", "validate": "validate",
+                "clear_on_failure": "clear value on failed sync", "not_null": "not null", "max_length": "max. length",
+                "transform": "transformation rule", "transform_direction": "transformation direction",
+                "value_map": "value map", "update_conflict": "update conflicts"}
+
+
+def _said(option: str, value) -> str:
+    """A stored option's value in a steward's words."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if option == "transform":
+        return rules_text(value) or "(none)"
+    if option in ("direction", "transform_direction"):
+        return DIRECTION_WORDS.get(text(value), "(default)")
+    if option == "update_conflict":
+        return UPDATE_WORDS[UpdateConflict(value)] if value else "the table's"
+    return text(value) or "(none)"
 
 
 def _opt(value) -> str:
@@ -265,12 +284,12 @@ class MappingView(w.VBox):
         self.apply_direction.on_click(lambda _b: self.set_direction())
         self.fields = RowTable([
             Column("nav", "NAV field", "1.1fr"), Column("crm", "CRM field", "1.1fr"),
-            Column("direction_words", "Direction", "1fr"), Column("enabled", "Enabled", "60px", yes_no),
-            Column("constant", "Constant", "0.7fr"), Column("validate", "Validate", "60px"),
-            Column("clear_on_failure", "Clear on failed sync", "70px", yes_no),
-            Column("not_null", "Not null", "55px", yes_no), Column("transform", "Transformation rule", "1.4fr"),
-            Column("transform_direction_words", "Transf. direction", "0.9fr"), Column("value_map", "Value map", "0.7fr"),
-            Column("update_conflict", "Update conflicts", "0.7fr"), Column("max_length", "Max. length", "55px"),
+            Column("direction_words", "Direction", "1fr"), Column("enabled", "Enabled", "62px", yes_no),
+            Column("constant", "Constant", "0.7fr"), Column("validate", "Validate", "66px"),
+            Column("clear_on_failure", "Clear on failure", "128px", yes_no),
+            Column("not_null", "Not null", "64px", yes_no), Column("transform", "Transformation rule", "1.4fr"),
+            Column("transform_direction_words", "Rule direction", "1fr"), Column("value_map", "Value map", "0.7fr"),
+            Column("update_conflict", "Conflicts", "70px"), Column("max_length", "Max. len.", "70px"),
         ], key="nav", on_select=self._field_selected, empty="No field mappings.")
         self.fields.add_class("cs-fm-table")
         self.editor = FieldEditor(self.save_field, self._close_editor)
@@ -284,7 +303,11 @@ class MappingView(w.VBox):
         self.new_map.on_click(lambda _b: self.open_map(None))
         self.map_editor = ValueMapEditor(self.save_map, self._close_map)
         self.confirm = Confirm()
-        self.messages = Messages()
+        self.messages = Messages()  # the table's direction and strategies
+        self.field_messages = Messages()  # under the field editor (where the steward clicked Save)
+        self.field_messages.add_class("cs-fm-message")
+        self.map_messages = Messages()  # under the value-map editor
+        self.map_messages.add_class("cs-vm-message")
         self.progress = Progress()
         super().__init__([
             w.HTML(f'<div class="cs-title">{self.title}</div><div class="cs-hint">How contacts map between '
@@ -296,10 +319,10 @@ class MappingView(w.VBox):
             self.confirm, self.progress, self.messages,
             w.HTML('<div class="cs-title" style="font-size:14px">Field mappings</div><div class="cs-hint">Select a '
                    'field to edit its options.</div>'),
-            self.fields, self.editor,
+            self.fields, self.editor, self.field_messages,
             w.HTML('<div class="cs-title" style="font-size:14px">Value maps</div><div class="cs-hint">Translate a '
                    "field's values between the systems (e.g. DE = Germany).</div>"),
-            self.maps, w.HBox([self.new_map]), self.map_editor,
+            self.maps, w.HBox([self.new_map]), self.map_editor, self.map_messages,
         ])
         self.add_class("cs-mapping")
         if autoload:
@@ -337,9 +360,9 @@ class MappingView(w.VBox):
         if self.editor.field is not None:  # reload the open field as stored
             self.editor.load(m.any_field(self.editor.field.nav), m.value_maps)
 
-    def _saved(self, msg: str) -> None:
+    def _saved(self, msg: str, where: Messages | None = None) -> None:
         self.refresh()
-        self.messages.ok(msg)
+        (where or self.messages).ok(msg)
         if self.on_changed:
             self.on_changed()
 
@@ -379,10 +402,10 @@ class MappingView(w.VBox):
 
     # -- fields ----------------------------------------------------------------------------------------------
     def _field_selected(self, keys) -> None:
+        self.field_messages.clear()
         if not keys:
             self.editor.hide()
             return
-        self.messages.clear()
         m = self.ws.mapping
         self.editor.load(m.any_field(keys[0]), m.value_maps)
 
@@ -398,21 +421,20 @@ class MappingView(w.VBox):
         self.editor.load(f, m.value_maps)
         return self.editor
 
-    @guarded(progress="Checking and saving…")
+    @guarded("field_messages", progress="Checking and saving…")
     def save_field(self) -> None:
-        self.messages.clear()
+        self.field_messages.clear()
         f = self.editor.field
         if f is None:
-            self.messages.warn("Select a field first.")
+            self.field_messages.warn("Select a field first.")
             return
         changes = self.editor.changes()
         if not changes:
-            self.messages.warn(f"{f.nav}: nothing changed.")
+            self.field_messages.warn(f"{f.nav}: nothing changed.")
             return
-        self.ws.set_field_option(f.nav, **changes)
-        said = "; ".join(f"{k.replace('_', ' ')} — {text(v) if v not in (None, '') else '(default)'}"
-                         for k, v in changes.items())
-        self._saved(f"Saved {f.nav}: {said}.")
+        stored = self.ws.set_field_option(f.nav, **changes)
+        said = "; ".join(f"{OPTION_WORDS.get(k, k)}: {_said(k, getattr(stored, k))}" for k in changes)
+        self._saved(f"Saved {f.nav} — {said}.", self.field_messages)
 
     # -- value maps ------------------------------------------------------------------------------------------
     def _map_selected(self, keys) -> None:
@@ -420,7 +442,7 @@ class MappingView(w.VBox):
             self.open_map(keys[0])
 
     def open_map(self, name: str | None) -> ValueMapEditor:
-        self.messages.clear()
+        self.map_messages.clear()
         m = self.ws.mapping
         vm = m.value_map_named(name) if name else None
         if name is None:
@@ -432,9 +454,9 @@ class MappingView(w.VBox):
         self.maps.select_all(False)
         self.map_editor.hide()
 
-    @guarded(progress="Checking and saving…")
+    @guarded("map_messages", progress="Checking and saving…")
     def save_map(self) -> None:
-        self.messages.clear()
+        self.map_messages.clear()
         e = self.map_editor
         name = e.name.value.strip()
         pairs = parse_pairs(e.pairs.value, f"value map {name!r}, pairs")
@@ -443,4 +465,4 @@ class MappingView(w.VBox):
                               field=e.field.value or None)
         self._saved(f"Saved value map {name}: {len(pairs)} pair(s), {len(aliases)} alias(es)"
                     + (f", built in {e.builtin.value}" if e.builtin.value else "")
-                    + (f"; {e.field.value} is mapped through it" if e.field.value else "") + ".")
+                    + (f"; {e.field.value} is mapped through it" if e.field.value else "") + ".", self.map_messages)
