@@ -411,7 +411,8 @@ def test_app_tabs_and_refresh_on_switch(ws):
     app = StewardApp(ws)
     titles = [app.tabs.get_title(i) for i in range(len(app.views))]
     assert titles == ["Dynamics CRM Contacts", "Contacts (Dynamics NAV)", "Differences", "Review matches", "History",
-                      "Synchronization Errors", "Table Mapping", "Full Synchronization", "Connections"]
+                      "Synchronization Errors", "Table Mapping", "Full Synchronization", "Dynamics CRM Accounts",
+                      "Connections"]
     assert app.review.suggestions.empty  # scored when first shown
     app.show(app.review)
     assert not app.review.suggestions.empty
