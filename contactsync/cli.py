@@ -211,10 +211,24 @@ def app(workspace, port, ip, demo, notebook):
     url = f"http://{ip}:{port}/"
     click.echo(f"Steward app: {url}  (workspace {path.resolve()}; Ctrl+C to stop)")
     sys.stdout.flush()
-    env = dict(os.environ, CONTACTSYNC_WORKSPACE=str(path.resolve()))
+    env = voila_env(dict(os.environ, CONTACTSYNC_WORKSPACE=str(path.resolve())))
     argv = [sys.executable, "-m", "voila", str(nb), "--no-browser", f"--Voila.ip={ip}", f"--Voila.port={port}",
-            "--Voila.port_retries=0", *VOILA_CULL_ARGS]
+            "--Voila.port_retries=0", *VOILA_CULL_ARGS, *VOILA_TEMPLATE_ARGS]
     os.execve(sys.executable, argv, env)  # Voilà takes over this process: Ctrl+C and signals reach it
+
+
+#: The page's template (contactsync/notebooks/voila/templates/contactsync): Voilà's lab template without its Font
+#: Awesome CDN links (Voilà's bundle carries the icons and fonts), so the app asks nothing of the internet
+VOILA_TEMPLATE_ARGS = ("--template=contactsync",)
+
+
+def voila_env(env: dict) -> dict:
+    """``env`` with the packaged Voilà template on ``JUPYTER_PATH`` (ahead of what was there)."""
+    from .notebooks import FOLDER
+
+    env = dict(env)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(FOLDER), env.get("JUPYTER_PATH", "")) if p)
+    return env
 
 
 #: A closed browser tab leaves its kernel running (240-440 MB each): Voilà culls kernels idle for 10 minutes

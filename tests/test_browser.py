@@ -88,10 +88,12 @@ def served(tmp_path_factory):
                                  "statecode": 0}]))
     ws.close()
     port = _free_port()
-    env = dict(os.environ, CONTACTSYNC_WORKSPACE=str(ws_path), JUPYTER_CONFIG_DIR=str(tmp / "cfg"),
-               JUPYTER_RUNTIME_DIR=str(tmp / "rt"), JUPYTER_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1")
+    from contactsync.cli import VOILA_TEMPLATE_ARGS, voila_env
+
+    env = voila_env(dict(os.environ, CONTACTSYNC_WORKSPACE=str(ws_path), JUPYTER_CONFIG_DIR=str(tmp / "cfg"),
+                         JUPYTER_RUNTIME_DIR=str(tmp / "rt"), JUPYTER_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1"))
     cmd = [str(VOILA) if VOILA.exists() else "voila", "notebooks/steward.ipynb", "--no-browser",
-           "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0"]
+           "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0", *VOILA_TEMPLATE_ARGS]
     log = open(tmp / "voila.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -330,4 +332,115 @@ def test_company_card_and_a_failed_run_in_history(served, page):
     assert f"Run {failed.run_id}: 1 record(s) failed: {person}:" in said and "e-mail" in said.lower()
     assert "changed no field values" not in said
     page.screenshot(path=str(ARTIFACTS / "12-history-failed-run.png"), full_page=True)
+    assert page.dialogs == []
+
+
+def _in_view(page, css: str) -> bool:
+    return page.evaluate("""(css) => { const r = document.querySelector(css).getBoundingClientRect();
+        return r.top >= 0 && r.top < window.innerHeight && r.height > 0; }""", css)
+
+
+def test_offline_no_request_leaves_the_machine_and_icons_draw(served, page):
+    """Issue 16 "icons missing offline": every request of the page goes to the Voilà server on 127.0.0.1 (the
+    packaged template drops the Font Awesome CDN links), and Font Awesome draws from Voilà's own bundle."""
+    from urllib.parse import urlparse
+
+    url, _ws_path = served
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    _open_app(page, url)
+    _tab(page, "Review matches")
+    icon = page.locator(".cs-app i.fa-search").first
+    icon.wait_for()
+    page.evaluate("document.fonts.ready")
+    page.wait_for_function("""document.fonts.check('900 14px "Font Awesome 5 Free"')""")
+    assert icon.bounding_box()["width"] > 4  # a glyph, not an empty box
+    page.screenshot(path=str(ARTIFACTS / "13-offline-icons.png"), full_page=False)
+    hosts = {urlparse(u).hostname for u in asked if urlparse(u).scheme in ("http", "https", "ws", "wss")}
+    assert hosts == {"127.0.0.1"}, sorted(u for u in asked if urlparse(u).hostname != "127.0.0.1")[:10]
+    assert page.dialogs == []
+
+
+def test_pick_per_field_in_differences_and_focus(served, page):
+    """Per-field pick as a steward does it: one pair filtered, every filtered pair selected, Pick values per
+    field: the panel takes focus in view; the CRM value for each field; the question names the fields and
+    takes focus; Yes writes one run of kind pick, and the pair no longer differs."""
+    url, ws_path = served
+    with _workspace(ws_path) as ws:
+        diffs = ws.differences()
+        no = diffs["nav_no"].iloc[-1]
+        fields = sorted(diffs.loc[diffs["nav_no"] == no, "nav_field"])
+        crm_id = ws.nav_contact(no)["crm_id"]
+        runs_before = len(ws.runs())
+    _open_app(page, url)
+    _tab(page, "Differences")
+    view = page.locator(".cs-differences")
+    view.locator(".cs-field-chart").wait_for()
+    _search(page, ".cs-diff-filter", no)
+    page.wait_for_function("document.querySelector('.cs-diff-summary').innerText.startsWith('1 of')")
+    view.locator(".cs-diff-select-all input").check()
+    page.wait_for_function("!document.querySelector('button.cs-diff-pick').disabled")
+    view.locator("button.cs-diff-pick").click()
+    panel = view.locator(".cs-pick-panel")
+    panel.wait_for()
+    page.wait_for_function("document.activeElement && document.activeElement.closest('.cs-pick-panel') !== null")
+    assert _in_view(page, ".cs-pick-panel")
+    assert panel.locator(".cs-pick-row").count() == len(fields)
+    for sel in panel.locator(".cs-pick-choice select").all():
+        sel.select_option(label="Dynamics CRM value")
+    page.screenshot(path=str(ARTIFACTS / "14-pick-panel.png"), full_page=False)
+    panel.locator("button.cs-pick-apply").click()
+    question = view.locator(".cs-confirm")
+    question.wait_for()
+    page.wait_for_function("document.activeElement && document.activeElement.closest('.cs-confirm-no') !== null")
+    assert _in_view(page, ".cs-differences .cs-confirm")
+    said = question.inner_text()
+    assert all(f in said for f in fields) and "1 contact(s)" in said
+    page.screenshot(path=str(ARTIFACTS / "15-pick-confirm.png"), full_page=False)
+    view.locator(".cs-confirm-yes").click()
+    view.locator(".cs-message", has_text="Picked values").wait_for(timeout=60_000)
+    assert _in_view(page, ".cs-differences .cs-message")
+    page.screenshot(path=str(ARTIFACTS / "16-pick-done.png"), full_page=False)
+    with _workspace(ws_path) as ws:
+        runs = ws.runs()
+        assert len(runs) == runs_before + 1 and runs.iloc[-1]["kind"] == "pick"
+        assert no not in set(ws.differences()["nav_no"])
+        crm = ws.crm_contact(crm_id)
+        assert ws.nav_contact(no)["Job Title"] == (crm["jobtitle"] or "") or "Job Title" not in fields
+    assert page.dialogs == []
+
+
+def test_accounts_list_couple_uncouple_and_open_the_company(served, page):
+    url, ws_path = served
+    with _workspace(ws_path) as ws:
+        acc = ws.accounts()
+        row = acc.loc[acc["coupled"]].iloc[-1]
+        account_id, name, no = str(row["accountid"]), str(row["name"]), str(row["nav_no"])
+    _open_app(page, url)
+    _tab(page, "Dynamics CRM Accounts")
+    view = page.locator(".cs-accounts")
+    view.locator(".cs-acc-table .cs-row").first.wait_for()
+    _search(page, ".cs-acc-search", name)
+    page.wait_for_function("document.querySelectorAll('.cs-acc-table .cs-row').length === 1")
+    view.locator(".cs-acc-table .cs-row-select input").click()
+    page.wait_for_function("!document.querySelector('button.cs-acc-uncouple').disabled")
+    view.locator("button.cs-acc-uncouple").click()
+    view.locator(".cs-confirm-yes").click()
+    view.locator(".cs-message", has_text="was deleted").wait_for(timeout=60_000)
+    with _workspace(ws_path) as ws:
+        acc = ws.accounts().set_index("accountid")
+        assert not bool(acc.loc[account_id, "coupled"])
+    view.locator(".cs-acc-company-search input").fill(no)
+    page.wait_for_function(f"[...document.querySelectorAll('.cs-acc-company option')].some(o => o.textContent.startsWith('{no}'))")
+    view.locator(".cs-acc-company select").select_option(index=0)
+    page.wait_for_function("!document.querySelector('button.cs-acc-couple').disabled")
+    view.locator("button.cs-acc-couple").click()
+    view.locator(".cs-message", has_text=f"is coupled to the CRM account {name}").wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "17-accounts.png"), full_page=False)
+    with _workspace(ws_path) as ws:
+        acc = ws.accounts().set_index("accountid")
+        assert bool(acc.loc[account_id, "coupled"]) and acc.loc[account_id, "nav_no"] == no
+    view.locator("button.cs-acc-open").click()
+    page.locator(".cs-contact-card .cs-status-coupled", has_text=name).wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "18-accounts-open-company.png"), full_page=False)
     assert page.dialogs == []

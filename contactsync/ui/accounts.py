@@ -73,7 +73,8 @@ class AccountsView(w.VBox):
         self.table.add_class("cs-acc-table")
         self.pager = Pager(page_size, self._page)
         self.pager.add_class("cs-acc-pager")
-        self.company = w.Dropdown(options=[], value=None, description="NAV company", layout=w.Layout(width="420px"))
+        self.company = w.Dropdown(options=[], value=None, description="Couple to NAV company",
+                                  style={"description_width": "150px"}, layout=w.Layout(width="480px"))
         self.company.add_class("cs-acc-company")
         self.company_search = w.Text(placeholder="find a NAV company…", continuous_update=True,
                                      layout=w.Layout(width="200px"))
@@ -98,7 +99,7 @@ class AccountsView(w.VBox):
                    'company contacts: a person\'s company is sent and received through this coupling.</div>'),
             w.HBox([self.search, self.coupled], layout=w.Layout(align_items="center")),
             self.table, self.pager,
-            w.HBox([self.company_search, self.company, self.couple_button], layout=w.Layout(align_items="center")),
+            w.HBox([self.company, self.company_search, self.couple_button], layout=w.Layout(align_items="center")),
             w.HBox([self.uncouple_button, self.open_button, self.crm_link], layout=w.Layout(align_items="center")),
             self.confirm, self.progress, self.messages,
         ])
@@ -180,8 +181,10 @@ class AccountsView(w.VBox):
             self.messages.warn("Choose the NAV company to couple it to (every NAV company is coupled already, or none "
                                "matches the search).")
             return
-        result = self.ws.couple_company(self.company.value, text(row["accountid"]))
-        self._done(f"{result} (You can undo this in History.)")
+        label = dict((v, k) for k, v in self.company.options).get(self.company.value, self.company.value)
+        self.ws.couple_company(self.company.value, text(row["accountid"]))
+        self._done(f"NAV company {label} is coupled to the CRM account {text(row['name'])}. (You can undo this in "
+                   "History.)")
 
     def uncouple(self) -> None:
         self.messages.clear()
@@ -189,15 +192,15 @@ class AccountsView(w.VBox):
         if row is None or not row.get("coupled"):
             self.messages.warn("Select a coupled CRM account first.")
             return
-        self.confirm.ask(f"Delete the coupling of the CRM account {text(row['name'])} to NAV company "
-                         f"{text(row['nav_no'])}? No data is deleted; you can undo this in History. Persons of this "
-                         "company cannot be created on the other side until it is coupled again.",
-                         lambda: self._uncouple(text(row["accountid"])))
+        what = f"the CRM account {text(row['name'])} to NAV company {text(row['nav_no'])} {text(row.get('nav_name'))}"
+        self.confirm.ask(f"Delete the coupling of {what.strip()}? No data is deleted; you can undo this in History. "
+                         "Persons of this company cannot be created on the other side until it is coupled again.",
+                         lambda: self._uncouple(text(row["accountid"]), what.strip()))
 
     @guarded(progress="Deleting the coupling…")
-    def _uncouple(self, account_id: str) -> None:
-        result = self.ws.uncouple_company(account_id=account_id)
-        self._done(f"{result} (You can undo this in History.)")
+    def _uncouple(self, account_id: str, what: str) -> None:
+        self.ws.uncouple_company(account_id=account_id)
+        self._done(f"The coupling of {what} was deleted. (You can undo this in History.)")
 
     def _done(self, message: str) -> None:
         keep = self.table.selected
