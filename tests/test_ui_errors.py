@@ -100,6 +100,8 @@ def test_synchronize_says_why_it_failed_in_steward_words(w):
     v.sync_button.click()
     q = asked(v)
     assert "Synchronize 1 record(s) — CT000002" in q and "overwritten with the values from Dynamics NAV" in q
+    assert "Synchronizing would do this:" in q and "1 record(s) will fail: CT000002: E-Mail" in q  # said first
+    assert runs(w) == n, "the preview kept a run"
     v.confirm.yes.click()
     assert runs(w) == n + 1
     assert v.messages.kind == "error" and "CT000002: E-Mail: 'not-an-email' is not a valid e-mail" in v.messages.text

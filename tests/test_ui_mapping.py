@@ -47,6 +47,7 @@ def stored(path):
 def test_shows_the_table_and_every_field(w):
     v = MappingView(w)
     assert "nav_contact" in v.table_info.value and "Bidirectional" in v.table_info.value
+    assert "Type = &#x27;Person&#x27;" in v.table_info.value and "statecode" in v.table_info.value
     assert [r["nav"] for r in v.fields.rows] == list(w.field_options()["nav"])
     assert v.update_conflict.value == "none" and v.deletion_conflict.value == "none"
     assert [r["name"] for r in v.maps.rows] == ["country"] and v.maps.rows[0]["builtin"] == "iso3166"

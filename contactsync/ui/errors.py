@@ -287,15 +287,18 @@ class ErrorsView(w.VBox):
         result = self.ws.retry(nos)
         self._done(with_run(result.message, result.run_id))
 
+    @guarded(progress="Checking what synchronizing would do…")
     def synchronize(self) -> None:
         nos = self._need_selection()
         if nos is None:
             return
         direction = self.sync_direction.value
         where, src = ("Dynamics CRM", "Dynamics NAV") if direction == "push" else ("Dynamics NAV", "Dynamics CRM")
+        # what it would do, before it does it: a dry run of the same run (nothing is kept)
+        _kind, planned = result_text(self.ws.sync(direction, nos=nos, force=True, dry_run=True), planned=True)
         self.confirm.ask(f"Synchronize {len(nos):,} record(s) — {named(nos, self._names(nos))}: the mapped fields in "
-                         f"{where} are overwritten with the values from {src}. One run (undo it in History). "
-                         "Continue?", lambda: self._sync(direction, nos))
+                         f"{where} are overwritten with the values from {src}. {planned} One run (undo it in "
+                         "History). Continue?", lambda: self._sync(direction, nos))
 
     @guarded(progress="Synchronizing…")
     def _sync(self, direction: str, nos: list[str]) -> None:

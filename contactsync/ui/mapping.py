@@ -24,7 +24,7 @@ from ..transforms import RuleKind
 from ..valuemaps import BUILTINS
 from .common import Column, Confirm, Messages, Progress, RowTable, button, esc, guarded, text, yes_no
 
-__all__ = ["DELETION_WORDS", "DIRECTION_WORDS", "MappingView", "OPTION_WORDS", "UPDATE_WORDS", "pairs_text", "parse_pairs",
+__all__ = ["DELETION_WORDS", "DIRECTION_WORDS", "MappingView", "OPTION_WORDS", "UPDATE_WORDS", "filter_text", "pairs_text", "parse_pairs",
            "parse_rules_text", "rules_text", "table_direction"]
 
 DIRECTION_WORDS = {"Bidirectional": "Bidirectional", "ToCRM": "To Dynamics CRM", "FromCRM": "From Dynamics CRM"}
@@ -45,6 +45,14 @@ def table_direction(m: TableMapping) -> str:
     """The table's direction from its enabled fields: one direction when all share it, else Bidirectional."""
     dirs = {f.direction for f in m.fields}
     return dirs.pop() if len(dirs) == 1 else "Bidirectional"
+
+
+def filter_text(conditions) -> str:
+    """A table filter as a steward reads it: ``Type = 'Person'; statecode = 0`` (``(none)`` for no filter)."""
+    def value(v):
+        return "(" + ", ".join(repr(x) for x in v) + ")" if isinstance(v, tuple) else repr(v)
+    return "; ".join(f"{c.column} {c.op}" + ("" if c.value is None and c.op.startswith("is") else
+                                              f" {value(c.value)}") for c in conditions) or "(none)"
 
 
 def rules_text(rules) -> str:
@@ -339,7 +347,10 @@ class MappingView(w.VBox):
             f'{esc(m.nav_key)}) ↔ Dynamics CRM table <b>{esc(m.crm_table)}</b> (key {esc(m.crm_key)}). '
             f'Direction: <b class="cs-tm-direction-value">{esc(DIRECTION_WORDS[direction])}</b>'
             + (" (the fields have different directions)" if mixed else "") + f'. {len(m.fields)} field(s) enabled'
-            + (f", {len(m.disabled)} disabled" if m.disabled else "") + ".</div>")
+            + (f", {len(m.disabled)} disabled" if m.disabled else "") + ".<br>"
+            f'Table filter (NAV): <span class="cs-tm-nav-filter">{esc(filter_text(m.nav_filter))}</span>; '
+            f'integration table filter (CRM): <span class="cs-tm-crm-filter">{esc(filter_text(m.crm_filter))}</span>.'
+            "</div>")
         self.all_direction.value = direction
         self.update_conflict.value = m.update_conflict
         self.deletion_conflict.value = m.deletion_conflict
