@@ -125,9 +125,13 @@ def test_errors_list_retry_find_for_deleted_and_restore(served, page):
         e = ws.sync_errors().set_index("nav_no")
         assert not bool(e.loc[skipped, "excluded"]) and ws.runs().iloc[-1]["kind"] == "retry"
 
-    # Delete Couplings asks first; No leaves the couplings
+    # two rows picked in the grid (a click, then ctrl+click); Delete Couplings asks first, No leaves them
     page.locator(".cs-err-state select").select_option(label="All")
-    page.locator(".cs-err-select-all input").check()
+    page.locator(f"{view} .cs-err-summary", has_text="2 record(s); 2 failed").wait_for()
+    grid = page.locator(".cs-err-table .cs-datagrid")
+    grid.click(position={"x": 250, "y": 20 + 11})
+    page.wait_for_function("document.querySelector('button.cs-err-delete').textContent.includes('(1)')")
+    grid.click(position={"x": 250, "y": 20 + 22 + 11}, modifiers=["Control"])
     page.wait_for_function("document.querySelector('button.cs-err-delete').textContent.includes('(2)')")
     page.locator("button.cs-err-delete").click()
     asked = _confirm(page, view, "Delete the couplings of 2 record(s)")
