@@ -492,12 +492,18 @@ def _read_frame(req: SourceRequest) -> pd.DataFrame:
     return req.src
 
 
+def _read_relation(req: SourceRequest) -> duckdb.DuckDBPyRelation:
+    """A relation of the import's own connection (the live pull's rows, already in DuckDB)."""
+    return req.src
+
+
 _REGISTRY = _Registry([
     SourceReader(_read_csv, "csv", suffixes=(".csv", ".txt", ".tsv")),
     SourceReader(_read_parquet, "parquet", suffixes=(".parquet",)),
     SourceReader(_read_excel, "excel", suffixes=(".xlsx",)),
     SourceReader(_read_json, "json", suffixes=(".json",)),
     SourceReader(_read_frame, "dataframe", types=(pd.DataFrame,)),
+    SourceReader(_read_relation, "duckdb relation", types=(duckdb.DuckDBPyRelation,)),
 ])
 
 

@@ -8,13 +8,14 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import ACC_A, CRM_1, CRM_2
+from conftest import ACC_A, ACC_B, CRM_1, CRM_2
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from live_support import connected, cred, many_crm, server
 
 import contactsync as cs
 from contactsync.changeset import change_set
+from contactsync.live.odata import boundary_of, parse_multipart
 from contactsync.live.testserver import Fault
 
 
@@ -275,3 +276,47 @@ def test_read_only_fields_are_never_queued(srv):
     # only CRM_1's jobtitle goes out: a record whose only change is a read-only field is not queued at all
     assert box[["side", "key"]].values.tolist() == [["crm", CRM_1]]
     assert json.loads(box["new_values"].iloc[0]) == {"jobtitle": "b"}
+
+
+# -- accounts: what the engine changes of them reaches Dataverse as the contact's parent account bind ------
+def test_a_contacts_move_to_another_account_is_delivered_as_the_parent_bind(srv):
+    """The engine writes no account records (accounts come in by import and are never sent back; companies and
+    accounts are created by hand): what a run changes on the account side of CRM is a contact's parent
+    account, sent as ``parentcustomerid_account@odata.bind`` with the contact's ETag."""
+    ws = connected(srv)
+    _edit_nav(ws, "CT000001", **{"Company No.": "C00002", "Company Name": "O'Brien Ltd"})
+    r = ws.sync("push")
+    assert r.modified == 1
+    box = ws.outbox(status="pending")
+    assert box["side"].tolist() == ["crm"] and json.loads(box["new_values"][0])["parentcustomerid"] == ACC_B
+    assert not (ws.outbox()["side"] == "account").any()        # no account record is queued: none changed
+    writes = srv.crm.writes.get(CRM_1, 0)
+    etag = ws.sql("SELECT etag FROM live_record WHERE side = 'crm' AND key = ?", [CRM_1])["etag"][0]
+    d = ws.deliver(credential=cred())
+    assert (d.delivered, d.rejected, d.changed_remotely) == (1, 0, 0)
+    assert srv.record("crm", CRM_1)["_parentcustomerid_value"] == ACC_B and srv.crm.writes[CRM_1] == writes + 1
+    # on the wire: the bind, under the contact's ETag (not If-Match: *)
+    part = next(p for p in parse_multipart(srv.last_batch[1], boundary_of(srv.last_batch[0])) if CRM_1 in p.url)
+    assert part.headers["If-Match"] == etag
+    assert part.json() == {"parentcustomerid_account@odata.bind": f"/accounts({ACC_B})"}
+    # read back through a pull it is the same value: nothing new to import (echo)
+    p = ws.pull("crm", credential=cred())
+    assert p.echoes == p.fetched and ws.crm_contact(CRM_1)["parentcustomerid"] == ACC_B
+
+
+def test_a_move_to_an_account_deleted_in_crm_is_rejected_with_its_message_and_a_412_is_kept(srv):
+    ws = connected(srv)
+    _edit_nav(ws, "CT000001", **{"Company No.": "C00002", "Company Name": "O'Brien Ltd"})
+    _edit_nav(ws, "CT000002", **{"Company No.": "C00001", "Company Name": "Müller & Söhne GmbH"})
+    ws.sync("push")
+    srv.remove("account", ACC_B)                                  # deleted in CRM since the pull
+    srv.edit("crm", CRM_2, jobtitle="changed in CRM")             # and CT000002's contact changed there
+    d = ws.deliver(credential=cred())
+    assert (d.delivered, d.rejected, d.changed_remotely) == (0, 1, 1)
+    out = d.outcomes.set_index("key")
+    assert "account With Id = " + ACC_B + " Does Not Exist" in out.loc[CRM_1, "message"]
+    assert "changed in CRM since the pull" in out.loc[CRM_2, "message"]
+    assert srv.record("crm", CRM_1)["_parentcustomerid_value"] == ACC_A      # nothing applied
+    assert srv.record("crm", CRM_2)["_parentcustomerid_value"] == ACC_B
+    errors = ws.sql("SELECT crm_id, message FROM run_error WHERE run_id = ?", [d.run_id])
+    assert set(errors["crm_id"]) == {CRM_1, CRM_2}

@@ -3,9 +3,13 @@ echo suppression, the connection test saying what is wrong, retries of 429s."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from conftest import CRM_1, CRM_2, CRM_3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from live_support import connected, cred, many_crm, server
 
 import contactsync as cs
@@ -170,3 +174,35 @@ def test_pull_uses_the_import_checks(srv):
     # the bad row is rejected by the import path's checks, as from a file; the others come in
     assert (r.imported.inserted, r.imported.rejected) == (3, 1)
     assert r.imported.rejections["column"].tolist() == ["statecode"]
+
+
+# -- the page reader: Arrow's JSON reader and json.loads give the same rows ----------------------------
+_TEXT = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["", " ", '"', "\\", "\n", "é", "😀", "@odata.nextLink"]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(st.fixed_dictionaries({"firstname": _TEXT, "lastname": _TEXT, "jobtitle": _TEXT,
+                                            "statecode": st.integers(0, 1)}), max_size=8),
+       gone=st.lists(st.uuids(), max_size=2), link=st.sampled_from([None, "http://127.0.0.1/next?$skiptoken=x%27"]))
+def test_property_arrow_page_reader_equals_json(rows, gone, link):
+    from contactsync.live.connections import Connection
+    from contactsync.live.remote import Pulled, _PageParser, make_remote
+
+    value = [{"@odata.etag": f'W/"{i}"', "contactid": f"DDDDDDDD-0000-4000-8000-{i:012d}", **r}
+             for i, r in enumerate(rows)]
+    value += [{"@odata.context": "x/$metadata#contacts/$deletedEntity", "id": str(g).upper(), "reason": "deleted"}
+              for g in gone]
+    page = {"@odata.context": "x/$metadata#contacts", "value": value, **({"@odata.nextLink": link} if link else {})}
+    content = json.dumps(page).encode()
+    remote = make_remote(Connection(side="crm", url="http://127.0.0.1:1/crm"), cred())
+    try:
+        parser = _PageParser(remote)
+        fast, slow = Pulled(), Pulled()
+        assert parser._arrow(content, fast) == {"@odata.nextLink": link, "@odata.deltaLink": None}
+        slow.rows = [remote.row_of(r) for r in value if "@odata.context" not in r]
+        slow.deleted = [str(g).lower() for g in gone]
+        cols = list(remote.columns())
+        assert fast.table(cols).to_pylist() == slow.table(cols).to_pylist()
+        assert fast.deleted == slow.deleted
+    finally:
+        remote.close()

@@ -75,6 +75,22 @@ class Pulled:
     deleted: list[str] = field(default_factory=list)      # remote ids
     delta_link: str | None = None
     pages: int = 0
+    tables: list = field(default_factory=list)            # pages read as Arrow tables (same columns, all text)
+
+    def __len__(self) -> int:
+        return len(self.rows) + sum(t.num_rows for t in self.tables)
+
+    def table(self, columns: list[str]):
+        """Every row pulled as one Arrow table of text columns ``columns`` (+ "@etag", "@id")."""
+        import pyarrow as pa
+
+        names = [*columns, "@etag", "@id"]
+        schema = pa.schema([(c, pa.string()) for c in names])
+        parts = [t.select(names).cast(schema) for t in self.tables]
+        if self.rows or not parts:
+            parts.append(pa.Table.from_pylist([{c: (None if r.get(c) is None else str(r.get(c))) for c in names}
+                                               for r in self.rows], schema=schema))
+        return pa.concat_tables(parts)
 
 
 def _blank(v) -> bool:
@@ -186,8 +202,16 @@ class Remote:
     def select_fields(self) -> list[str]:
         raise NotImplementedError
 
-    def to_workspace(self, row: dict) -> dict:
+    def columns(self) -> dict[str, str]:
+        """Workspace column -> the endpoint's field, for every column read."""
         raise NotImplementedError
+
+    def field_types(self) -> dict[str, str]:
+        """The endpoint's fields that are not text (JSON numbers): field -> "int"."""
+        return {}
+
+    def to_workspace(self, row: dict) -> dict:
+        return {ws: row.get(remote) for ws, remote in self.columns().items()}
 
     def payload(self, values: dict) -> dict:
         raise NotImplementedError
@@ -212,24 +236,24 @@ class Remote:
                 url += f"&$filter={self.modified_field} gt {since}"
             if self.side is Side.CRM and self.conn.change_tracking and not since:
                 headers["Prefer"] += ", odata.track-changes"
-        while url:
-            r = self.check(self.request("GET", url, headers=headers), f"pull {self.side.value}")
-            data = r.json()
+        parser = _PageParser(self)
+        next_url: str | None = url
+        while next_url:
+            r = self.check(self.request("GET", next_url, headers=headers), f"pull {self.side.value}")
             out.pages += 1
-            for row in data.get("value", []):
-                if str(row.get("@odata.context", "")).endswith("$deletedEntity"):
-                    out.deleted.append(str(row["id"]).lower())
-                    continue
-                ws = self.to_workspace(row)
-                ws["@etag"] = row.get("@odata.etag")
-                ws["@id"] = str(row.get(self.id_field)).lower()
-                out.rows.append(ws)
+            links = parser.parse(r.content, out)
             if progress:
-                progress(len(out.rows), out.pages)
-            url = data.get("@odata.nextLink")
-            if data.get("@odata.deltaLink"):
-                out.delta_link = data["@odata.deltaLink"]
+                progress(len(out), out.pages)
+            next_url = links.get("@odata.nextLink")
+            if links.get("@odata.deltaLink"):
+                out.delta_link = links["@odata.deltaLink"]
         return out
+
+    def row_of(self, row: dict) -> dict:
+        """A remote row in workspace columns + "@etag", "@id"."""
+        ws = self.to_workspace(row)
+        ws["@etag"], ws["@id"] = row.get("@odata.etag"), str(row.get(self.id_field)).lower()
+        return ws
 
     def fetch(self, items: list[Item]) -> dict[int, dict]:
         """The current remote row (workspace columns + "@etag", "@id") of each item found, by item id."""
@@ -238,11 +262,7 @@ class Remote:
             chunk = items[i:i + 25]
             url = f"{self.collection_url()}?$select={','.join(self.select_fields())}&$filter={self.key_filter(chunk)}"
             r = self.check(self.request("GET", url), f"re-read {self.side.value}")
-            rows = []
-            for row in r.json().get("value", []):
-                ws = self.to_workspace(row)
-                ws["@etag"], ws["@id"] = row.get("@odata.etag"), str(row.get(self.id_field)).lower()
-                rows.append(ws)
+            rows = [self.row_of(row) for row in r.json().get("value", [])]
             for it in chunk:
                 for ws in rows:
                     if (it.remote_id and ws["@id"] == it.remote_id.lower()) or ws.get(self.key_column) == it.key:
@@ -302,12 +322,13 @@ class DataverseRemote(Remote):
         return f"{self.api}/{self.conn.entity_set}"
 
     def select_fields(self) -> list[str]:
-        return ["_parentcustomerid_value" if c == "parentcustomerid" else c for c in _CRM_COLUMNS]
+        return list(self.columns().values())
 
-    def to_workspace(self, row: dict) -> dict:
-        out = {c: row.get(c) for c in _CRM_COLUMNS if c != "parentcustomerid"}
-        out["parentcustomerid"] = row.get("_parentcustomerid_value")
-        return out
+    def columns(self) -> dict[str, str]:
+        return {c: "_parentcustomerid_value" if c == "parentcustomerid" else c for c in _CRM_COLUMNS}
+
+    def field_types(self) -> dict[str, str]:
+        return {"statecode": "int"}
 
     def payload(self, values: dict) -> dict:
         body: dict = {}
@@ -396,8 +417,8 @@ class BusinessCentralRemote(DataverseRemote):
     def select_fields(self) -> list[str]:
         return ["id", *dict.fromkeys(self.conn.fields.values())]
 
-    def to_workspace(self, row: dict) -> dict:
-        return {ws: row.get(remote) for ws, remote in self.conn.fields.items()}
+    def columns(self) -> dict[str, str]:
+        return dict(self.conn.fields)
 
     def payload(self, values: dict) -> dict:
         body = {}
@@ -441,6 +462,65 @@ class BusinessCentralRemote(DataverseRemote):
             raw = json.dumps(x["body"]).encode() if x.get("body") is not None else b""
             answers.append((x["status"], x.get("headers") or {}, raw))
         return self._outcomes(items, answers)
+
+
+class _PageParser:
+    """A page of a collection into :class:`Pulled`. Pages are parsed by Arrow's JSON reader straight into
+    columns (a page is one JSON object; its ``value`` a list of rows): at 100k rows that is several times
+    faster than ``json.loads`` into dicts and a frame built from them. A page the reader cannot take (a
+    field of another type than expected, say) is parsed by ``json`` instead, row by row."""
+
+    _LINKS = ("@odata.nextLink", "@odata.deltaLink")
+
+    def __init__(self, remote: Remote):
+        import pyarrow as pa
+
+        self.remote = remote
+        self.columns = remote.columns()
+        types = remote.field_types()
+        wanted = dict.fromkeys(["@odata.etag", "@odata.context", "id", remote.id_field, *self.columns.values()])
+        row = pa.struct([(f, pa.int64() if types.get(f) == "int" else pa.string()) for f in wanted])
+        self.schema = pa.schema([*((k, pa.string()) for k in self._LINKS), ("value", pa.list_(row))])
+
+    def parse(self, content: bytes, out: Pulled) -> dict:
+        import pyarrow as pa
+
+        try:
+            return self._arrow(content, out)
+        except (pa.ArrowInvalid, ValueError) as e:
+            log.debug("page read by json (Arrow's reader refused it: %s)", e)
+        data = json.loads(content)
+        for row in data.get("value", []):
+            if str(row.get("@odata.context", "")).endswith("$deletedEntity"):
+                out.deleted.append(str(row["id"]).lower())
+            else:
+                out.rows.append(self.remote.row_of(row))
+        return {k: data.get(k) for k in self._LINKS}
+
+    def _arrow(self, content: bytes, out: Pulled) -> dict:
+        import io
+
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.json as pj
+
+        page = pj.read_json(io.BytesIO(content), read_options=pj.ReadOptions(block_size=len(content) + 64,
+                                                                              use_threads=False),
+                            parse_options=pj.ParseOptions(explicit_schema=self.schema, newlines_in_values=True,
+                                                          unexpected_field_behavior="ignore"))
+        if page.num_rows != 1:
+            raise ValueError(f"a page is one JSON object, this one read as {page.num_rows} rows")
+        links = {k: page.column(k)[0].as_py() for k in self._LINKS}
+        rows = pa.Table.from_struct_array(pc.list_flatten(page.column("value")))
+        gone = pc.ends_with(pc.fill_null(rows.column("@odata.context"), ""), "$deletedEntity")
+        if pc.any(gone).as_py():
+            out.deleted += [str(x).lower() for x in rows.filter(gone).column("id").to_pylist()]
+            rows = rows.filter(pc.invert(gone))
+        cols = {ws: rows.column(remote).cast(pa.string()) for ws, remote in self.columns.items()}
+        cols["@etag"] = rows.column("@odata.etag")
+        cols["@id"] = pc.utf8_lower(rows.column(self.remote.id_field).cast(pa.string()))
+        out.tables.append(pa.table(cols))
+        return links
 
 
 def make_remote(conn: Connection, credential, **kw) -> Remote:

@@ -171,28 +171,42 @@ def pull(ws, side: str, *, credential=None, full: bool = False, progress=None) -
     return _store_pull(ws, conn, pulled, mode=mode, key_scan=(mode == "full"), requests=remote.requests, note=note)
 
 
+def _columns(conn: Connection) -> list[str]:
+    """The workspace columns a pull of this connection reads."""
+    from .remote import _CRM_COLUMNS
+
+    return list(conn.fields) if conn.side is Side.NAV else list(_CRM_COLUMNS)
+
+
 def _store_pull(ws, conn: Connection, pulled: Pulled, *, mode: str, key_scan: bool, requests: int,
                 note: str = "", run_note: str | None = None) -> PullResult:
+    """Store a pull in one transaction, set based: the rows (without those already known at that ETag:
+    contactsync's own writes and unchanged rows) through the import path, their ETags, the deletions, the
+    delta link or watermark."""
     side = conn.side
     table = _TABLE[side]
     key = RECORD_TABLES[table][0]
-    frame = pd.DataFrame(pulled.rows)
-    if frame.empty:
-        frame = pd.DataFrame(columns=[key, "@etag", "@id"])
-    frame = frame[frame[key].notna()] if key in frame else frame
-    if side is Side.CRM:
-        frame[key] = frame[key].astype(str).str.lower()
+    cols = _columns(conn)
+    mapped = {c for f in ws.mapping.fields for c in (f.nav, f.crm)} | {key, "Type", "modifiedon", "SystemModifiedAt",
+                                                                        "statecode", "fullname", "Name",
+                                                                        "Company Name"}
+    keep = [c for c in cols if c in mapped]
+    arrow = pulled.table(keep)
     with ws.transaction() as con:
-        known = con.execute("SELECT key, etag FROM live_record WHERE side = ?", [side.value]).df()
-        merged = frame.merge(known, left_on=key, right_on="key", how="left") if len(frame) else frame.assign(etag=None)
-        echo = merged["etag"].notna() & (merged["etag"] == merged["@etag"]) if len(merged) else pd.Series([], dtype=bool)
-        fresh = frame[~echo.to_numpy()] if len(frame) else frame
-        data = fresh.drop(columns=["@etag", "@id"])
-        mapped = {c for f in ws.mapping.fields for c in (f.nav, f.crm)} | {key, "Type", "modifiedon",
-                                                                            "SystemModifiedAt", "statecode", "fullname",
-                                                                            "Name", "Company Name"}
-        data = data[[c for c in data.columns if c in mapped]]
-        if len(data):
+        con.register("_pulled_arrow", arrow)
+        key_sql = f"lower(p.{q(key)})" if side is Side.CRM else f"p.{q(key)}"
+        # one pass: a row already known at that ETag is an echo (contactsync's own write, or unchanged) and
+        # is not imported again
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _pulled AS SELECT p.* REPLACE ({key_sql} AS {q(key)}),
+                          coalesce(l.etag = p."@etag", false) AS _echo
+                        FROM _pulled_arrow p LEFT JOIN live_record l ON l.side = ? AND l.key = {key_sql}
+                        WHERE p.{q(key)} IS NOT NULL""", [side.value])
+        con.unregister("_pulled_arrow")
+        fetched, fresh_n = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT _echo) FROM _pulled").fetchone()
+        if fresh_n:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW _pulled_fresh AS SELECT {', '.join(q(c) for c in keep)} "
+                        "FROM _pulled WHERE NOT _echo")
+            data = con.table("_pulled_fresh")
             res = import_records(con, table, data, code_cols=ws._code_cols(table), on_error="skip")
             run_id = int(res.run_id or 0)
         else:
@@ -201,26 +215,22 @@ def _store_pull(ws, conn: Connection, pulled: Pulled, *, mode: str, key_scan: bo
         con.execute("UPDATE run SET note = ? WHERE run_id = ?",
                     [run_note or f"pull {side.value} ({mode}) from {conn.url}", run_id])
         held = 0
-        if len(data) and run_note is None:
+        if fresh_n and run_note is None:
             # a pending change of a record that has just come in changed remotely: sending it now would
             # overwrite that change (its ETag is the new one), so it is held as changed remotely
-            con.register("_fresh", data[[key]].rename(columns={key: "k"}))
             held = con.execute(
-                """UPDATE outbox SET status = 'changed_remotely', done_at = now()::TIMESTAMP, message = 'changed in '
+                f"""UPDATE outbox SET status = 'changed_remotely', done_at = now()::TIMESTAMP, message = 'changed in '
                      || ? || ' since the pull (a later pull brought that change in first; sync again to merge it)'
-                   WHERE side = ? AND status = 'pending' AND key IN (SELECT k FROM _fresh)""",
+                   WHERE side = ? AND status = 'pending' AND key IN (SELECT {q(key)} FROM _pulled WHERE NOT _echo)""",
                 ["CRM" if side is Side.CRM else "Business Central", side.value]).fetchone()[0]
-            con.unregister("_fresh")
-        if len(frame):
-            con.register("_pulled", frame[[key, "@etag", "@id"]].rename(columns={key: "k", "@etag": "e", "@id": "i"}))
-            con.execute("INSERT OR REPLACE INTO live_record SELECT ?, k, i, e, now()::TIMESTAMP, false FROM _pulled",
-                        [side.value])
-            con.unregister("_pulled")
+        if fetched:
+            con.execute(f"""INSERT OR REPLACE INTO live_record SELECT ?, p.{q(key)}, p."@id", p."@etag",
+                            now()::TIMESTAMP, false FROM _pulled p""", [side.value])
         gone_ids = list(pulled.deleted)
         if key_scan and run_note is None:
-            seen = set(frame["@id"]) if len(frame) else set()
-            gone_ids += [r for (r,) in con.execute("SELECT remote_id FROM live_record WHERE side = ? AND NOT deleted",
-                                                   [side.value]).fetchall() if r not in seen]
+            gone_ids += [r for (r,) in con.execute(
+                """SELECT remote_id FROM live_record l WHERE side = ? AND NOT deleted AND NOT EXISTS
+                   (SELECT 1 FROM _pulled p WHERE p."@id" = l.remote_id)""", [side.value]).fetchall()]
         deleted: list[str] = []
         if gone_ids:
             con.execute("CREATE OR REPLACE TEMP TABLE _gone AS SELECT unnest(?::VARCHAR[]) AS i", [gone_ids])
@@ -238,19 +248,20 @@ def _store_pull(ws, conn: Connection, pulled: Pulled, *, mode: str, key_scan: bo
         if run_note is None:
             mod = "modifiedon" if side is Side.CRM else "SystemModifiedAt"
             new_mark = None
-            if len(frame) and mod in frame:
-                stamps = pd.to_datetime(frame[mod], utc=True, errors="coerce").dropna()
-                if len(stamps):
-                    new_mark = stamps.max().tz_convert(None).to_pydatetime()
+            if fetched and mod in cols:
+                new_mark = con.execute(f"SELECT max(timezone('UTC', TRY_CAST({q(mod)} AS TIMESTAMPTZ))) FROM _pulled"
+                                       ).fetchone()[0]
             con.execute("UPDATE live_connection SET delta_link = coalesce(?, delta_link), watermark = greatest("
                         "watermark, ?), last_pull_at = now()::TIMESTAMP, last_pull_run = ? WHERE side = ?",
                         [pulled.delta_link, new_mark, run_id, side.value])
-        if len(data) == 0:
+        con.execute("DROP VIEW IF EXISTS _pulled_fresh")
+        con.execute("DROP TABLE _pulled")
+        if not fresh_n:
             history.finish_run(con, run_id)
     if held:
         note = "; ".join(x for x in (note, f"{held} pending change(s) of records changed remotely are held (not sent "
                                      "over the remote change)") if x)
-    return PullResult(side.value, res, fetched=len(frame), echoes=int(echo.sum()) if len(frame) else 0,
+    return PullResult(side.value, res, fetched=int(fetched), echoes=int(fetched - fresh_n),
                       deleted=tuple(deleted), pages=pulled.pages, requests=requests, mode=mode, note=note, held=held)
 
 

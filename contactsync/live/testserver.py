@@ -25,6 +25,7 @@ Business Central's API v2.0 contact has no first/middle/surname; the server also
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import threading
@@ -88,6 +89,30 @@ class _Table:
         self.version: dict[str, int] = {}
         self.journal: list[tuple[int, str, bool]] = []   # (version, id, deleted)
         self.writes: dict[str, int] = {}
+        # the serialized JSON of a row per column selection, kept while its version stands: a test server
+        # answers pages fast (its cost is not the connector's, which the pull bench measures)
+        self._json: dict[tuple[str, tuple[str, ...]], tuple[int, bytes]] = {}
+        self._sorted: tuple[int, list[str]] | None = None
+
+    def row_json(self, rid: str, cols: tuple[str, ...]) -> bytes:
+        ver = self.version[rid]
+        hit = self._json.get((rid, cols))
+        if hit is not None and hit[0] == ver:
+            return hit[1]
+        row = self.rows[rid]
+        out: dict = {"@odata.etag": f'W/"{ver}"'}
+        for c in cols:
+            out[c] = row.get(c)
+        out[self.key] = rid
+        text = json.dumps(out).encode()
+        self._json[(rid, cols)] = (ver, text)
+        return text
+
+    def sorted_ids(self, clock: int) -> list[str]:
+        """Every row id in key order (the paging order), computed once per state of the server."""
+        if self._sorted is None or self._sorted[0] != clock:
+            self._sorted = (clock, sorted(self.rows))
+        return self._sorted[1]
 
     def put(self, clock: list[int], row: dict, *, count: bool = True) -> int:
         clock[0] += 1
@@ -135,6 +160,7 @@ class LiveTestServer:
         self.latency = 0.0                               # seconds added to every request (kill tests, demos)
         self.requests: list[tuple[str, str, str]] = []   # (service, method, path) of every request
         self.operations = 0                              # requests + operations inside batches
+        self.last_batch: tuple[str, bytes] = ("", b"")   # the content type and body of the last $batch
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -509,22 +535,20 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 deleted = []
                 try:
-                    ids = sorted(r for r, row in table.rows.items() if not flt or self._matches(row, flt))
+                    ids = (table.sorted_ids(srv.clock[0]) if not flt else
+                           sorted(r for r, row in table.rows.items() if self._matches(row, flt)))
                 except ValueError as e:
                     return 400, error_body("0x80060888", f"Invalid $filter clause: {e}"), {}
-            start = 0
-            if skip:
-                last = unquote(skip)
-                start = next((i for i, r in enumerate(ids) if r > last), len(ids))
+            start = bisect.bisect_right(ids, unquote(skip)) if skip else 0
             chunk = ids[start:start + page]
-            value = [self._shape(svc, table, rid, cols) for rid in chunk]
+            key_cols = tuple(cols)
+            value = [table.row_json(rid, key_cols) for rid in chunk]
             out: dict = {"@odata.context": f"{prefix}/$metadata#{set_name}"}
             more = start + page < len(ids)
             if not more:
                 for rid in deleted:
-                    value.append({"@odata.context": f"{prefix}/$metadata#{set_name}/$deletedEntity", "id": rid,
-                                  "reason": "deleted"})
-            out["value"] = value
+                    value.append(json.dumps({"@odata.context": f"{prefix}/$metadata#{set_name}/$deletedEntity",
+                                             "id": rid, "reason": "deleted"}).encode())
             base = f"{prefix}/{set_name}?" + "&".join(f"{k}={quote(v[0], safe=',')}" for k, v in q.items()
                                                       if k not in ("$skiptoken",))
             if more:
@@ -535,7 +559,11 @@ class _Handler(BaseHTTPRequestHandler):
                                 if k not in ("$skiptoken", "$deltatoken"))
                 out["@odata.deltaLink"] = (f"{prefix}/{set_name}?{keep}{'&' if keep else ''}"
                                            f"$deltatoken={srv.clock[0]}!{quote(stamp, safe='')}")
-        return 200, json.dumps(out).encode(), {"Preference-Applied": f"odata.maxpagesize={page}"}
+        # the page as Dataverse writes it: the context, the rows (each serialized once per version), the links
+        body = (b'{"@odata.context": ' + json.dumps(out.pop("@odata.context")).encode() + b', "value": ['
+                + b", ".join(value) + b"]" + b"".join(f", {json.dumps(k)}: {json.dumps(v)}".encode()
+                                                      for k, v in out.items()) + b"}")
+        return 200, body, {"Preference-Applied": f"odata.maxpagesize={page}"}
 
     def _validate(self, svc, fields, data: dict) -> bytes | None:
         for k, v in data.items():
@@ -565,6 +593,10 @@ class _Handler(BaseHTTPRequestHandler):
         err = self._validate(svc, fields, data)
         if err:
             return 400, err, {}
+        parent = data.get("_parentcustomerid_value") if svc == "crm" and table is srv.crm else None
+        if parent and parent not in srv.accounts.rows:
+            # a bind to an account that does not exist: Dataverse's "Does Not Exist" error of that record
+            return 404, error_body("0x80040217", f"account With Id = {parent} Does Not Exist"), {}
         if_match = headers.get("If-Match")
         if_none = headers.get("If-None-Match")
         with srv.lock:
@@ -615,6 +647,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _batch(self, svc, api, fields, headers, body):
         srv = self.srv
         drop = srv._take_fault(svc, "POST", "$batch", (Fault.DROP,))
+        srv.last_batch = (headers.get("Content-Type", ""), body)
         if svc == "crm":
             try:
                 parts = parse_multipart(body, boundary_of(headers.get("Content-Type", "")))
