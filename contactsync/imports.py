@@ -153,9 +153,9 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
             return f"CASE WHEN {zoned} THEN CAST({_instant_sql(raw)} AS {table_cols[t]}) ELSE {plain} END"
         return _value_expr(table, t, table_cols[t], text, code_cols)
 
-    typed = ["row_number() OVER () AS _row"]
-    for t in sources_of:
-        typed.append(f"{value(t, raw(t))} AS {q(t)}")
+    # rows keep the source's order (DuckDB preserves insertion order): a row's number is its rank by rowid,
+    # computed only for the rows a check names
+    typed = [f"{value(t, raw(t))} AS {q(t)}" for t in sources_of]
     if derive_ts:
         if "Last Time Modified" in present:
             typed.append(f"{_instant_sql(raw)} AS \"SystemModifiedAt\"")
@@ -173,9 +173,9 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
 
     # every bad row, in one query
     checks = [
-        f"SELECT _row, ? AS col, {q('raw:' + key)} AS value, 'empty key' AS reason FROM _typed "
+        f"SELECT rowid AS _rid, ? AS col, {q('raw:' + key)} AS value, 'empty key' AS reason FROM _typed "
         f"WHERE {q(key)} IS NULL",
-        f"SELECT t._row, ? , t.{q(key)}, 'duplicate key' FROM _typed t WHERE t.{q(key)} IN "
+        f"SELECT t.rowid, ? , t.{q(key)}, 'duplicate key' FROM _typed t WHERE t.{q(key)} IN "
         f"(SELECT {q(key)} FROM _typed WHERE {q(key)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)",
     ]
     params: list = [key, key]
@@ -185,17 +185,19 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
         reason = what.get(dtype, "invalid value")
         blank_ok = "" if t == "Type" else f" AND trim({q('raw:' + t)}) <> ''"
         checks.append(
-            f"SELECT _row, ?, {q('raw:' + t)}, ? FROM _typed "
+            f"SELECT rowid, ?, {q('raw:' + t)}, ? FROM _typed "
             f"WHERE {q(t)} IS NULL AND ({q('raw:' + t)} IS NOT NULL{blank_ok} OR ? = 'Type')"
         )
         params += [t, reason, t]
     for t, cs in multi.items():
-        checks.append(f"SELECT _row, ?, {q('raw:both:' + t)}, ? FROM _typed WHERE {q('raw:conflict:' + t)}")
+        checks.append(f"SELECT rowid, ?, {q('raw:both:' + t)}, ? FROM _typed WHERE {q('raw:conflict:' + t)}")
         params += [f"{' and '.join(repr(c) for c in cs)} (both for {t!r})", CONFLICT]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS {' UNION ALL '.join(checks)}", params)
-    n_bad_rows = con.execute("SELECT count(DISTINCT _row) FROM _bad").fetchone()[0]
+    n_bad_rows = con.execute("SELECT count(DISTINCT _rid) FROM _bad").fetchone()[0]
     rejections = pd.DataFrame(columns=["row", "column", "value", "reason"])
     if n_bad_rows:
+        con.execute("CREATE OR REPLACE TEMP TABLE _bad AS SELECT n._row, b.* FROM _bad b JOIN (SELECT rowid AS _rid, "
+                    "row_number() OVER (ORDER BY rowid) AS _row FROM _typed) n USING (_rid)")
         summary = con.execute(
             "SELECT reason, col, count(*) AS n, list(_row ORDER BY _row)[:5] AS rows, "
             "list(DISTINCT left(coalesce(value, ''), CASE reason WHEN ? THEN 100 ELSE 40 END))[:3] AS vals "
@@ -220,10 +222,10 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
         con.execute(f"CREATE OR REPLACE TEMP TABLE _present AS SELECT DISTINCT {q(key)} AS k FROM _typed "
                     f"WHERE {q(key)} IS NOT NULL")
     if n_bad_rows:
-        con.execute("DELETE FROM _typed WHERE _row IN (SELECT _row FROM _bad)")
+        con.execute("DELETE FROM _typed WHERE rowid IN (SELECT _rid FROM _bad)")
 
     cols = [c for c in con.execute("SELECT * FROM _typed LIMIT 0").df().columns
-            if c != "_row" and not c.startswith("raw:")]
+            if not c.startswith("raw:")]
     data_cols = [c for c in cols if c != key]
     # classify
     con.execute(
@@ -235,6 +237,7 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
     inserted, updated, unchanged = con.execute(
         "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new AND is_changed),"
         " count(*) FILTER (WHERE NOT is_new AND NOT is_changed) FROM _class").fetchone()
+    n_rows = inserted + updated + unchanged
 
     run_id = history.start_run(con, "import", note=f"{table} from {name}")
     side = history.TABLE_SIDE[table]
@@ -264,9 +267,11 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
                 fill.append("0")
             else:
                 fill.append("NULL")
+        # every row new (a first import): no join to pick them
+        new = "" if inserted == n_rows else f" JOIN _class k ON k.k = s.{q(key)} WHERE k.is_new"
         con.execute(
             f"INSERT INTO {q(table)} ({', '.join(q(c) for c in table_cols)}) SELECT {', '.join(fill)} "
-            f"FROM _typed s JOIN _class k ON k.k = s.{q(key)} WHERE k.is_new")
+            f"FROM _typed s{new}")
         con.execute(
             "INSERT INTO change_log SELECT ?, ?, k, NULL, NULL, NULL, 'insert' FROM _class WHERE is_new",
             [run_id, side])

@@ -151,3 +151,47 @@ def test_import_is_undoable(ws):
     assert (r.inserted, r.updated) == (1, 1)
     ws.undo(r.run_id)
     assert_same_state(before, all_state(ws))
+
+
+# -- rejected rows are named by their data row (the source's order), whatever the source -------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ROW_KINDS = ("good", "empty key", "duplicate key", "unparseable timestamp", "invalid value")
+
+
+@pytest.fixture(scope="module")
+def rows_ws():
+    w = cs.Workspace.open(":memory:")
+    yield w
+    w.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kinds=st.lists(st.sampled_from(_ROW_KINDS), min_size=1, max_size=12), as_csv=st.booleans())
+def test_rejected_rows_are_named_by_their_data_row(rows_ws, tmp_path_factory, kinds, as_csv):
+    """Rows of each fault at random places: the rejections name exactly those data rows (1 = the first), with
+    their reason; the good rows are imported and nothing else; undo takes them out again."""
+    rows, want = [], {}
+    for i, kind in enumerate(kinds, 1):
+        no = {"empty key": " ", "duplicate key": "CTDUP"}.get(kind, f"CTR{i:04d}")
+        rows.append({"No.": no, "Type": "Bogus" if kind == "invalid value" else "Person",
+                     "SystemModifiedAt": "31.02.2025 99:00" if kind == "unparseable timestamp" else "2025-03-01 10:00:00"})
+        if kind != "good":
+            want[i] = kind
+    if kinds.count("duplicate key") == 1:  # one row alone with that key is a good row
+        want = {i: k for i, k in want.items() if k != "duplicate key"}
+    frame = pd.DataFrame(rows)
+    src = frame
+    if as_csv:
+        src = tmp_path_factory.mktemp("rows") / "nav.csv"
+        frame.to_csv(src, index=False, sep=";")
+    before = all_state(rows_ws)
+    r = rows_ws.import_nav(src, on_error="skip")
+    got = r.rejections.groupby("row")["reason"].first().to_dict()
+    assert got == want
+    assert r.rejected == len(want) and r.inserted == len(kinds) - len(want)
+    imported = set(rows_ws.sql('SELECT "No." FROM nav_contact')["No."])
+    assert imported == {row["No."] for i, row in enumerate(rows, 1) if i not in want}
+    rows_ws.undo(r.run_id)
+    assert_same_state(before, all_state(rows_ws))
