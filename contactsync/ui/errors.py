@@ -172,8 +172,9 @@ class ErrorsView(w.VBox):
         df = self.ws.sync_errors()
         df["state_words"] = df["state"].map({"failed": "Failed", "skipped": "Skipped"}).fillna(df["state"])
         df["reason_words"] = df["reason"].map(REASON_WORDS).fillna(df["reason"])
-        df["at"] = df["at"].map(lambda v: text(v)[:19])
-        df["run_id"] = df["run_id"].map(lambda v: text(v).removesuffix(".0"))
+        # vectorised over every row (22k errors at 200k persons): only the shown page is turned into text cells
+        df["at"] = pd.to_datetime(df["at"]).dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
+        df["run_id"] = df["run_id"].astype("Int64").astype("string").fillna("")
         self.all = df
         self.apply_filter()
         if self.deleted_box.layout.display != "none":
@@ -188,8 +189,10 @@ class ErrorsView(w.VBox):
             keep &= d["state"] == self.state.value
         words = self.search.value.strip().lower()
         if words:
-            hay = (d["nav_no"].astype(str) + " " + d["nav_name"].map(text) + " " + d["crm_name"].map(text) + " "
-                   + d["crm_id"].map(text) + " " + d["message"].map(text) + " " + d["reason_words"]).str.lower()
+            hay = d["nav_no"].astype(str)
+            for col in ("nav_name", "crm_name", "crm_id", "message", "reason_words"):
+                hay = hay + " " + d[col].fillna("").astype(str)
+            hay = hay.str.lower()
             keep &= hay.str.contains(words, regex=False)
         return d[keep]
 
