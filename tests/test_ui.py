@@ -425,3 +425,32 @@ def test_app_tabs_and_refresh_on_switch(ws):
     app.crm_contacts.create_nav_button.click()
     app.show(app.history)
     assert len(app.history.table.rows) == n_runs + 1
+
+
+def test_nav_list_bulk_actions_on_the_selection_and_the_whole_filtered_set(synced):
+    """The NAV list's grid: several rows selected, or every filtered contact (every page): Send / Get / Delete
+    couplings act on the coupled persons among them, one run each, after a question naming them."""
+    ws = synced
+    v = NavContactsView(ws, page_size=2)
+    v.table.select("C00001")  # a company on page 1: not a coupled person
+    runs = len(ws.runs())
+    v.push_button.click()
+    assert v.messages.kind == "warn" and len(ws.runs()) == runs
+    v.select_all.value = True
+    assert "6 selected" in v.push_button.description  # every page, not only the 2 shown
+    change_crm(ws, CRM_2, jobtitle="From CRM")  # (an import: a run of its own)
+    runs = len(ws.runs())
+    v.pull_button.click()
+    question = v.confirm.question.value
+    assert "Synchronize 2 contact(s) — CT000001, CT000002" in question and "4 selected contact(s)" in question
+    assert len(ws.runs()) == runs
+    v.confirm.yes.click()
+    assert v.messages.kind == "ok", v.messages.text
+    assert len(ws.runs()) == runs + 1 and ws.nav_contact("CT000002")["Job Title"] == "From CRM"
+    v.search.value = "CT000002"
+    v.select_all.value = True
+    v.uncouple_button.click()
+    assert "Delete the couplings of 1 contact(s) — CT000002" in v.confirm.question.value
+    v.confirm.yes.click()
+    assert not ws.nav_contact("CT000002")["coupled"] and ws.nav_contact("CT000001")["coupled"]
+    assert len(ws.runs()) == runs + 2

@@ -9,6 +9,7 @@ import functools
 import html
 import math
 from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 import ipywidgets as w
 import pandas as pd
@@ -440,6 +441,12 @@ class Debounce:
         self.fn()
 
 
+class Rows(Protocol):
+    """What a list needs of its table (:class:`RowTable` or :class:`contactsync.ui.grid.GridTable`)."""
+
+    def set_rows(self, rows: pd.DataFrame | Iterable[dict], keep_selection: bool = True) -> None: ...
+
+
 COUPLED_OPTIONS = [("All", "all"), ("Coupled", "coupled"), ("Uncoupled", "uncoupled")]
 COUPLED_VALUES = {"all": None, "coupled": True, "uncoupled": False}
 
@@ -452,7 +459,7 @@ class ContactList:
     A change of filter or page calls ``on_change`` (the view's guarded refresh, which calls :meth:`load`).
     The view lays out ``filters``, ``table`` and ``pager`` itself."""
 
-    def __init__(self, fetch: Callable[..., pd.DataFrame], table: RowTable, *, placeholder: str, css: str,
+    def __init__(self, fetch: Callable[..., pd.DataFrame], table: Rows, *, placeholder: str, css: str,
                  page_size: int, on_change: Callable[[], None]):
         self._fetch = fetch
         self._on_change = on_change

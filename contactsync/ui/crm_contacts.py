@@ -37,8 +37,8 @@ class CrmContactsView(w.VBox):
         table.add_class("cs-crm-table")
         self.list = ContactList(ws.crm_contacts, table, placeholder="Search name, e-mail, phone, account…", css="",
                                 page_size=page_size, on_change=self.refresh)
-        self.search, self.coupled, self.table, self.pager = (self.list.search, self.list.coupled, self.list.table,
-                                                             self.list.pager)
+        self.table = table
+        self.search, self.coupled, self.pager = self.list.search, self.list.coupled, self.list.pager
         self.create_nav_button = button("Create Contact in Dynamics NAV", "cs-create-nav", style="primary")
         self.create_nav_button.disabled = True
         self.create_nav_button.on_click(lambda _b: self.create_nav())

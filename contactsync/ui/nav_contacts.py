@@ -5,22 +5,21 @@ from __future__ import annotations
 import ipywidgets as w
 
 from .common import (
-    Column,
+    COUPLED_VALUES,
     Confirm,
     ContactList,
     Messages,
     Progress,
-    RowTable,
     button,
     close_tree,
     esc,
     guarded,
     html_table,
     text,
-    yes_no,
 )
-from .data import DIRECTION_WORDS, KIND_WORDS, account_of, crm_name, nav_name, record_history
+from .data import DIRECTION_WORDS, KIND_WORDS, account_of, crm_name, nav_name, record_history, result_text
 from .dialogs import CompanyCouplingDialog, CouplingDialog, SyncNowDialog
+from .grid import GridTable
 
 __all__ = ["CARD_FIELDS", "ContactCard", "NavContactsView"]
 
@@ -204,32 +203,45 @@ class ContactCard(w.VBox):
 
 
 class NavContactsView(w.VBox):
-    """The Contacts list (NAV); choosing a row opens its card below."""
+    """The Contacts list (NAV) in a data grid (sort and filter the page by its headers, shift/ctrl-click several
+    rows); choosing a row opens its card below. Send / Get / Delete couplings act on the selected contacts, or on
+    every contact the search and Coupled filter match (every page), each as one run."""
 
     title = "Contacts (Dynamics NAV)"
 
     def __init__(self, ws, on_changed=None, page_size: int = 12):
         self.ws = ws
-        table = RowTable([
-            Column("No.", "No.", "90px"),
-            Column("Type", "Type", "70px"),
-            Column("Name", "Name", "1.4fr"),
-            Column("Company Name", "Company", "1.4fr"),
-            Column("City", "City", "1fr"),
-            Column("E-Mail", "E-Mail", "1.6fr"),
-            Column("coupled", "Coupled", "70px", yes_no),
-        ], key="No.", on_select=self._selected, empty="No NAV contacts match.")
+        table = GridTable([
+            ("Type", "Type"), ("Name", "Name"), ("Company Name", "Company"), ("City", "City"),
+            ("E-Mail", "E-Mail"), ("coupled_label", "Coupled"),
+        ], key="No.", key_title="No.", multi=True, on_select=self._selected, empty="No NAV contacts match.",
+            height=f"{24 + 22 * page_size}px",
+            widths={"Type": 80, "Name": 220, "Company": 220, "City": 140, "E-Mail": 240, "Coupled": 80})
         table.add_class("cs-nav-table")
         self.list = ContactList(self._page, table, placeholder="Search No., name, company, e-mail, phone…",
                                 css="nav-", page_size=page_size, on_change=self.refresh)
-        self.search, self.coupled, self.table, self.pager = (self.list.search, self.list.coupled, self.list.table,
-                                                             self.list.pager)
+        self.table = table
+        self.search, self.coupled, self.pager = self.list.search, self.list.coupled, self.list.pager
+        self.select_all = w.Checkbox(value=False, description="Select all filtered contacts (every page)", indent=False)
+        self.select_all.add_class("cs-nav-select-all")
+        self.select_all.observe(self._select_all, names="value")
+        self.push_button = button("Send selected to Dynamics CRM", "cs-nav-push", style="primary")
+        self.pull_button = button("Get selected from Dynamics CRM", "cs-nav-pull", style="primary")
+        self.uncouple_button = button("Delete couplings", "cs-nav-uncouple")
+        self.push_button.on_click(lambda _b: self.bulk("push"))
+        self.pull_button.on_click(lambda _b: self.bulk("pull"))
+        self.uncouple_button.on_click(lambda _b: self.bulk("uncouple"))
+        self.confirm = Confirm()
+        self.progress = Progress()
         self.messages = Messages()
         self.card = ContactCard(ws, on_changed=self._card_changed)
         self._external_changed = on_changed
         super().__init__([
             w.HTML(f'<div class="cs-title">{self.title}</div>'),
-            self.list.filters, self.table, self.pager, self.messages, self.card,
+            self.list.filters, w.HBox([self.select_all, self.pager], layout=w.Layout(align_items="center")),
+            self.table,
+            w.HBox([self.push_button, self.pull_button, self.uncouple_button]), self.confirm, self.progress,
+            self.messages, self.card,
         ])
         self.add_class("cs-nav-contacts")
         self.refresh()
@@ -241,20 +253,90 @@ class NavContactsView(w.VBox):
         if companies is not None and companies.any():
             coupled = set(self.ws.accounts()["nav_no"].dropna().astype(str))
             df.loc[companies, "coupled"] = df.loc[companies, "No."].astype(str).isin(coupled)
+        if "coupled" in df:
+            df["coupled_label"] = df["coupled"].map(lambda c: "Yes" if bool(c) and text(c) != "False" else "No")
         return df
 
     @guarded()
     def refresh(self) -> None:
         self.list.load()
+        if self.select_all.value:
+            self.table.select_all(True)
+        self._buttons()
 
     def _selected(self, keys) -> None:
-        if keys:
-            self.card.load(keys[0])
+        self._buttons()
+        self.confirm.close_box()
+        if keys and not self.select_all.value:
+            self.card.load(keys[-1])
+
+    def _select_all(self, change) -> None:
+        self.table.select_all(change["new"])
+        self._buttons()
+
+    def _buttons(self) -> None:
+        n = self.pager.total if self.select_all.value else len(self.table.selected)
+        for b in (self.push_button, self.pull_button, self.uncouple_button):
+            b.disabled = not n
+        what = f"{n:,} selected" if n else "selected"
+        self.push_button.description = f"Send {what} to Dynamics CRM"
+        self.pull_button.description = f"Get {what} from Dynamics CRM"
+        self.uncouple_button.description = f"Delete couplings of {what}"
+
+    def selection(self) -> list[str]:
+        """The contacts an action applies to: every contact the filters match (every page) when "Select all" is
+        on (one query for their keys), else the selected rows."""
+        if not self.select_all.value:
+            return list(self.table.selected)
+        df = self.ws.nav_contacts(search=self.search.value.strip() or None,
+                                  coupled=COUPLED_VALUES[self.coupled.value], limit=None)
+        return df["No."].astype(str).tolist()
+
+    @guarded()
+    def bulk(self, action: str) -> None:
+        """Send / Get (Synchronize Now on each) or Delete couplings for the selection: the coupled persons among
+        it, one run, after a question that names the count and the first contacts."""
+        self.messages.clear()
+        nos = self.selection()
+        rows = self.ws.nav_contacts(coupled=True, limit=None) if self.select_all.value else None
+        coupled = (set(rows.loc[rows["Type"] == "Person", "No."].astype(str)) if rows is not None else
+                   {k for k in nos if (r := self.table.row(k)) and r.get("Type") == "Person" and r.get("coupled")})
+        todo = [k for k in nos if k in coupled]
+        if not todo:
+            self.messages.warn("None of the selected contacts is a person coupled to a Dynamics CRM contact.")
+            return
+        left = len(nos) - len(todo)
+        skipped = f" ({left:,} selected contact(s) are not coupled persons and are left as they are)" if left else ""
+        first = ", ".join(todo[:8]) + (f" and {len(todo) - 8:,} more" if len(todo) > 8 else "")
+        if action == "uncouple":
+            q = (f"Delete the couplings of {len(todo):,} contact(s) — {first}{skipped}? No data is deleted; one run "
+                 "(undo it in History). Continue?")
+        else:
+            where, src = (("Dynamics CRM", "Dynamics NAV") if action == "push" else ("Dynamics NAV", "Dynamics CRM"))
+            q = (f"Synchronize {len(todo):,} contact(s) — {first}{skipped}: the mapped fields in {where} are "
+                 f"overwritten with those from {src}. One run (undo it in History). Continue?")
+        self.confirm.ask(q, lambda: self._bulk(action, todo))
+
+    @guarded(progress="Working on the selection…")
+    def _bulk(self, action: str, nos: list[str]) -> None:
+        if action == "uncouple":
+            result = self.ws.delete_couplings(nos)
+            kind, msg = "ok", f"{result} (run {result.run_id})"
+        else:
+            sync = self.ws.sync(action, nos=nos, force=True)
+            kind, msg = result_text(sync)
+            msg += f" (run {sync.run_id}; undo it in History)"
+        self.select_all.value = False
+        self.refresh()
+        self.messages.show(msg, kind)
+        if self._external_changed:
+            self._external_changed()
 
     def open_contact(self, no: str) -> None:
         """Show the card of ``no`` (and find it in the list)."""
+        self.select_all.value = False
         self.search.value = no  # refreshes the list to that contact
-        if no in self.table.checkboxes and not self.table.checkboxes[no].value:
+        if self.table.row(no) is not None and no not in self.table.selected:
             self.table.select(no)
         else:
             self.card.load(no)
