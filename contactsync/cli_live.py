@@ -33,15 +33,22 @@ AUTH_KINDS = ["environment", "default", "device_code", "interactive", "managed_i
               help="NAV side: a workspace field and the endpoint's name for it (repeat; default: BC API v2.0 names).")
 @click.option("--page-size", type=click.IntRange(1, 20000))
 @click.option("--batch-size", type=click.IntRange(1, 1000))
+@click.option("--rate-limit", type=click.IntRange(0), default=6000, show_default=True,
+              help="Pace requests: at most this many per --rate-window seconds (the services' limit is 6,000 per "
+                   "5 minutes per user; lower it when other clients use the same user); 0: no pacing.")
+@click.option("--rate-window", type=click.IntRange(1), default=300, show_default=True, help="Seconds.")
+@click.option("--rate-counts-operations", is_flag=True,
+              help="Count each operation inside a $batch as one request (stricter pacing).")
 @click.option("--no-test", is_flag=True, help="Keep the connection without testing it.")
 @json_option
 def connect(workspace, side, url, auth, tenant_id, client_id, secret_env, entity_set, fields, page_size, batch_size,
-            no_test, as_json):
+            rate_limit, rate_window, rate_counts_operations, no_test, as_json):
     """Connect SIDE (crm | nav) to its service at URL, tested first (sign-in, URL, permission, fields)."""
     from .live.connections import CUSTOM_NAV_FIELDS
 
     opts = {"auth": auth, "tenant_id": tenant_id, "client_id": client_id, "secret_env": secret_env,
-            "entity_set": entity_set, "page_size": page_size, "batch_size": batch_size}
+            "entity_set": entity_set, "page_size": page_size, "batch_size": batch_size,
+            "rate_window_seconds": rate_window, "rate_counts_operations": rate_counts_operations}
     if fields:
         pairs = {}
         for f in fields:
@@ -51,7 +58,8 @@ def connect(workspace, side, url, auth, tenant_id, client_id, secret_env, entity
             pairs[k.strip()] = v.strip()
         opts["fields"] = {**(CUSTOM_NAV_FIELDS if pairs.pop("*custom*", None) else {}), **pairs}
     with _open(workspace) as ws:
-        msg = ws.connect(side, url, test=not no_test, **{k: v for k, v in opts.items() if v is not None})
+        msg = ws.connect(side, url, test=not no_test, rate_limit=rate_limit or None,
+                         **{k: v for k, v in opts.items() if v is not None})
     _emit(as_json, {"side": side, "url": url, "message": msg}, msg)
 
 

@@ -206,3 +206,46 @@ def test_property_arrow_page_reader_equals_json(rows, gone, link):
         assert fast.deleted == slow.deleted
     finally:
         remote.close()
+
+
+# -- client-side pacing: the services' requests per window are honoured ----------------------------------
+def _most_in_window(times: list[float], window: float) -> int:
+    return max((sum(1 for u in times if t <= u < t + window) for t in times), default=0)
+
+
+def test_pacing_keeps_requests_within_the_connections_window(srv):
+    srv.load_crm(many_crm(9).to_dict("records"))                  # 12 rows: 12 pages of one row
+    ws = cs.Workspace.open(":memory:")
+    ws.connect("crm", srv.crm_url, credential=cred(), auth="static_token_env", secret_env="T", page_size=1,
+               rate_limit=4, rate_window_seconds=1)
+    first = len(srv.request_times)
+    r = ws.pull("crm", credential=cred())
+    times = srv.request_times[first:]
+    assert r.fetched == 12 and len(times) == r.requests == 12
+    # at most 4 requests arrived in any window (a little shorter than a second: arrival jitter), so the pull
+    # took 3 windows
+    assert _most_in_window(times, 0.95) <= 4 and times[-1] - times[0] >= 1.9
+    # batches count as the operations they hold when the connection says so
+    with ws.transaction() as con:
+        from contactsync import history
+
+        run = history.start_run(con, "sync")
+        con.execute("INSERT INTO change_log SELECT ?, 'crm', contactid, 'jobtitle', jobtitle, 'Buyer', 'update' "
+                    "FROM crm_contact WHERE firstname LIKE 'First%'", [run])
+        con.execute("UPDATE crm_contact SET jobtitle = 'Buyer' WHERE firstname LIKE 'First%'")
+        history.finish_run(con, run)
+    ws.connect("crm", srv.crm_url, credential=cred(), auth="static_token_env", secret_env="T", test=False,
+               batch_size=3, rate_limit=3, rate_window_seconds=1, rate_counts_operations=True)
+    first = len(srv.request_times)
+    d = ws.deliver(credential=cred())
+    times = srv.request_times[first:]
+    assert d.delivered == 9 and len(times) == 3 and times[-1] - times[0] >= 1.9   # 3 operations per window
+
+
+def test_pacing_is_a_setting_with_a_clear_error():
+    from contactsync.live.connections import Connection
+
+    assert Connection(side="crm", url="https://org.crm4.dynamics.com").rate_limit == 6000
+    assert Connection(side="crm", url="https://org.crm4.dynamics.com", rate_limit=None).rate_limit is None
+    with pytest.raises(LiveConnectionError, match="rate_limit .* at least 1"):
+        Connection(side="nav", url="https://api.businesscentral.dynamics.com/v2.0/x", rate_limit=0)

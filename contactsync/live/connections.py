@@ -71,6 +71,12 @@ class Connection:
     batch_size: int | None = None
     margin_seconds: float = 1.0            # the watermark's safety margin (BC: 999 ms)
     change_tracking: bool = True           # Dataverse: use delta links (else the modified-on watermark)
+    # client-side pacing: at most ``rate_limit`` requests in any ``rate_window_seconds`` (a sliding window, as
+    # both services count: Dataverse 6,000 / 5 min per user, Business Central 6,000 / 5 min per user); None: no
+    # pacing. ``rate_counts_operations``: each operation inside a $batch counts as one request (stricter)
+    rate_limit: int | None = 6000
+    rate_window_seconds: int = 300
+    rate_counts_operations: bool = False
 
     def __post_init__(self):
         self.side = Side(self.side)
@@ -87,6 +93,10 @@ class Connection:
         if self.auth is Auth.STATIC_TOKEN_ENV and not self.secret_env:
             raise LiveConnectionError("auth 'static_token_env' needs secret_env: the name of the environment variable "
                                    "holding the token")
+        if self.rate_limit is not None and (int(self.rate_limit) < 1 or int(self.rate_window_seconds) < 1):
+            raise LiveConnectionError(f"rate_limit ({self.rate_limit}) and rate_window_seconds "
+                                      f"({self.rate_window_seconds}) must be at least 1; rate_limit=None turns the "
+                                      "pacing off")
         if self.secret_env is not None and not _looks_like_env_name(self.secret_env):
             raise LiveConnectionError("secret_env must be the NAME of an environment variable (like "
                                    "CONTACTSYNC_CRM_SECRET), not a secret; the value given was not stored")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -104,6 +105,32 @@ def same_value(a, b) -> bool:
     return not _blank(a) and not _blank(b) and str(a).strip().lower() == str(b).strip().lower()
 
 
+class Pacer:
+    """At most ``limit`` requests in any ``window`` seconds, as the services count them (a moving window:
+    Dataverse's service protection and Business Central's OData limit are both 6,000 per 5 minutes per user).
+    ``take`` waits until the request fits. It paces this process's requests only: other clients signed in as
+    the same user share the service's window (lower the limit for them); a 429 is still retried."""
+
+    def __init__(self, limit: int, window: int, *, clock=time.time, sleep=time.sleep):
+        from limits import RateLimitItemPerSecond
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.limit, self.window = int(limit), int(window)
+        self.item = RateLimitItemPerSecond(self.limit, self.window)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.clock, self.sleep = clock, sleep
+        self.waited = 0.0
+
+    def take(self, cost: int = 1) -> None:
+        cost = max(1, min(int(cost), self.limit))       # a batch larger than the window waits for all of it
+        while not self.limiter.hit(self.item, "requests", cost=cost):
+            reset = self.limiter.get_window_stats(self.item, "requests").reset_time
+            pause = min(max(reset - self.clock(), 0.005), float(self.window))
+            self.waited += pause
+            self.sleep(pause)
+
+
 class Remote:
     side: Side
     label = ""
@@ -119,7 +146,7 @@ class Remote:
                  max_wait: float = 60.0, client: httpx.Client | None = None):
         from ..extras import Extra, require
 
-        require(Extra.LIVE, "httpx", "tenacity", what="a live connection")
+        require(Extra.LIVE, "httpx", "tenacity", "limits", what="a live connection")
         self.conn = conn
         self.credential = credential
         self.max_attempts = max_attempts
@@ -127,6 +154,7 @@ class Remote:
         self.client = client or httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=4))
         self.requests = 0
         self.retries = 0
+        self.pacer = Pacer(conn.rate_limit, conn.rate_window_seconds) if conn.rate_limit else None
 
     def close(self) -> None:
         self.client.close()
@@ -147,12 +175,15 @@ class Remote:
             return min(float(ra), self.max_wait)
         return min(0.05 * 2 ** state.attempt_number, self.max_wait)
 
-    def request(self, method: str, url: str, **kw) -> httpx.Response:
+    def request(self, method: str, url: str, *, cost: int = 1, **kw) -> httpx.Response:
         """One request; 429 / 5xx / a lost connection are retried (``Retry-After`` honoured, else exponential
-        backoff), at most ``max_attempts`` times, then a :class:`Transient` is raised."""
+        backoff), at most ``max_attempts`` times, then a :class:`Transient` is raised. Each attempt first waits
+        for room in the connection's rate window (``cost``: what the service counts for it)."""
         extra = kw.pop("headers", {})
 
         def once() -> httpx.Response:
+            if self.pacer is not None:
+                self.pacer.take(cost)
             self.requests += 1
             headers = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0",
                        **self._auth(), **extra}
@@ -173,6 +204,9 @@ class Remote:
                     self.retries += 1
                 return once()
         raise AssertionError("unreachable: tenacity re-raises the last Transient")
+
+    def batch_cost(self, items: list) -> int:
+        return len(items) if self.conn.rate_counts_operations else 1
 
     def check(self, r: httpx.Response, what: str) -> httpx.Response:
         """A failed answer as a :class:`LiveConnectionError` saying what is wrong (auth, URL, permission, field)."""
@@ -364,7 +398,8 @@ class DataverseRemote(Remote):
             parts.append(Part("PATCH", url + "?$select=contactid", headers=h,
                               body=json.dumps(self.payload(it.values)).encode()))
         boundary = f"batch_{uuid.uuid4()}"
-        r = self.request("POST", f"{self.api}/$batch", content=build_multipart(boundary, parts),
+        r = self.request("POST", f"{self.api}/$batch", cost=self.batch_cost(items),
+                         content=build_multipart(boundary, parts),
                          headers={"Content-Type": f"multipart/mixed; boundary={boundary}",
                                   "Prefer": "odata.continue-on-error"})
         self.check(r, "deliver crm")
@@ -450,7 +485,7 @@ class BusinessCentralRemote(DataverseRemote):
                                                               "If-Match": it.etag or "*"},
                              "body": self.payload(it.values)})
         root = self.conn.url.split("/companies(")[0]
-        r = self.check(self.request("POST", f"{root}/$batch", json={"requests": reqs},
+        r = self.check(self.request("POST", f"{root}/$batch", cost=self.batch_cost(items), json={"requests": reqs},
                                     headers={"Content-Type": "application/json"}), "deliver nav")
         by_id = {x["id"]: x for x in r.json().get("responses", [])}
         answers: list[tuple | None] = []

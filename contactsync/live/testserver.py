@@ -159,6 +159,7 @@ class LiveTestServer:
         self.maxlen = dict(_CRM_MAXLEN)                  # Dataverse attribute lengths it enforces (400 beyond)
         self.latency = 0.0                               # seconds added to every request (kill tests, demos)
         self.requests: list[tuple[str, str, str]] = []   # (service, method, path) of every request
+        self.request_times: list[float] = []             # when each arrived (time.monotonic)
         self.operations = 0                              # requests + operations inside batches
         self.last_batch: tuple[str, bytes] = ("", b"")   # the content type and body of the last $batch
         self._port = port
@@ -357,6 +358,7 @@ class _Handler(BaseHTTPRequestHandler):
         svc = m.group("svc") if m else "?"
         with srv.lock:
             srv.requests.append((svc, method, url.path))
+            srv.request_times.append(time.monotonic())
             srv.operations += 1
         if srv.latency:
             time.sleep(srv.latency)
