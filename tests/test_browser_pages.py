@@ -140,6 +140,16 @@ def test_errors_list_retry_find_for_deleted_and_restore(served, page):
     with _workspace(ws_path) as ws:
         assert ws.nav_contact(failed)["coupled"] and ws.nav_contact(skipped)["coupled"]
 
+    # one row -> Set Up Coupling opens the coupling dialog under the list; Cancel closes it
+    grid.click(position={"x": 250, "y": 20 + 22 + 11})
+    page.wait_for_function("!document.querySelector('button.cs-err-coupling').disabled")
+    page.locator("button.cs-err-coupling").click()
+    dialog = page.locator(f"{view} .cs-coupling-dialog")
+    dialog.locator(".cs-title", has_text=failed).wait_for()
+    _shot(page, "2b-errors-set-up-coupling")
+    dialog.locator("button.cs-coupling-cancel").click()
+    dialog.wait_for(state="detached")
+
     # Find for Deleted -> Restore Records
     page.locator("button.cs-err-find-deleted").click()
     box = page.locator(".cs-deleted")
