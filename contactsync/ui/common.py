@@ -102,7 +102,7 @@ def live_widgets() -> int:
 
 #: a constant snippet that scrolls its message into view when the browser draws it (an image that cannot load runs
 #: its onerror once per new value: works in Voilà and JupyterLab, no request leaves the page); data never goes in it
-REVEAL = ('<img alt="" src="data:," style="display:none" onerror="var e=this.parentNode;'
+REVEAL = ('<img class="cs-reveal" alt="" src="data:," style="display:none" onerror="var e=this.parentNode;'
           "if(e&&e.scrollIntoView){e.scrollIntoView({block:'nearest',behavior:'smooth'})}\">")
 
 
