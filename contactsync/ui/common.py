@@ -65,6 +65,8 @@ def esc(value) -> str:
 
 def text(value) -> str:
     """A value as plain text (``None``/NaN/NA as empty; date-times to the second, midnight as a date)."""
+    if isinstance(value, str):  # the common case, first (a page of the grid calls this thousands of times)
+        return value
     if value is None:
         return ""
     if isinstance(value, float) and math.isnan(value):
