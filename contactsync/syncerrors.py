@@ -195,7 +195,7 @@ def resolve_deleted(con, m: TableMapping, run_id: int, ts: datetime, strategy: s
             "THEN 'CRM' ELSE 'NAV and CRM' END || ' contact is gone).' AS message FROM _del ORDER BY nav_no").df())
     # restore: from the side that still exists; a pair gone on both sides has nothing to restore from
     con.execute("INSERT INTO _restore_fail SELECT nav_no, crm_id, 'both records are deleted, so there is nothing to "
-                "restore from; delete the coupling (ws.uncouple)' FROM _del WHERE deleted = 'both'")
+                "restore from; remove the coupling instead (Remove Coupling)' FROM _del WHERE deleted = 'both'")
     out: list[tuple] = []
     fixed_cols = [c for c in history.table_columns(con, "coupling")]
     col_sql = ", ".join(q(c) for c in fixed_cols)

@@ -206,3 +206,23 @@ def test_refresh_keeps_the_widget_count_flat(w):
         if i % 5 == 0:
             v.set_up_coupling()  # replaces the open dialog
     assert live_widgets() == base
+
+
+def test_restore_of_a_pair_deleted_on_both_sides_says_what_to_do(w):
+    w.retry()
+    w.import_crm(w.sql("SELECT * FROM crm_contact WHERE contactid <> ?", [CRM_2]), snapshot=True)
+    w.import_nav(w.sql('SELECT * FROM nav_contact WHERE "No." <> ?', ["CT000002"]), snapshot=True)
+    v = ErrorsView(w)
+    v.find_button.click()
+    assert [(r["nav_no"], r["deleted_words"]) for r in v.deleted_table.rows] == [("CT000002", "both sides")]
+    v.deleted_all.value = True
+    v.restore_button.click()
+    v.confirm.yes.click()
+    assert v.messages.kind == "error" and "1 not restored: CT000002: both records are deleted" in v.messages.text
+    assert "remove the coupling instead (Remove Coupling)" in v.messages.text
+    steward_words(v.messages.text)
+    assert len(w.find_for_deleted()) == 1
+    v.deleted_all.value = True
+    v.remove_button.click()
+    v.confirm.yes.click()
+    assert v.messages.kind == "ok" and w.find_for_deleted().empty
