@@ -169,30 +169,51 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
         typed.append(" OR ".join(f"({filled(c)} AND {value(t, q(c))} IS DISTINCT FROM {chosen})" for c in cs)
                      + f" AS {q('raw:conflict:' + t)}")
         typed.append(f"concat_ws(' | ', {', '.join(q(c) for c in cs)}) AS {q('raw:both:' + t)}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {', '.join(typed)} FROM _src")
+    typed_sql = f"SELECT {', '.join(typed)} FROM _src"
 
-    # every bad row, in one query
-    checks = [
-        f"SELECT rowid AS _rid, ? AS col, {q('raw:' + key)} AS value, 'empty key' AS reason FROM _typed "
-        f"WHERE {q(key)} IS NULL",
-        f"SELECT t.rowid, ? , t.{q(key)}, 'duplicate key' FROM _typed t WHERE t.{q(key)} IN "
-        f"(SELECT {q(key)} FROM _typed WHERE {q(key)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)",
-    ]
-    params: list = [key, key]
+    # the row checks besides the keys': (column named, value quoted, reason, condition of a bad row)
+    row_checks: list[tuple[str, str, str, str]] = []
     for t in checked:
-        dtype = table_cols[t]
         what = {"TIMESTAMP": "unparseable timestamp", "DATE": "unparseable date", "TIME": "unparseable time"}
-        reason = what.get(dtype, "invalid value")
+        reason = what.get(table_cols[t], "invalid value")
         blank_ok = "" if t == "Type" else f" AND trim({q('raw:' + t)}) <> ''"
-        checks.append(
-            f"SELECT rowid, ?, {q('raw:' + t)}, ? FROM _typed "
-            f"WHERE {q(t)} IS NULL AND ({q('raw:' + t)} IS NOT NULL{blank_ok} OR ? = 'Type')"
-        )
-        params += [t, reason, t]
+        cond = f"{q(t)} IS NULL" + ("" if t == "Type" else f" AND ({q('raw:' + t)} IS NOT NULL{blank_ok})")
+        row_checks.append((t, q("raw:" + t), reason, cond))
     for t, cs in multi.items():
-        checks.append(f"SELECT rowid, ?, {q('raw:both:' + t)}, ? FROM _typed WHERE {q('raw:conflict:' + t)}")
-        params += [f"{' and '.join(repr(c) for c in cs)} (both for {t!r})", CONFLICT]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS {' UNION ALL '.join(checks)}", params)
+        row_checks.append((f"{' and '.join(repr(c) for c in cs)} (both for {t!r})", q("raw:both:" + t), CONFLICT,
+                           q("raw:conflict:" + t)))
+
+    def checks_sql(rel: str) -> tuple[str, list]:
+        """Every bad row of ``rel`` (by rowid), in one query."""
+        checks = [
+            f"SELECT rowid AS _rid, ? AS col, {q('raw:' + key)} AS value, 'empty key' AS reason FROM {rel} "
+            f"WHERE {q(key)} IS NULL",
+            f"SELECT rowid, ? , {q(key)}, 'duplicate key' FROM {rel} WHERE {q(key)} IN "
+            f"(SELECT {q(key)} FROM {rel} WHERE {q(key)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)",
+        ]
+        params: list = [key, key]
+        for col, value_sql, reason, cond in row_checks:
+            checks.append(f"SELECT rowid, ?, {value_sql}, ? FROM {rel} WHERE {cond}")
+            params += [col, reason]
+        return " UNION ALL ".join(checks), params
+
+    # into an empty table (an onboarding), a clean source is checked and inserted straight from a view of its
+    # typed values: every row is new, nothing is staged. Otherwise (or once a check fails) the typed rows are
+    # staged once for the checks, the classification, the change log and the writes.
+    streamed = not snapshot and con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {q(table)} LIMIT 1)").fetchone()[0] == 0
+    if streamed:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _typed_v AS {typed_sql}")
+        # one scan: no empty key, no key twice, no bad value
+        bad_any = " OR ".join([f"{q(key)} IS NULL", *(f"({cond})" for *_, cond in row_checks)])
+        streamed = con.execute(f"SELECT count(*) FILTER (WHERE {bad_any}) = 0 AND count({q(key)}) = "
+                               f"count(DISTINCT {q(key)}) FROM _typed_v").fetchone()[0]
+        if not streamed:
+            con.execute("DROP VIEW _typed_v")
+    if streamed:
+        return _insert_streamed(con, table, key, table_cols, name, tuple(ignored))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {typed_sql}")
+    sql, params = checks_sql("_typed")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS {sql}", params)
     n_bad_rows = con.execute("SELECT count(DISTINCT _rid) FROM _bad").fetchone()[0]
     rejections = pd.DataFrame(columns=["row", "column", "value", "reason"])
     if n_bad_rows:
@@ -256,21 +277,10 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
             f"UPDATE {q(table)} AS t SET {sets} FROM _typed s JOIN _class k ON k.k = s.{q(key)} "
             f"WHERE t.{q(key)} = s.{q(key)} AND k.is_changed AND NOT k.is_new")
     if inserted:
-        # NAV text is never null: columns absent from the file get ''
-        fill = []
-        for c, dtype in table_cols.items():
-            if c in cols:
-                fill.append(f"s.{q(c)}")
-            elif table == "nav_contact" and dtype == "VARCHAR":
-                fill.append("''")
-            elif c == "statecode":
-                fill.append("0")
-            else:
-                fill.append("NULL")
         # every row new (a first import): no join to pick them
         new = "" if inserted == n_rows else f" JOIN _class k ON k.k = s.{q(key)} WHERE k.is_new"
         con.execute(
-            f"INSERT INTO {q(table)} ({', '.join(q(c) for c in table_cols)}) SELECT {', '.join(fill)} "
+            f"INSERT INTO {q(table)} ({', '.join(q(c) for c in table_cols)}) SELECT {_fill(table, table_cols, cols)} "
             f"FROM _typed s{new}")
         con.execute(
             "INSERT INTO change_log SELECT ?, ?, k, NULL, NULL, NULL, 'insert' FROM _class WHERE is_new",
@@ -291,11 +301,49 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
     history.add_counts(con, run_id, inserted=inserted, modified=updated, unchanged=unchanged,
                        failed=int(n_bad_rows))
     history.finish_run(con, run_id)
-    for t in ("_typed", "_bad", "_class", "_present"):
-        con.execute(f"DROP TABLE IF EXISTS {q(t)}")
-    con.execute("DROP VIEW IF EXISTS _src")
-    con.execute("DROP VIEW IF EXISTS _src_raw")
-    con.execute("DROP TABLE IF EXISTS _src_tab")
+    _drop_staging(con)
     return ImportResult(inserted=inserted, updated=updated, unchanged=unchanged, rejected=int(n_bad_rows),
                         missing=missing, run_id=run_id, source=name, ignored_columns=tuple(ignored),
                         rejections=rejections)
+
+
+def _fill(table: str, table_cols: dict[str, str], cols: list[str]) -> str:
+    """The values of a new row, per table column: the staged one, else NAV text '' (never null), statecode 0,
+    or NULL."""
+    fill = []
+    for c, dtype in table_cols.items():
+        if c in cols:
+            fill.append(f"s.{q(c)}")
+        elif table == "nav_contact" and dtype == "VARCHAR":
+            fill.append("''")
+        elif c == "statecode":
+            fill.append("0")
+        else:
+            fill.append("NULL")
+    return ", ".join(fill)
+
+
+def _drop_staging(con) -> None:
+    for t in ("_typed", "_bad", "_class", "_present"):
+        con.execute(f"DROP TABLE IF EXISTS {q(t)}")
+    for v in ("_typed_v", "_src", "_src_raw"):
+        con.execute(f"DROP VIEW IF EXISTS {q(v)}")
+    con.execute("DROP TABLE IF EXISTS _src_tab")
+
+
+def _insert_streamed(con, table: str, key: str, table_cols: dict[str, str], name: str,
+                     ignored: tuple[str, ...]) -> ImportResult:
+    """Insert every row of the checked view ``_typed_v`` into the empty ``table``, as one run (its change log:
+    one 'insert' row per record, which undo deletes)."""
+    cols = [c for c in con.execute("SELECT * FROM _typed_v LIMIT 0").df().columns if not c.startswith("raw:")]
+    run_id = history.start_run(con, "import", note=f"{table} from {name}")
+    inserted = con.execute(
+        f"INSERT INTO {q(table)} ({', '.join(q(c) for c in table_cols)}) SELECT {_fill(table, table_cols, cols)} "
+        "FROM _typed_v s").fetchone()[0]
+    con.execute(f"INSERT INTO change_log SELECT ?, ?, {q(key)}, NULL, NULL, NULL, 'insert' FROM {q(table)}",
+                [run_id, history.TABLE_SIDE[table]])
+    history.add_counts(con, run_id, inserted=inserted)
+    history.finish_run(con, run_id)
+    _drop_staging(con)
+    return ImportResult(inserted=inserted, run_id=run_id, source=name, ignored_columns=ignored,
+                        rejections=pd.DataFrame(columns=["row", "column", "value", "reason"]))
