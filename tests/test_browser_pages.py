@@ -14,7 +14,8 @@ import pytest
 from test_browser import ARTIFACTS, CHROMIUM, ROOT, VOILA, _free_port, _tab, _wait_port, _workspace
 from test_browser import pytestmark as browser_marks
 
-pytestmark = browser_marks
+# ~60 s for the module on a quiet machine (server start, three walks): slow, still in CI
+pytestmark = [*(browser_marks if isinstance(browser_marks, list) else [browser_marks]), pytest.mark.slow]
 
 try:
     from playwright.sync_api import sync_playwright

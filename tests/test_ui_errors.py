@@ -203,7 +203,7 @@ def test_refresh_keeps_the_widget_count_flat(w):
     for i in range(20):
         v.refresh()
         v.table.select("CT000002")
-        if i % 5 == 0:
+        if i % 10 == 0:
             v.set_up_coupling()  # replaces the open dialog
     assert live_widgets() == base
 
