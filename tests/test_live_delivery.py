@@ -98,6 +98,10 @@ def test_changed_remotely_is_repulled_and_listed_as_an_error(srv):
     err = ws.errors(d.run_id)
     assert err["crm_id"].tolist() == [CRM_1] and err["nav_no"].tolist() == ["CT000001"]
     assert "changed in CRM since the pull" in err["message"][0]
+    # and in the errors list across runs (the app's Synchronization Errors), as failed by the delivery run
+    listed = ws.sync_errors().set_index("crm_id").loc[CRM_1]
+    assert (listed["state"], listed["run_id"]) == ("failed", d.run_id)
+    assert "changed in CRM since the pull" in listed["message"]
     assert ws.outbox()["status"].tolist()[-2:] == ["changed_remotely", "superseded"]
     # the next sync sees the CRM change as a conflict with the NAV one (not silently overwritten)
     assert ws.outbox(status="pending").empty

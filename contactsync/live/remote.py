@@ -326,7 +326,7 @@ class Remote:
             else:
                 differ = [k for k, v in vals.items() if not same_value(row.get(k), v)]
                 out.append(Outcome(it.item_id, "changed_remotely", row["@etag"], row["@id"],
-                                   f"changed in {self.label} since the pull ({', '.join(differ[:5])})"))
+                                   f"changed in {self.label} since the pull; not sent: {', '.join(differ[:5])}"))
         return out
 
     def test(self) -> str:

@@ -379,6 +379,13 @@ def _apply(ws, side: Side, remote: Remote, items: list[Item], outs: list[Outcome
         con.execute(f"""INSERT INTO run_error (run_id, {q(col)}, {q(other)}, message)
                         SELECT ?, o.key, c.{q(other)}, o.message FROM _oc o LEFT JOIN coupling c ON c.entity = 'contact'
                         AND c.{q(col)} = o.key WHERE o.status IN ('changed_remotely', 'rejected')""", [run_id])
+        # the errors list (sync_errors: per coupling its latest outcome) shows them as failed, with the message
+        failed = (f"c.entity = 'contact' AND c.{q(col)} IN (SELECT key FROM _oc WHERE status IN "
+                  "('changed_remotely', 'rejected'))")
+        if con.execute(f"SELECT count(*) FROM coupling c WHERE {failed}").fetchone()[0]:
+            history.log_before(con, run_id, failed)
+            con.execute(f"""UPDATE coupling c SET sync_state = 'failed', sync_message = o.message, sync_run_id = ?
+                            FROM _oc o WHERE {failed} AND o.key = c.{q(col)}""", [run_id])
         n = dict(con.execute("SELECT status, count(*) FROM _oc GROUP BY 1").fetchall())
         con.unregister("_oc")
         if repulled:
