@@ -13,9 +13,12 @@ from .common import RowTable, esc
 from .crm_contacts import CrmContactsView
 from .dialogs import CompanyCouplingDialog, CouplingDialog, SyncNowDialog
 from .differences import DifferencesView
+from .errors import ErrorsView
+from .fullsync import FullSyncView
 from .history import HistoryView
+from .mapping import MappingView
 from .nav_contacts import ContactCard, NavContactsView
 
-__all__ = ["CompanyCouplingDialog", "ContactCard", "CouplingDialog", "CrmContactsView", "DifferencesView", "HistoryView",
-           "NavContactsView", "RowTable", "StewardApp", "SyncNowDialog", "default_workspace_path", "esc",
-           "open_workspace"]
+__all__ = ["CompanyCouplingDialog", "ContactCard", "CouplingDialog", "CrmContactsView", "DifferencesView", "ErrorsView",
+           "FullSyncView", "HistoryView", "MappingView", "NavContactsView", "RowTable", "StewardApp", "SyncNowDialog",
+           "default_workspace_path", "esc", "open_workspace"]
