@@ -75,7 +75,7 @@ class FullSyncView(w.VBox):
         self.rows: dict[str, dict] = {}
         self.table = RowTable([
             Column("table", "Table mapping", "1.2fr", _wrap),
-            Column("nav_uncoupled", "Uncoupled in NAV", "125px"), Column("crm_uncoupled", "Uncoupled in CRM", "125px"),
+            Column("nav_uncoupled", "Uncoupled in NAV", "150px"), Column("crm_uncoupled", "Uncoupled in CRM", "150px"),
             Column("coupled", "Coupled", "70px"), Column("recommendation", "Recommendation", "1fr"),
             Column("action", "What it does", "1.6fr", _wrap), Column("result", "Result", "2fr", self._result_cell),
         ], key="entity", on_select=self._selected, empty="No table mappings.")
