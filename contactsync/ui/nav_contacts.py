@@ -186,6 +186,7 @@ class ContactCard(w.VBox):
         dialog = CompanyCouplingDialog if self.is_company else CouplingDialog
         self.dialog = dialog(self.ws, self.no, on_done=self._dialog_done, on_cancel=self.close_dialog)
         self.dialog_area.children = [self.dialog]
+        self.dialog.search.focus()  # the new dialog takes focus (the browser scrolls it into view)
         return self.dialog
 
     @guarded()
@@ -194,6 +195,7 @@ class ContactCard(w.VBox):
         self.close_dialog()
         self.dialog = SyncNowDialog(self.ws, self.no, on_done=self._dialog_done, on_cancel=self.close_dialog)
         self.dialog_area.children = [self.dialog]
+        self.dialog.direction.focus()  # the new dialog takes focus (the browser scrolls it into view)
         return self.dialog
 
     def _dialog_done(self, result) -> None:
