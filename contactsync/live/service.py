@@ -270,12 +270,15 @@ MAX_ATTEMPTS = 5
 
 
 def _pick(con, side: Side, limit: int) -> list[Item]:
+    # the oldest pending item of each record (its later ones wait for the next batch), the first ``limit`` of
+    # them: found on the ids and keys alone, then only those rows are read with their values and ETags (a
+    # window over every pending row with its values made each batch cost as much as the whole outbox)
     rows = con.execute(
-        """SELECT o.item_id, o.key, o.op, o.new_values, l.remote_id, l.etag FROM outbox o
-           LEFT JOIN live_record l ON l.side = o.side AND l.key = o.key
-           WHERE o.side = ? AND o.status = 'pending'
-           QUALIFY row_number() OVER (PARTITION BY o.key ORDER BY o.item_id) = 1
-           ORDER BY o.item_id LIMIT ?""", [side.value, limit]).fetchall()
+        """WITH firsts AS (SELECT min(item_id) AS item_id FROM outbox WHERE side = ? AND status = 'pending'
+                           GROUP BY key ORDER BY 1 LIMIT ?)
+           SELECT o.item_id, o.key, o.op, o.new_values, l.remote_id, l.etag FROM firsts f
+           JOIN outbox o ON o.item_id = f.item_id LEFT JOIN live_record l ON l.side = o.side AND l.key = o.key
+           ORDER BY o.item_id""", [side.value, limit]).fetchall()
     items = [Item(i, k, op, values_of(v), rid, etag) for i, k, op, v, rid, etag in rows]
     inserts = [it for it in items if it.op == "insert"]
     if inserts:
