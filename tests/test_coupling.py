@@ -215,7 +215,7 @@ def _expected_problems(rows) -> set[int]:
     return bad
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cells=st.lists(st.tuples(st.sampled_from(_NAV_CELLS), st.sampled_from(_CRM_CELLS), st.sampled_from(list(_STAMPS))),
                       min_size=1, max_size=7),
        with_stamps=st.booleans())

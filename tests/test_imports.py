@@ -167,7 +167,7 @@ def rows_ws():
     w.close()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kinds=st.lists(st.sampled_from(_ROW_KINDS), min_size=1, max_size=12), as_csv=st.booleans())
 def test_rejected_rows_are_named_by_their_data_row(rows_ws, tmp_path_factory, kinds, as_csv):
     """Rows of each fault at random places: the rejections name exactly those data rows (1 = the first), with
