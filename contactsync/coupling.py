@@ -191,15 +191,17 @@ def import_couplings(con, run_id: int, m: TableMapping, entity: str, ts: datetim
             problems=problems)
     inserted = total - n_same
     if inserted:
-        # every pair passed: a pair is either new or coupled already (as it is)
-        new = ("" if not n_same else
-               " WHERE NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = ? AND c.nav_no = p.nav_no)")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _cpnew AS SELECT p.nav_no, p.crm_id, {nsm} AS nsm, {csm} AS csm "
-                    f"FROM _cp p{new}", [entity] if n_same else [])
+        # every pair passed: a pair is either new or coupled already (as it is); with none of the latter (an
+        # onboarding) every staged pair is new
+        new = "_cp"
+        if n_same:
+            new = "_cpnew"
+            con.execute("CREATE OR REPLACE TEMP TABLE _cpnew AS SELECT p.* FROM _cp p WHERE NOT EXISTS "
+                        "(SELECT 1 FROM coupling c WHERE c.entity = ? AND c.nav_no = p.nav_no)", [entity])
         con.execute("INSERT INTO coupling (entity, nav_no, crm_id, coupled_at, nav_synced_modified, "
-                    "crm_synced_modified) SELECT ?, nav_no, crm_id, ?, nsm, csm FROM _cpnew", [entity, ts])
-        history.mark_created(con, run_id, "SELECT ?, nav_no, crm_id FROM _cpnew", [entity])
-        con.execute("DROP TABLE _cpnew")
+                    f"crm_synced_modified) SELECT ?, p.nav_no, p.crm_id, ?, {nsm}, {csm} FROM {new} p", [entity, ts])
+        history.mark_created(con, run_id, f"SELECT ?, nav_no, crm_id FROM {new}", [entity])
+        con.execute("DROP TABLE IF EXISTS _cpnew")
     con.execute("DROP TABLE _cp")
     history.add_counts(con, run_id, coupled=inserted, unchanged=total - inserted)
     return inserted, total - inserted
