@@ -54,8 +54,9 @@ def compare_sql(m: TableMapping) -> tuple[str, list]:
     return sql, params
 
 
-def differences_sql(m: TableMapping, scoped: bool = False) -> tuple[str, list]:
-    """All coupled pairs x differing fields, long format, one query."""
+def differences_sql(m: TableMapping, scope: str | None = None) -> tuple[str, list]:
+    """All coupled pairs x differing fields, long format, one query; ``scope``: only the NAV keys in this
+    relation (a run pipeline scope's ``rel.scope``)."""
     parts, params, maybe = [], [], []
     for i, f in enumerate(m.fields):
         nav_v, crm_v, nav_c, crm_c = _pair_values(m, i, f)
@@ -80,7 +81,7 @@ def differences_sql(m: TableMapping, scoped: bool = False) -> tuple[str, list]:
                      f"'crm_field': CAST(? AS VARCHAR), 'nav_value': {nav_v}, 'crm_value': {crm_v}, "
                      f"'state': {state}}} END")
         params += [f.nav, f.crm]
-    scope = " AND nav_no IN (SELECT nav_no FROM _scope)" if scoped else ""
+    scope = f" AND nav_no IN (SELECT nav_no FROM {scope})" if scope else ""
     # one pass over the pairs (not one join per field): the differing fields' structs, unnested
     sql = (f"WITH pairs AS (SELECT * FROM coupling WHERE entity = 'contact'{scope}) "
            f"SELECT nav_no, crm_id, u.nav_field, u.crm_field, u.nav_value, u.crm_value, true AS differs, u.state "

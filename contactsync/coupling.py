@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from . import history, sync
+from . import history, pipeline
 from .errors import CouplingError, NotFoundError
 from .mapping import TableMapping
 from .sources import utc_timestamp_sql
@@ -215,16 +215,19 @@ def _fail(con, run_id: int, rows: list[tuple]) -> None:
         history.add_counts(con, run_id, failed=len(rows))
 
 
-def _drop_failed_creations(con, run_id: int, strict: bool) -> list[tuple]:
+def _drop_failed_creations(con, p, strict: bool) -> list[tuple]:
     """After a scoped force plan over new records: raise (strict) or remove the failed creations."""
-    failed = con.execute("SELECT nav_no, crm_id, fail_msg FROM _plan WHERE status = 'failed' ORDER BY 1").fetchall()
+    failed = con.execute(f"SELECT nav_no, crm_id, fail_msg FROM {p.rel.plan} WHERE status = 'failed' "
+                         "ORDER BY 1").fetchall()
     if failed and strict:
         raise CouplingError(failed[0][2], errors=failed)
     return failed
 
 
-def create_crm(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool) -> tuple[pd.DataFrame, list]:
-    """Create CRM contacts for the NAV persons in temp table ``_cand(nav_no)``; couple; push NAV data.
+def create_crm(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool, keys: str
+               ) -> tuple[pd.DataFrame, list]:
+    """Create CRM contacts for the NAV persons in the caller's relation ``keys`` (a quoted temp table name,
+    column ``nav_no``); couple; push NAV data.
 
     Returns (created pairs, failures)."""
     lk = m.lookup_field
@@ -243,14 +246,14 @@ def create_crm(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool)
                 || c.crm_id || '. Delete that coupling first, or use Synchronize Now.'
               {company_check}
             END AS msg
-            FROM _cand s LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = s.nav_no
+            FROM {keys} s LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = s.nav_no
             LEFT JOIN coupling c ON c.entity = 'contact' AND c.nav_no = s.nav_no
             {'LEFT JOIN coupling cc ON cc.entity = ' + "'company'" + ' AND cc.nav_no = n.' + q(lk.nav) if lk else ''}
             {'LEFT JOIN nav_contact co ON co."No." = n.' + q(lk.nav) if lk else ''}
             WHERE msg IS NOT NULL ORDER BY 1""").fetchall()
     if bad and strict:
         raise CouplingError(bad[0][2], errors=bad)
-    con.execute("CREATE OR REPLACE TEMP TABLE _mk AS SELECT nav_no, CAST(uuid() AS VARCHAR) AS crm_id FROM _cand")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _mk AS SELECT nav_no, CAST(uuid() AS VARCHAR) AS crm_id FROM {keys}")
     if bad:
         con.register("_bad_df", pd.DataFrame([b[0] for b in bad], columns=["nav_no"]))
         con.execute("DELETE FROM _mk WHERE nav_no IN (SELECT nav_no FROM _bad_df)")
@@ -270,21 +273,18 @@ def _couple_created(con, m, run_id, ts, side, direction, strict, bad):
     con.execute("INSERT INTO coupling (entity, nav_no, crm_id, coupled_at) SELECT 'contact', nav_no, crm_id, ? "
                 "FROM _mk", [ts])
     history.mark_created(con, run_id, "SELECT 'contact', nav_no, crm_id FROM _mk")
-    con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT nav_no FROM _mk")
-    sync.plan(con, m, direction, force=True, scoped=True, filters=False)
-    failed = _drop_failed_creations(con, run_id, strict)
-    if failed:
-        table, key, col = ((m.crm_table, m.crm_key, "crm_id") if side == "crm" else (m.nav_table, m.nav_key, "nav_no"))
-        con.execute(f"DELETE FROM {q(table)} WHERE {q(key)} IN (SELECT {q(col)} FROM _plan WHERE status = 'failed')")
-        con.execute("DELETE FROM coupling WHERE entity = 'contact' AND nav_no IN "
-                    "(SELECT nav_no FROM _plan WHERE status = 'failed')")
-        con.execute(f"DELETE FROM change_log WHERE run_id = ? AND op = 'insert' AND side = ? AND key IN "
-                    f"(SELECT {q(col)} FROM _plan WHERE status = 'failed')", [run_id, side])
-        con.execute("DELETE FROM coupling_log WHERE run_id = ? AND image = 'created' AND nav_no IN "
-                    "(SELECT nav_no FROM _plan WHERE status = 'failed')", [run_id])
-        con.execute("DELETE FROM _mk WHERE nav_no IN (SELECT nav_no FROM _plan WHERE status = 'failed')")
-        con.execute("DELETE FROM _plan WHERE status = 'failed'")
-    sync.apply(con, m, run_id, ts)
+    # the new pairs are filled by the run pipeline (its own scope and plan)
+    sc = pipeline.scope_of(con, "SELECT nav_no FROM _mk")
+    failed: list[tuple] = []
+
+    def drop_failed(p) -> None:
+        failed.extend(_drop_failed_creations(con, p, strict))
+        if failed:
+            _forget_failed(con, m, run_id, side, p.rel.plan)
+
+    pipeline.sync_pairs(con, m, sc, direction, ts=ts, run_id=run_id, force=True, filters=False,
+                        before_apply=drop_failed)
+    sc.rel.drop(con)
     created = con.execute("SELECT nav_no, crm_id FROM _mk ORDER BY nav_no").df()
     history.add_counts(con, run_id, inserted=len(created), coupled=len(created))
     # a record that could not be created is named by the record it was to be made from (its tentative key
@@ -293,6 +293,20 @@ def _couple_created(con, m, run_id, ts, side, direction, strict, bad):
         (None if side == "nav" else f[0], None if side == "crm" else f[1], f[2]) for f in failed]
     _fail(con, run_id, failures)
     return created, failures
+
+
+def _forget_failed(con, m, run_id, side, plan_t) -> None:
+    """The creations the check step failed are undone before the run is written: record, coupling, log."""
+    table, key, col = ((m.crm_table, m.crm_key, "crm_id") if side == "crm" else (m.nav_table, m.nav_key, "nav_no"))
+    con.execute(f"DELETE FROM {q(table)} WHERE {q(key)} IN (SELECT {q(col)} FROM {plan_t} WHERE status = 'failed')")
+    con.execute("DELETE FROM coupling WHERE entity = 'contact' AND nav_no IN "
+                f"(SELECT nav_no FROM {plan_t} WHERE status = 'failed')")
+    con.execute(f"DELETE FROM change_log WHERE run_id = ? AND op = 'insert' AND side = ? AND key IN "
+                f"(SELECT {q(col)} FROM {plan_t} WHERE status = 'failed')", [run_id, side])
+    con.execute("DELETE FROM coupling_log WHERE run_id = ? AND image = 'created' AND nav_no IN "
+                f"(SELECT nav_no FROM {plan_t} WHERE status = 'failed')", [run_id])
+    con.execute(f"DELETE FROM _mk WHERE nav_no IN (SELECT nav_no FROM {plan_t} WHERE status = 'failed')")
+    con.execute(f"DELETE FROM {plan_t} WHERE status = 'failed'")
 
 
 #: BC's Contact."No." is Code[20]
@@ -326,9 +340,10 @@ def next_numbers(con, prefix: str, width: int, count: int) -> int:
     return int(last)
 
 
-def create_nav(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool, prefix: str = "CT",
+def create_nav(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool, keys: str, prefix: str = "CT",
                width: int = 6) -> tuple[pd.DataFrame, list]:
-    """Create NAV persons for the CRM contacts in temp table ``_cand(crm_id)``, under the company coupled to
+    """Create NAV persons for the CRM contacts in the caller's relation ``keys`` (a quoted temp table name,
+    column ``crm_id``), under the company coupled to
     their parent account; couple; pull CRM data. Returns (created pairs, failures)."""
     lk = m.lookup_field
     if lk is None:
@@ -342,14 +357,14 @@ def create_nav(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool,
                 || ') is not coupled to a NAV company. Couple it first: couple_company(company_no, '''
                 || r.{q(lk.crm)} || ''').'
             END AS msg
-            FROM _cand s LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = s.crm_id
+            FROM {keys} s LEFT JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = s.crm_id
             LEFT JOIN coupling cc ON cc.entity = 'company' AND cc.crm_id = r.{q(lk.crm)}
             LEFT JOIN crm_account a ON a.accountid = r.{q(lk.crm)}
             WHERE msg IS NOT NULL ORDER BY 2""").fetchall()
     if bad and strict:
         raise CouplingError(bad[0][2], errors=bad)
     todo = con.execute(
-        f"""SELECT count(*) FROM _cand s JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = s.crm_id
+        f"""SELECT count(*) FROM {keys} s JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = s.crm_id
             JOIN coupling cc ON cc.entity = 'company' AND cc.crm_id = r.{q(lk.crm)}""").fetchone()[0]
     start = next_numbers(con, prefix, width, todo) if todo else 0
     # printf pads and never cuts (lpad cuts: CT + lpad('1000000', 6) was CT100000, an existing contact)
@@ -357,7 +372,7 @@ def create_nav(con, m: TableMapping, run_id: int, ts: datetime, *, strict: bool,
         f"""CREATE OR REPLACE TEMP TABLE _mk AS
             SELECT ? || printf('%0' || ? || 'd', ? + row_number() OVER (ORDER BY s.crm_id)) AS nav_no,
                    s.crm_id, cc.nav_no AS company_no, co."Name" AS company_name
-            FROM _cand s JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = s.crm_id
+            FROM {keys} s JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = s.crm_id
             JOIN coupling cc ON cc.entity = 'company' AND cc.crm_id = r.{q(lk.crm)}
             LEFT JOIN nav_contact co ON co."No." = cc.nav_no""",
         [prefix, width, start])

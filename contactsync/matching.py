@@ -29,7 +29,7 @@ from functools import lru_cache
 import pandas as pd
 
 from . import coupling as cp
-from . import history, sync
+from . import history, pipeline
 from .errors import ContactSyncError, CouplingError
 from .mapping import TableMapping
 from .sqlbuild import filter_sql, q
@@ -233,15 +233,17 @@ def match_couple(con, m: TableMapping, run_id: int, ts: datetime, groups, *, cas
 
     created_n, failures = 0, []
     if create_new:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT key AS {ccol[side]} FROM _mc_out "
+        rel = pipeline.Relations()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.create} AS SELECT key AS {ccol[side]} FROM _mc_out "
                     "WHERE status = 'not coupled' AND reason = 'none'")
         if side == "nav":
-            made, failures = cp.create_crm(con, m, run_id, ts, strict=False)
+            made, failures = cp.create_crm(con, m, run_id, ts, strict=False, keys=rel.create)
             made = made.rename(columns={"nav_no": "key", "crm_id": "okey"})
         else:
-            made, failures = cp.create_nav(con, m, run_id, ts, strict=False, prefix=nav_no_prefix,
+            made, failures = cp.create_nav(con, m, run_id, ts, strict=False, keys=rel.create, prefix=nav_no_prefix,
                                            width=nav_no_width)
             made = made.rename(columns={"crm_id": "key", "nav_no": "okey"})
+        rel.drop(con)
         created_n = len(made)
         if created_n:
             con.register("_mc_made_df", made[["key", "okey"]])
@@ -251,9 +253,8 @@ def match_couple(con, m: TableMapping, run_id: int, ts: datetime, groups, *, cas
 
     result_sync = None
     if sync_after and coupled:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _scope AS SELECT {nav_c} AS nav_no FROM _mc_out "
-                    "WHERE status = 'coupled'")
-        result_sync = sync_scoped(con, m, run_id, ts, sync_after)
+        sc = pipeline.scope_of(con, f"SELECT {nav_c} AS nav_no FROM _mc_out WHERE status = 'coupled'")
+        result_sync = sync_scoped(con, m, run_id, ts, sync_after, sc)
 
     nav_sel, crm_sel = ("key", "okey") if side == "nav" else ("okey", "key")
     details = con.execute(
@@ -266,14 +267,12 @@ def match_couple(con, m: TableMapping, run_id: int, ts: datetime, groups, *, cas
                        sync=result_sync)
 
 
-def sync_scoped(con, m: TableMapping, run_id: int, ts: datetime, direction: str) -> SyncResult:
-    """Force-synchronize the NAV records in temp table ``_scope(nav_no)`` (Synchronize After Coupling)."""
-    sync.plan(con, m, direction, force=True, scoped=True)
-    c = sync.counts(con)
-    conflicts, errors, changes = sync.plan_frames(con, m, ts)
-    sync.apply(con, m, run_id, ts)
-    history.add_counts(con, run_id, **c)
-    return SyncResult(run_id=run_id, direction=direction, conflicts=conflicts, errors=errors, changes=changes, **c)
+def sync_scoped(con, m: TableMapping, run_id: int, ts: datetime, direction: str, sc: pipeline.Scope) -> SyncResult:
+    """Force-synchronize the pairs of ``sc`` (Synchronize After Coupling), through the run pipeline."""
+    result, p = pipeline.sync_pairs(con, m, sc, direction, ts=ts, run_id=run_id, force=True)
+    history.add_counts(con, run_id, **p.counts)
+    p.rel.drop(con)
+    return result
 
 
 # ======================================================================================= suggestions
@@ -691,12 +690,15 @@ def run_couple_matches(ws, pairs, *, sync_after: str | None = None, create_in_cr
         if not df.empty:
             load_source(con, df, "No.")
             coupled, unchanged = cp.import_couplings(con, run_id, ws.mapping, "contact", ts, "accepted pairs")
-            if sync_after and coupled:
-                con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT nav_no FROM _cpnew")
-                result_sync = sync_scoped(con, ws.mapping, run_id, ts, sync_after)
+            if sync_after and coupled:  # the couplings this run made
+                sc = pipeline.scope_of(con, "SELECT nav_no FROM coupling_log WHERE run_id = ? AND image = 'created' "
+                                            "AND entity = 'contact'", [run_id])
+                result_sync = sync_scoped(con, ws.mapping, run_id, ts, sync_after, sc)
         if new:
-            con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT unnest(?::VARCHAR[]) AS nav_no", [new])
-            made, _ = cp.create_crm(con, ws.mapping, run_id, ts, strict=True)
+            rel = pipeline.Relations()
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.create} AS SELECT unnest(?::VARCHAR[]) AS nav_no", [new])
+            made, _ = cp.create_crm(con, ws.mapping, run_id, ts, strict=True, keys=rel.create)
+            rel.drop(con)
             created = len(made)
         history.finish_run(con, run_id)
     return CoupleResult(run_id, int(coupled), int(unchanged), result_sync, int(created))

@@ -9,8 +9,8 @@ from . import search
 from .mapping import TableMapping
 from .sqlbuild import q
 
-__all__ = ["COUPLING_COLUMNS", "CRM_ACCOUNT_COLUMNS", "CRM_CONTACT_COLUMNS", "NAV_CONTACT_COLUMNS", "RECORD_TABLES",
-           "SCHEMA_VERSION", "UNIQUE_KEYS", "all_columns", "check_unique_keys", "duplicate_keys_sql", "ensure", "mapping_ddl",
+__all__ = ["COUPLING_COLUMNS", "FINGERPRINT_COLUMNS", "CRM_ACCOUNT_COLUMNS", "CRM_CONTACT_COLUMNS", "NAV_CONTACT_COLUMNS", "RECORD_TABLES",
+           "SCHEMA_VERSION", "UNIQUE_KEYS", "all_columns", "check_unique_keys", "duplicate_keys_sql", "ensure", "mapping_ddl", "pipeline_ddl",
            "schema_ddl", "unique_keys_ddl", "upgrade_ddl", "views_ddl"]
 
 # 2: the contact lists' search index (contactsync.search); 3: its text skips blank fields, one sort-key
@@ -166,7 +166,20 @@ def schema6_ddl() -> list[str]:
         "CREATE UNIQUE INDEX IF NOT EXISTS outbox_key ON outbox (item_id)",
     ]
     # --- run pipeline (issue 13: pair fingerprints) ---
+    stmts += pipeline_ddl(set(), set())
     return stmts
+
+
+#: per coupling, the fingerprints of its two records when a run last left the pair in step (sync.fingerprint_sql):
+#: a pair whose records still have them needs no comparison; NULL = compare it. On coupling_log too (undo).
+FINGERPRINT_COLUMNS = {"nav_fp": "UBIGINT", "crm_fp": "UBIGINT"}
+
+
+def pipeline_ddl(coupling_cols: set[str], log_cols: set[str]) -> list[str]:
+    """The fingerprint columns a workspace lacks (also for one made at schema 6 before they existed)."""
+    return [f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(col)} {typ}"
+            for table, have in (("coupling", coupling_cols), ("coupling_log", log_cols))
+            for col, typ in FINGERPRINT_COLUMNS.items() if col not in have]
 
 
 def upgrade_ddl(version: int) -> list[str]:
@@ -279,6 +292,7 @@ def ensure(con, mapping: TableMapping | None, path: str) -> TableMapping:
     columns = all_columns(con)
     mapping.validate_columns({t: columns.get(t, {}) for t in RECORD_TABLES})
     added = mapping_ddl(mapping, set(columns.get("coupling", {})), set(columns.get("coupling_log", {})))
+    added += pipeline_ddl(set(columns.get("coupling", {})), set(columns.get("coupling_log", {})))
     views = views_ddl(mapping)
     # what the mapping derives (columns, views, value-map tables) is written only when it changed: opening
     # an unchanged workspace is a read (the app opens the file for every action)

@@ -322,10 +322,13 @@ class Store:
         return self.hold()
 
     @contextmanager
-    def transaction(self):
-        """One user action = one transaction: commit on success, roll back on any error."""
+    def transaction(self, *, rollback: bool = False):
+        """One user action = one transaction: commit on success, roll back on any error. ``rollback=True``:
+        roll back at the end too (a dry run's rehearsal: the run is made, read, and not kept)."""
         with self.hold() as con:
             if self._in_tx:  # nested: part of the caller's transaction
+                if rollback:
+                    raise RuntimeError("a rolled-back transaction cannot be nested in another")
                 yield con
                 return
             lock = None if self.in_memory else _file_lock(self.path)
@@ -349,6 +352,9 @@ class Store:
                     raise
                 else:
                     self._in_tx = False
+                    if rollback:
+                        con.execute("ROLLBACK", label="store.rollback")
+                        return
                     try:
                         con.execute("COMMIT", label="store.commit")
                     except duckdb.TransactionException as exc:

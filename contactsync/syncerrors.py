@@ -9,6 +9,7 @@ imports a front end.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -18,6 +19,9 @@ from .errors import NotFoundError, SyncError
 from .mapping import TableMapping
 from .sqlbuild import q
 from .strategies import DeletionConflict, check_deletion
+
+if TYPE_CHECKING:
+    from .pipeline import Relations
 
 __all__ = ["BC_DELETED_MESSAGE", "ERROR_COLUMNS", "delete_couplings", "find_for_deleted", "resolve_deleted", "retry", "run_issues",
            "run_note", "sync_errors"]
@@ -160,18 +164,19 @@ def delete_couplings(con, run_id: int, keys: list[str]) -> int:
 
 
 def resolve_deleted(con, m: TableMapping, run_id: int, ts: datetime, strategy: str, direction: str,
-                    keys: list[str] | None, *, prefix: str, width: int) -> pd.DataFrame:
+                    keys: list[str] | None, *, prefix: str, width: int, rel: Relations) -> pd.DataFrame:
     """Apply a deletion-conflict strategy to the contact couplings (in ``keys``, else all) whose record is gone
     on the side ``direction`` writes to (push: CRM, pull: NAV, both: either), as BC's ``GetCoupledRecord``
     does when a job meets a coupled record that was deleted: ``remove_coupling`` deletes the coupling;
     ``restore`` re-creates the deleted side from the other (a new record, as BC's ``PrepareNewDestination``)
     and couples it. Skipped (excluded) pairs are left alone. A pair that cannot be restored keeps its
-    coupling and is named in temp table ``_restore_fail`` (the sync then fails it with why).
+    coupling and is named in the run's ``rel.restore_fail`` (the sync's check step then fails it with why);
+    the records it re-creates go through ``rel.create``.
 
     Returns one row per pair handled: ``nav_no, crm_id, deleted, action`` ('uncoupled' | 'restored' |
     'not restored'), ``new_key``, ``message``."""
     strategy = check_deletion(strategy)
-    con.execute("CREATE OR REPLACE TEMP TABLE _restore_fail (nav_no VARCHAR, crm_id VARCHAR, message VARCHAR)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.restore_fail} (nav_no VARCHAR, crm_id VARCHAR, message VARCHAR)")
     cols = ["nav_no", "crm_id", "deleted", "action", "new_key", "message"]
     if strategy == DeletionConflict.NONE:
         return pd.DataFrame(columns=cols)
@@ -194,8 +199,8 @@ def resolve_deleted(con, m: TableMapping, run_id: int, ts: datetime, strategy: s
             "removing the coupling to the deleted record (the ' || CASE deleted WHEN 'nav' THEN 'NAV' WHEN 'crm' "
             "THEN 'CRM' ELSE 'NAV and CRM' END || ' contact is gone).' AS message FROM _del ORDER BY nav_no").df())
     # restore: from the side that still exists; a pair gone on both sides has nothing to restore from
-    con.execute("INSERT INTO _restore_fail SELECT nav_no, crm_id, 'both records are deleted, so there is nothing to "
-                "restore from; remove the coupling instead (Remove Coupling)' FROM _del WHERE deleted = 'both'")
+    con.execute(f"INSERT INTO {rel.restore_fail} SELECT nav_no, crm_id, 'both records are deleted, so there is "
+                "nothing to restore from; remove the coupling instead (Remove Coupling)' FROM _del WHERE deleted = 'both'")
     out: list[tuple] = []
     fixed_cols = [c for c in history.table_columns(con, "coupling")]
     col_sql = ", ".join(q(c) for c in fixed_cols)
@@ -207,16 +212,17 @@ def resolve_deleted(con, m: TableMapping, run_id: int, ts: datetime, strategy: s
         con.execute("DELETE FROM coupling c WHERE c.entity = 'contact' AND c.nav_no IN (SELECT nav_no FROM _del "
                     "WHERE deleted = ?)", [lost])
         if side == "crm":  # re-create the CRM contact from the NAV person
-            con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT nav_no FROM _del WHERE deleted = 'crm'")
-            created, failures = cp.create_crm(con, m, run_id, ts, strict=False)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.create} AS SELECT nav_no FROM _del WHERE deleted = 'crm'")
+            created, failures = cp.create_crm(con, m, run_id, ts, strict=False, keys=rel.create)
             old = dict(con.execute("SELECT nav_no, crm_id FROM _del WHERE deleted = 'crm'").fetchall())
             made = [(k, old[k], "crm", "restored", v, f"Deletion conflict handled by restoring the deleted record: "
                      f"CRM contact {v} created from NAV contact {k} and coupled.")
                     for k, v in created.itertuples(index=False)]
             fails = [(f[0], old.get(f[0]), f[2]) for f in failures]
         else:  # re-create the NAV person from the CRM contact
-            con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT crm_id FROM _del WHERE deleted = 'nav'")
-            created, failures = cp.create_nav(con, m, run_id, ts, strict=False, prefix=prefix, width=width)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.create} AS SELECT crm_id FROM _del WHERE deleted = 'nav'")
+            created, failures = cp.create_nav(con, m, run_id, ts, strict=False, keys=rel.create, prefix=prefix,
+                                              width=width)
             old = dict(con.execute("SELECT crm_id, nav_no FROM _del WHERE deleted = 'nav'").fetchall())
             made = [(old[v], v, "nav", "restored", k, f"Deletion conflict handled by restoring the deleted record: "
                      f"NAV contact {k} created from CRM contact {v} and coupled.")
@@ -226,15 +232,15 @@ def resolve_deleted(con, m: TableMapping, run_id: int, ts: datetime, strategy: s
         if fails:  # not restored: the coupling is put back as it was; the sync fails the pair with why
             fdf = pd.DataFrame(fails, columns=["nav_no", "crm_id", "message"])
             con.register("_restore_fail_df", fdf)
-            con.execute("INSERT INTO _restore_fail SELECT nav_no, crm_id, message FROM _restore_fail_df")
+            con.execute(f"INSERT INTO {rel.restore_fail} SELECT nav_no, crm_id, message FROM _restore_fail_df")
             con.unregister("_restore_fail_df")
             con.execute(f"INSERT INTO coupling ({col_sql}) SELECT {col_sql} FROM _del WHERE nav_no IN "
-                        "(SELECT nav_no FROM _restore_fail)")
+                        f"(SELECT nav_no FROM {rel.restore_fail})")
             # create_* counted and listed them as this run's failures: the sync's plan reports them instead
-            n = con.execute("DELETE FROM run_error WHERE run_id = ? AND (nav_no IN (SELECT nav_no FROM _restore_fail) "
-                            "OR crm_id IN (SELECT crm_id FROM _restore_fail))", [run_id]).fetchone()[0]
+            n = con.execute(f"DELETE FROM run_error WHERE run_id = ? AND (nav_no IN (SELECT nav_no FROM {rel.restore_fail}) "
+                            f"OR crm_id IN (SELECT crm_id FROM {rel.restore_fail}))", [run_id]).fetchone()[0]
             history.add_counts(con, run_id, failed=-int(n))
-    fails = con.execute("SELECT nav_no, crm_id, message FROM _restore_fail ORDER BY nav_no").fetchall()
+    fails = con.execute(f"SELECT nav_no, crm_id, message FROM {rel.restore_fail} ORDER BY nav_no").fetchall()
     out += [(k, c, "both" if "both records" in msg else None, "not restored", None, msg) for k, c, msg in fails]
     return _logged(con, run_id, pd.DataFrame(out, columns=cols))
 

@@ -303,7 +303,7 @@ def fail_messages_sql(f, i: int) -> tuple[list[str], list]:
     return [push, pull], [f.nav, repr(f.value_map), f.crm, repr(f.value_map)]
 
 
-def clear_on_failure_sql(m) -> list[tuple[str, list]]:
+def clear_on_failure_sql(m, rel) -> list[tuple[str, list]]:
     """Statements over ``_plan0`` (after the e-mail check, before the status) for the fields with
     ``clear_on_failure`` (BC's Clear Value on Failed Sync): a value that would fail the record (not in its value
     map, longer than the NAV field, not an e-mail address) is written as empty instead and the rest of the
@@ -320,17 +320,17 @@ def clear_on_failure_sql(m) -> list[tuple[str, list]]:
             push_bad.append(f"(pushv_{i} IS NULL AND {norm(f'nraw_{i}')} <> '')")
             pull_bad.append(f"(pullv_{i} IS NULL AND {norm(f'craw_{i}')} <> '')")
         if f.validate == "email":
-            push_bad.append(f"pushv_{i} IN (SELECT v FROM _bad_email)")
-            pull_bad.append(f"pullv_{i} IN (SELECT v FROM _bad_email)")
+            push_bad.append(f"pushv_{i} IN (SELECT v FROM {rel.bad_email})")
+            pull_bad.append(f"pullv_{i} IN (SELECT v FROM {rel.bad_email})")
         if f.max_length:
             pull_bad.append(over_length_sql(f"pullv_{i}"))
         if push_bad:
-            stmts.append((f"UPDATE _plan0 SET pushv_{i} = NULL, nb_{i} = '', act_{i} = CASE WHEN "
+            stmts.append((f"UPDATE {rel.plan0} SET pushv_{i} = NULL, nb_{i} = '', act_{i} = CASE WHEN "
                           f"coalesce(craw_{i}, '') = '' THEN 'none' ELSE 'push' END "
                           f"WHERE act_{i} = 'push' AND ({' OR '.join(push_bad)})", []))
         if pull_bad:
             params = [f.max_length, f.max_length] if f.max_length else []
-            stmts.append((f"UPDATE _plan0 SET pullv_{i} = '', nb_{i} = '', act_{i} = CASE WHEN "
+            stmts.append((f"UPDATE {rel.plan0} SET pullv_{i} = '', nb_{i} = '', act_{i} = CASE WHEN "
                           f"coalesce(nraw_{i}, '') = '' THEN 'none' ELSE 'pull' END "
                           f"WHERE act_{i} = 'pull' AND ({' OR '.join(pull_bad)})", params))
     return stmts

@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from . import coupling as cp
-from . import history, strategies, sync, syncerrors
+from . import history, pipeline, strategies, sync, syncerrors
 from . import search as search_index
 from .compare import compare_sql, differences_sql
 from .errors import ContactSyncError, CouplingError, SyncError, WorkspaceError
@@ -317,7 +317,9 @@ class Workspace:
             notes = cp.couple_pair(con, run_id, "contact", no, crm_id, replace=replace, ts=ts)
             result = None
             if sync_after:
-                result = self._sync_in(con, run_id, sync_after, [no], force=True, ts=ts)
+                sc = self._scope(con, [no])
+                result = self._sync_in(con, run_id, sync_after, sc, force=True, ts=ts)
+                sc.rel.drop(con)
                 if result.failed:
                     raise SyncError(f"Coupling not made: {result.errors['message'].iloc[0]}")
             history.finish_run(con, run_id)
@@ -338,8 +340,10 @@ class Workspace:
         with self._store.transaction() as con:
             cp.fetch_nav(con, self.mapping, no)
             run_id = history.start_run(con, "create", direction="push", note=f"CRM contact from {no}")
-            con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT ? AS nav_no", [no])
-            created, _ = cp.create_crm(con, self.mapping, run_id, ts, strict=True)
+            rel = pipeline.Relations()
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.create} AS SELECT ? AS nav_no", [no])
+            created, _ = cp.create_crm(con, self.mapping, run_id, ts, strict=True, keys=rel.create)
+            rel.drop(con)
             history.finish_run(con, run_id)
         crm_id = created["crm_id"].iloc[0]
         return Created(crm_id, message="Synchronization completed", run_id=run_id, nav_no=no, crm_id=crm_id)
@@ -359,9 +363,11 @@ class Workspace:
             if old is not None:
                 cp.uncouple(con, run_id, "contact", nav_no=None, crm_id=crm_id)
                 notes.append(f"The coupling between NAV contact {old} and this CRM contact was deleted.")
-            con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT ? AS crm_id", [crm_id])
-            created, _ = cp.create_nav(con, self.mapping, run_id, ts, strict=True, prefix=s["nav_no_prefix"],
-                                       width=int(s["nav_no_width"]))
+            rel = pipeline.Relations()
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.create} AS SELECT ? AS crm_id", [crm_id])
+            created, _ = cp.create_nav(con, self.mapping, run_id, ts, strict=True, keys=rel.create,
+                                       prefix=s["nav_no_prefix"], width=int(s["nav_no_width"]))
+            rel.drop(con)
             history.finish_run(con, run_id)
         no = created["nav_no"].iloc[0]
         msg = " ".join([f"NAV contact {no} was created and coupled.", *notes])
@@ -466,11 +472,12 @@ class Workspace:
     def differences(self, nos: Iterable[str] | None = None) -> pd.DataFrame:
         """All coupled pairs x differing mapped fields, long format, from one set-based query."""
         with self._store.connection() as con:
-            scoped = nos is not None
-            if scoped:
-                self._scope(con, nos)
-            sql, params = differences_sql(self.mapping, scoped)
-            return con.execute(sql, params).df()
+            sc = self._scope(con, nos)
+            sql, params = differences_sql(self.mapping, sc.rel.scope if sc.scoped else None)
+            try:
+                return con.execute(sql, params).df()
+            finally:
+                sc.rel.drop(con)
 
     def pick(self, picks):
         """Per-field pick: rows of (``nav_no``, ``field``, ``choice`` = ``"nav"`` | ``"crm"`` | ``"value"``,
@@ -515,6 +522,9 @@ class Workspace:
                 except duckdb.TransactionException as exc:
                     raise ContactSyncError(f"SQL failed: {exc}") from exc
                 search_index.rebuild(con)  # whatever it changed, the lists' search index follows
+                # and the next sync compares every pair again (a pair's fingerprints vouch only for contactsync's
+                # own writes: a new epoch changes every fingerprint, sync.fingerprint_salt)
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint_epoch', CAST(uuid() AS VARCHAR))")
             return result
 
     @staticmethod
@@ -537,36 +547,32 @@ class Workspace:
             search_index.rebuild(con)
 
     # -- sync ------------------------------------------------------------------------------------
-    def _scope(self, con, nos) -> list[str]:
-        if isinstance(nos, str):
-            nos = [nos]
-        keys = sorted({cp.nav_key(n) for n in nos})
-        # one list parameter (a registered DataFrame is refused while the connection holds an unfinished result)
-        con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT unnest(?::VARCHAR[]) AS nav_no", [keys])
-        return keys
+    def _scope(self, con, nos) -> pipeline.Scope:
+        """Step 1 of the run pipeline: the NAV records ``nos`` (``None``: every contact coupling)."""
+        if nos is None:
+            return pipeline.scope(con)
+        return pipeline.scope(con, [cp.nav_key(n) for n in ([nos] if isinstance(nos, str) else nos)])
 
-    def _sync_in(self, con, run_id: int | None, direction: str, nos, *, force: bool, ts: datetime,
+    def _sync_in(self, con, run_id: int | None, direction: str, sc: pipeline.Scope, *, force: bool, ts: datetime,
                  dry_run: bool = False, only: frozenset[str] | None = None, conflicts: str | None = None) -> SyncResult:
+        """The run pipeline over ``sc`` (:func:`contactsync.pipeline.sync_pairs`), after the deletion-conflict
+        strategy; the counts go to run ``run_id`` unless ``dry_run``."""
         m = strategies.effective(self.mapping, conflicts)
-        scoped = nos is not None
         s = self.settings._all()
-        keys = self._scope(con, nos) if scoped else None
-        if scoped and force:  # Synchronize Now on named records: those Skipped after repeated failures go too
+        keys = sc.keys
+        if sc.scoped and force:  # Synchronize Now on named records: those Skipped after repeated failures go too
             syncerrors.retry(con, run_id, keys, check=False)
         deletions = syncerrors.resolve_deleted(con, m, run_id, ts, m.deletion_conflict, direction, keys,
-                                               prefix=s["nav_no_prefix"], width=int(s["nav_no_width"]))
-        if scoped:
-            self._scope(con, nos)  # (a restore's creations use the temp table too)
-        sync.plan(con, m, direction, force=force, scoped=scoped, only=only)
-        # the result is read from the plan before anything is written: a dry run returns what the run does
-        c = sync.counts(con)
+                                               prefix=s["nav_no_prefix"], width=int(s["nav_no_width"]), rel=sc.rel)
+        # the result is read from the checked plan before anything is written: a dry run returns what the run does
+        planned, p = pipeline.sync_pairs(con, m, sc, direction, ts=ts, run_id=run_id, force=force, only=only,
+                                         dry_run=dry_run, skip_after=int(s["skip_after_failures"]))
+        c = dict(p.counts)
         restored = deletions[deletions["action"] == "restored"]
         new_nav = [k if d == "nav" else n for n, d, k in restored[["nav_no", "deleted", "new_key"]].itertuples(index=False)]
         c["unchanged"] -= sum(1 for k in new_nav if keys is None or k in keys)  # counted as inserted
-        conflicts_df, errors, changes = sync.plan_frames(con, m, ts)
-        skips = sync.skip_frame(con, m)
+        conflicts_df, errors, changes, skips = planned.conflicts, planned.errors, planned.changes, planned.skips
         if not dry_run:
-            sync.apply(con, m, run_id, ts, skip_after=int(s["skip_after_failures"]))
             history.add_counts(con, run_id, **c)
             if len(deletions):
                 changes = history.changes(con, run_id)[["side", "key", "field", "old_value", "new_value"]]
@@ -597,20 +603,18 @@ class Workspace:
                 raise SyncError("fields cannot be combined with create_missing=True (a new record gets every field)")
             only = frozenset(self.mapping.field(str(n)).nav for n in names)
         ts = _now()
-        try:
-            return self._sync_tx(direction, nos, force=force, dry_run=dry_run, create_missing=create_missing, ts=ts,
-                                 only=only, conflicts=conflicts)
-        except _DryRun as planned:  # the dry run's transaction was rolled back: nothing written
-            return planned.result
+        return self._sync_tx(direction, nos, force=force, dry_run=dry_run, create_missing=create_missing, ts=ts,
+                             only=only, conflicts=conflicts)
 
     def _sync_tx(self, direction, nos, *, force, dry_run, create_missing, ts, only=None, conflicts=None) -> SyncResult:
-        with self._store.transaction() as con:
-            scoped_keys = None
-            if nos is not None:
-                scoped_keys = self._scope(con, nos)
+        # a dry run is the same run in a transaction rolled back at its end: nothing it wrote stays
+        with self._store.transaction(rollback=dry_run) as con:
+            sc = self._scope(con, nos)
+            scoped_keys = sc.keys
+            if sc.scoped:
                 unknown = con.execute(
-                    "SELECT s.nav_no, n.\"No.\" IS NULL FROM _scope s LEFT JOIN coupling c ON c.entity = 'contact' "
-                    "AND c.nav_no = s.nav_no LEFT JOIN nav_contact n ON n.\"No.\" = s.nav_no "
+                    f"SELECT s.nav_no, n.\"No.\" IS NULL FROM {sc.rel.scope} s LEFT JOIN coupling c "
+                    "ON c.entity = 'contact' AND c.nav_no = s.nav_no LEFT JOIN nav_contact n ON n.\"No.\" = s.nav_no "
                     "WHERE c.nav_no IS NULL ORDER BY 1").fetchall()
                 if unknown and not create_missing:
                     names = ", ".join(k + (" (does not exist)" if gone else "") for k, gone in unknown[:10])
@@ -626,29 +630,33 @@ class Workspace:
                 note = syncerrors.run_note(con, self.mapping, scoped_keys, force=force) if scoped_keys else None
                 run_id = None if dry_run else history.start_run(con, "sync", direction=direction, force=force,
                                                                 note=note)
-            result = self._sync_in(con, run_id, direction, scoped_keys, force=force, ts=ts,
+            result = self._sync_in(con, run_id, direction, sc, force=force, ts=ts,
                                    dry_run=dry_run and not rehearse, only=only, conflicts=conflicts)
             if create_missing:
-                result = self._create_missing(con, run_id, direction, scoped_keys, ts, result, dry_run)
+                result = self._create_missing(con, run_id, direction, sc, ts, result, dry_run)
             if dry_run:
-                raise _DryRun(dataclasses.replace(result, run_id=None, dry_run=True))
-            history.finish_run(con, run_id)
+                result = dataclasses.replace(result, run_id=None, dry_run=True)
+            else:
+                history.finish_run(con, run_id)
+            sc.rel.drop(con)
         return result
 
-    def _create_missing(self, con, run_id, direction, scoped_keys, ts, result: SyncResult, dry_run) -> SyncResult:
+    def _create_missing(self, con, run_id, direction, sc: pipeline.Scope, ts, result: SyncResult,
+                        dry_run) -> SyncResult:
         m = self.mapping
         s = self.settings._all()
         inserted, failures = 0, []
         from .sqlbuild import filter_sql
 
         skips = result.skips
-        if direction in ("push", "both") and scoped_keys is not None:
+        rel = sc.rel
+        if direction in ("push", "both") and sc.scoped:
             # records named in nos are each reported: one the NAV filter leaves out is Skipped with why, one
             # that does not exist fails (create_crm says so)
             why, wparams = sync.filter_reason_sql("n", m.nav_filter, "NAV contact")
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE _cand0 AS SELECT s.nav_no, CASE WHEN n.{q(m.nav_key)} IS NOT NULL "
-                f"THEN {why} END AS why FROM _scope s LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = s.nav_no "
+                f"THEN {why} END AS why FROM {rel.scope} s LEFT JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = s.nav_no "
                 "WHERE NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' AND c.nav_no = s.nav_no)",
                 wparams)
             left_out = con.execute(
@@ -662,25 +670,26 @@ class Workspace:
                     con.execute("INSERT INTO run_skip SELECT ?, nav_no, crm_id, reason, message FROM _left_out_df",
                                 [run_id])
                     con.unregister("_left_out_df")
-            con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT nav_no FROM _cand0 WHERE why IS NULL")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.create} AS SELECT nav_no FROM _cand0 WHERE why IS NULL")
+            con.execute("DROP TABLE _cand0")
         elif direction in ("push", "both"):
             nf, nfp = filter_sql("n", m.nav_filter)
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT n.{q(m.nav_key)} AS nav_no FROM {q(m.nav_table)} n "
+                f"CREATE OR REPLACE TEMP TABLE {rel.create} AS SELECT n.{q(m.nav_key)} AS nav_no FROM {q(m.nav_table)} n "
                 f"WHERE ({nf}) AND NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' "
                 f"AND c.nav_no = n.{q(m.nav_key)})", nfp)
         if direction in ("push", "both"):
-            created, fails = cp.create_crm(con, m, run_id or 0, ts, strict=False)
+            created, fails = cp.create_crm(con, m, run_id or 0, ts, strict=False, keys=rel.create)
             inserted += len(created)
             failures += fails
-        if direction in ("pull", "both") and scoped_keys is None:
+        if direction in ("pull", "both") and not sc.scoped:
             cf, cfp = filter_sql("r", m.crm_filter)
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT r.{q(m.crm_key)} AS crm_id FROM {q(m.crm_table)} r "
+                f"CREATE OR REPLACE TEMP TABLE {rel.create} AS SELECT r.{q(m.crm_key)} AS crm_id FROM {q(m.crm_table)} r "
                 f"WHERE ({cf}) AND NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'contact' "
                 f"AND c.crm_id = r.{q(m.crm_key)})", cfp)
-            created, fails = cp.create_nav(con, m, run_id or 0, ts, strict=False, prefix=s["nav_no_prefix"],
-                                           width=int(s["nav_no_width"]))
+            created, fails = cp.create_nav(con, m, run_id or 0, ts, strict=False, keys=rel.create,
+                                           prefix=s["nav_no_prefix"], width=int(s["nav_no_width"]))
             inserted += len(created)
             failures += fails
         errors = pd.concat([result.errors, pd.DataFrame(failures, columns=["nav_no", "crm_id", "message"])],
@@ -828,10 +837,11 @@ class Workspace:
         s = self.settings._all()
         ts = _now()
         with self._store.transaction() as con:
-            keys = None if nos is None else self._scope(con, nos)
+            sc = self._scope(con, nos)
             run_id = history.start_run(con, "resolve_deleted", direction="both", note=f"deleted records: {strategy}")
-            d = syncerrors.resolve_deleted(con, self.mapping, run_id, ts, strategy, "both", keys,
-                                           prefix=s["nav_no_prefix"], width=int(s["nav_no_width"]))
+            d = syncerrors.resolve_deleted(con, self.mapping, run_id, ts, strategy, "both", sc.keys,
+                                           prefix=s["nav_no_prefix"], width=int(s["nav_no_width"]), rel=sc.rel)
+            sc.rel.drop(con)
             changes = history.changes(con, run_id)[["side", "key", "field", "old_value", "new_value"]]
             history.finish_run(con, run_id)
         restored = int((d["action"] == "restored").sum())
@@ -1160,8 +1170,3 @@ def _scratch_run(con, direction: str, force: bool) -> int:
                 "skipped, failed, coupled, uncoupled) VALUES (0, 'sync', ?, ?, true, ?, 0, 0, 0, 0, 0, 0, 0)",
                 [direction, _now(), force])
     return 0
-
-
-class _DryRun(Exception):
-    def __init__(self, result):
-        self.result = result
