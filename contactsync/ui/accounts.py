@@ -36,12 +36,12 @@ __all__ = ["AccountsView", "company_options"]
 def company_options(ws, search: str = "", limit: int = 200) -> list[tuple[str, str]]:
     """Uncoupled NAV companies as ``(label, No.)`` for the coupling picker (one read-only query)."""
     m = ws.mapping
-    key, table = q(m.nav_key), q(m.nav_table)
     term = f"%{search.strip()}%"
     df = ws.sql(
-        f"SELECT n.{key} AS no, n.\"Name\" AS name FROM {table} n WHERE n.\"Type\" = 'Company' AND NOT EXISTS "
-        f"(SELECT 1 FROM coupling c WHERE c.entity = 'company' AND c.nav_no = n.{key}) "
-        f"AND (n.{key} ILIKE ? OR n.\"Name\" ILIKE ?) ORDER BY n.{key} LIMIT ?", [term, term, int(limit)])
+        f"SELECT n.{q(m.nav_key)} AS no, n.\"Name\" AS name FROM {q(m.nav_table)} n WHERE n.\"Type\" = 'Company' "
+        f"AND NOT EXISTS (SELECT 1 FROM coupling c WHERE c.entity = 'company' AND c.nav_no = n.{q(m.nav_key)}) "
+        f"AND (n.{q(m.nav_key)} ILIKE ? OR n.\"Name\" ILIKE ?) ORDER BY n.{q(m.nav_key)} LIMIT ?",
+        [term, term, int(limit)])
     return [(f"{r['no']} {text(r['name'])}".strip(), r["no"]) for r in df.to_dict("records")]
 
 
