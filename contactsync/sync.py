@@ -740,28 +740,41 @@ def apply(con, p: Plan, run_id: int, *, skip_after: int = 2) -> None:
                 f"ON c.entity = 'contact' AND c.nav_no = p.nav_no WHERE {touch}")
     in_touch = f"c.entity = 'contact' AND c.nav_no IN (SELECT nav_no FROM {rel.touch})"
     history.log_before(con, run_id, in_touch)
-    sets = [f"{q(f.base_column)} = {expr}" for f, expr in newbase]
+    # only the columns some touched pair changes are written: DuckDB's UPDATE costs per column written (a
+    # delta of 100 pairs wrote 37 columns in 0.3 s); one aggregate says which
+    changes = [f"bool_or(({expr}) IS DISTINCT FROM p.b_{i})" for i, (f, expr) in enumerate(newbase)]
+    changes.append("bool_or(p.status IN ('failed', 'skipped') OR p.prev_state IS NOT NULL OR p.excl OR "
+                   "p.prev_msg IS NOT NULL OR p.prev_streak <> 0 OR c.skipped)")
+    flags = con.execute(f"SELECT {', '.join(changes)} FROM {rel.plan} p JOIN coupling c ON c.entity = 'contact' "
+                        f"AND c.nav_no = p.nav_no WHERE p.nav_no IN (SELECT nav_no FROM {rel.touch})").fetchone()
+    sets, params = [f"{q(f.base_column)} = {expr}" for (f, expr), hit in zip(newbase, flags) if hit], []
     sets += [
         f"nav_synced_modified = CASE WHEN {ok} THEN {new_nmod} ELSE c.nav_synced_modified END",
         f"crm_synced_modified = CASE WHEN {ok} THEN {new_cmod} ELSE c.crm_synced_modified END",
         f"last_synced_at = CASE WHEN {ok} THEN ?::TIMESTAMP ELSE c.last_synced_at END",
         "last_result_nav = CASE WHEN p.status = 'modified' AND p.any_pull THEN 'Modified' "
-        "WHEN p.status IN ('failed', 'skipped') THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END ELSE c.last_result_nav END",
+        "WHEN p.status IN ('failed', 'skipped') THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END "
+        "ELSE c.last_result_nav END",
         "last_result_crm = CASE WHEN p.status = 'modified' AND p.any_push THEN 'Modified' "
-        "WHEN p.status IN ('failed', 'skipped') THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END ELSE c.last_result_crm END",
-        "skipped = p.status = 'skipped'",
-        # the errors list: the latest outcome (a Skipped pair's message is set from run_skip below)
-        "sync_state = CASE WHEN p.status IN ('failed', 'skipped') THEN p.status END",
-        "sync_message = CASE WHEN p.excl THEN c.sync_message WHEN p.status = 'failed' THEN p.fail_msg END",
-        "sync_run_id = CASE WHEN p.status IN ('failed', 'skipped') THEN ?::BIGINT END",
-        f"fail_streak = {streak}",
-        f"excluded = p.excl OR (p.status = 'failed' AND ?::INTEGER > 0 AND {streak} >= ?::INTEGER)",
+        "WHEN p.status IN ('failed', 'skipped') THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END "
+        "ELSE c.last_result_crm END",
         f"nav_fp = {new_nfp}", f"crm_fp = {new_cfp}",
     ]
+    params += [ts, ts, ts]
+    if flags[-1]:  # the errors list's columns: only when a pair fails, is skipped or leaves that state
+        sets += [
+            "skipped = p.status = 'skipped'",
+            # the errors list: the latest outcome (a Skipped pair's message is set from run_skip below)
+            "sync_state = CASE WHEN p.status IN ('failed', 'skipped') THEN p.status END",
+            "sync_message = CASE WHEN p.excl THEN c.sync_message WHEN p.status = 'failed' THEN p.fail_msg END",
+            "sync_run_id = CASE WHEN p.status IN ('failed', 'skipped') THEN ?::BIGINT END",
+            f"fail_streak = {streak}",
+            f"excluded = p.excl OR (p.status = 'failed' AND ?::INTEGER > 0 AND {streak} >= ?::INTEGER)",
+        ]
+        params += [run_id, skip_after, skip_after]
     # a plain join here: measured at 1M pairs, 2x faster than feeding the rows in storage order
-    con.execute(f"UPDATE coupling AS c SET {', '.join(sets)} FROM {rel.plan} p WHERE c.entity = 'contact' "
-                f"AND c.nav_no = p.nav_no AND p.nav_no IN (SELECT nav_no FROM {rel.touch})",
-                [ts, ts, ts, run_id, skip_after, skip_after])
+    con.execute(f"UPDATE coupling AS c SET {', '.join(sets)}\nFROM {rel.plan} p\nWHERE c.entity = 'contact' "
+                f"AND c.nav_no = p.nav_no AND p.nav_no IN (SELECT nav_no FROM {rel.touch})", params)
     con.execute(_refingerprint_sql(m, rel), [p.salt, p.salt])
     sql, params = _conflicts_sql(m, rel)
     con.execute(f"INSERT INTO run_conflict SELECT ?, * FROM ({sql})", [run_id, *params])
