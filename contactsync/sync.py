@@ -252,8 +252,10 @@ def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
         # computed only where the raw values differ)
         eqs.append(f"({nv} = {cv})" if _derived(f) else f"(CASE WHEN {nraw} IS NOT DISTINCT FROM {craw} THEN true "
                                                          f"ELSE {nv} = {cv} END)")
+    # (a pair with anything in the errors list's columns is the plan's: it alone writes those)
     flagged = ("nn.k IS NULL OR rr.k IS NULL OR NOT nn.ok OR NOT rr.ok OR c.nav_missing OR c.crm_missing OR "
-               "coalesce(c.excluded, false) OR c.sync_state IS NOT NULL")
+               "coalesce(c.excluded, false) OR c.sync_state IS NOT NULL OR c.sync_message IS NOT NULL OR "
+               "coalesce(c.fail_streak, 0) <> 0 OR coalesce(c.skipped, false)")
     same_mod = ("c.nav_synced_modified IS NOT DISTINCT FROM nn.mod AND "
                 "c.crm_synced_modified IS NOT DISTINCT FROM rr.mod")
     # 1. narrow: keys, modified-ons, fingerprints and flags of every pair; 2. the values, compared only for
@@ -648,9 +650,9 @@ def adopt_sql(m: TableMapping, rel: Relations) -> str:
     last-synced values (the agreed values, in comparable form), modified-ons and fingerprints, as the plan
     records an Unchanged pair it touches. Their before-images are logged first (undo restores them)."""
     sets = [f"{q(f.base_column)} = a.b_{i}" for i, f in enumerate(m.fields)]
+    # (its errors-list columns are clean: the narrow pass leaves any other pair to the plan)
     sets += ["nav_synced_modified = a.n_mod", "crm_synced_modified = a.c_mod", "last_synced_at = ?::TIMESTAMP",
-             "skipped = false", "sync_state = NULL", "sync_message = NULL", "sync_run_id = NULL", "fail_streak = 0",
-             "excluded = false", "nav_fp = a.nfp", "crm_fp = a.cfp"]
+             "nav_fp = a.nfp", "crm_fp = a.cfp"]
     vals = ", ".join(f"{_nv_sql(f, f'CAST(n.{q(f.nav)} AS VARCHAR)')} AS b_{i}" for i, f in enumerate(m.fields))
     return (f"UPDATE coupling AS c SET {', '.join(sets)}\n"
             f"FROM (SELECT t.*, {vals} FROM {rel.adopt} t JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = t.nav_no) a\n"
