@@ -17,7 +17,7 @@ import pandas as pd
 from ..errors import ContactSyncError
 
 __all__ = ["COUPLED_OPTIONS", "COUPLED_VALUES", "Column", "Confirm", "ContactList", "Debounce", "Messages", "Pager",
-           "Progress", "RowTable", "STYLE", "button", "close_tree", "esc", "guarded", "html_table", "live_widgets",
+           "Progress", "RowTable", "STYLE", "button", "clear_area", "close_tree", "esc", "guarded", "html_table", "live_widgets",
            "message_html", "REVEAL", "text", "yes_no"]
 
 STYLE = """
@@ -93,6 +93,14 @@ def close_tree(widget: w.Widget) -> None:
         if isinstance(sub, w.Widget):
             sub.close()
     widget.close()
+
+
+def clear_area(box: w.Box) -> None:
+    """Empty a container a view shows panels in, closing what it held (its whole tree: nothing lingers)."""
+    old = list(box.children)
+    box.children = []
+    for child in old:
+        close_tree(child)
 
 
 def live_widgets() -> int:

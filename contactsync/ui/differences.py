@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..picks import Pick
 from ..sqlbuild import q
-from .common import Confirm, Debounce, Messages, Pager, Progress, button, close_tree, esc, guarded, text
+from .common import Confirm, Debounce, Messages, Pager, Progress, button, clear_area, esc, guarded, text
 from .data import result_text
 from .grid import GridTable
 
@@ -327,10 +327,8 @@ class DifferencesView(w.VBox):
 
     # -- per-field pick ------------------------------------------------------------------------------------
     def close_pick(self) -> None:
-        old, self.pick_panel = list(self.pick_area.children), None
-        self.pick_area.children = []
-        for c in old:
-            close_tree(c)
+        self.pick_panel = None
+        clear_area(self.pick_area)
 
     @guarded()
     def open_pick(self) -> PickPanel | None:

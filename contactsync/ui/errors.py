@@ -13,7 +13,7 @@ import ipywidgets as w
 import pandas as pd
 
 from ..strategies import DeletionConflict
-from .common import Confirm, Debounce, Messages, Pager, Progress, button, close_tree, guarded, text
+from .common import Confirm, Debounce, Messages, Pager, Progress, button, clear_area, guarded, text
 from .data import errors_text, result_text
 from .dialogs import CouplingDialog
 from .grid import GridTable
@@ -335,11 +335,8 @@ class ErrorsView(w.VBox):
         return self.dialog
 
     def close_dialog(self) -> None:
-        old = list(self.dialog_area.children)
         self.dialog = None
-        self.dialog_area.children = []
-        for d in old:
-            close_tree(d)
+        clear_area(self.dialog_area)
 
     def _dialog_done(self, result) -> None:
         msgs = self.dialog.messages if self.dialog is not None else None

@@ -11,7 +11,7 @@ from .common import (
     Messages,
     Progress,
     button,
-    close_tree,
+    clear_area,
     esc,
     guarded,
     html_table,
@@ -150,11 +150,8 @@ class ContactCard(w.VBox):
         return bool(self.contact.get("coupled"))
 
     def close_dialog(self) -> None:
-        old = list(self.dialog_area.children)
         self.dialog = None
-        self.dialog_area.children = []
-        for d in old:
-            close_tree(d)
+        clear_area(self.dialog_area)
 
     def _changed(self, message: str, kind: str = "ok") -> None:
         self.load(self.no, keep_message=True)
