@@ -8,6 +8,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8866
+# pytest workers: one per core (at most 4); each takes whole test files, so module fixtures are built once
+JOBS ?= auto
 WORKSPACE ?= workspace/steward.duckdb
 
 $(BIN)/python:
@@ -28,7 +30,7 @@ app: $(BIN)/.installed-app
 
 test: install lint typecheck
 	bash scripts/ensure-chromium.sh
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q --durations=25 -n $(JOBS) --maxprocesses=4 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .
