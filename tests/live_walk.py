@@ -89,7 +89,7 @@ def main() -> int:
             page.set_default_timeout(90_000)
             expect.set_options(timeout=90_000)
             page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
-            page.locator(".cs-crm-contacts .cs-row").first.wait_for(timeout=120_000)
+            page.locator(".cs-crm-contacts .cs-grid-ready").first.wait_for(timeout=120_000)
 
             def tab(title):
                 page.locator(".cs-tabs .lm-TabBar-tab", has_text=title).click()

@@ -93,7 +93,7 @@ def test_differences_at_200k_refresh_and_bulk_action(served_big):
         page.set_default_timeout(120_000)
         try:
             page.goto(url, timeout=120_000)
-            page.locator(".cs-crm-contacts .cs-row").first.wait_for(timeout=180_000)
+            page.locator(".cs-crm-contacts .cs-grid-ready").first.wait_for(timeout=180_000)
             t0 = time.monotonic()
             _tab(page, "Differences")
             view = page.locator(".cs-differences")

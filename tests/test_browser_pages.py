@@ -80,7 +80,7 @@ def page(served):
         pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
         pg.set_default_timeout(30_000)
         pg.goto(served[0], timeout=60_000)
-        pg.locator(".cs-crm-contacts .cs-row").first.wait_for(timeout=90_000)
+        pg.locator(".cs-crm-contacts .cs-grid-ready").first.wait_for(timeout=90_000)
         try:
             yield pg
         finally:

@@ -200,7 +200,7 @@ def _check_in_chromium(url: str) -> None:
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url, timeout=60_000)
-            page.locator(".cs-crm-contacts .cs-row").first.wait_for(timeout=120_000)
+            page.locator(".cs-crm-contacts .cs-grid-ready").first.wait_for(timeout=120_000)
             assert page.locator(".cs-tabs").count() == 1
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "package_app.png"))

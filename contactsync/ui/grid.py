@@ -21,16 +21,18 @@ from ipydatagrid import DataGrid
 
 from .common import esc, text
 
-__all__ = ["GridTable"]
+__all__ = ["GridTable", "PageJump"]
 
 
 class GridTable(w.VBox):
     """``columns``: ``(key, title)`` pairs; ``key``: the unique key column (shown first, as the index).
-    ``multi=False`` keeps at most one selected row. ``empty`` is shown instead of an empty grid."""
+    ``multi=False`` keeps at most one selected row. ``empty`` is shown instead of an empty grid. ``show_key=False``
+    hides the key column (a GUID where the other columns name the record). Once rows were set the table carries
+    the class ``cs-grid-ready`` (the hook browser tests wait for: the canvas has no row elements)."""
 
     def __init__(self, columns: Sequence[tuple[str, str]], key: str, key_title: str, *, multi: bool = True,
                  on_select: Callable[[tuple], None] | None = None, empty: str = "Nothing to show.",
-                 height: str = "420px", widths: dict[str, int] | None = None):
+                 height: str = "420px", widths: dict[str, int] | None = None, show_key: bool = True):
         self.columns = list(columns)
         self.key, self.key_title = key, key_title
         self.multi = multi
@@ -41,6 +43,7 @@ class GridTable(w.VBox):
         self._quiet = False
         self.grid = DataGrid(self._frame([]), selection_mode="row", base_row_size=22, base_column_size=160,
                              column_widths={key_title: 100, **(widths or {})},
+                             header_visibility="all" if show_key else "column",
                              layout=w.Layout(height=height, width="100%"))
         self.grid.add_class("cs-datagrid")
         self.grid.observe(self._selections, names="selections")
@@ -74,6 +77,7 @@ class GridTable(w.VBox):
         self.empty_note.value = f'<div class="cs-hint">{esc(self.empty)}</div>' if not self.rows else ""
         self.empty_note.layout.display = "none" if self.rows else "block"
         self.grid.layout.display = "block" if self.rows else "none"
+        self.add_class("cs-grid-ready")
         changed = keep != self.selected
         self.selected = keep
         if changed and self.on_select:
@@ -118,3 +122,36 @@ class GridTable(w.VBox):
     def row(self, key: str) -> dict | None:
         return next((r for r in self.rows if text(r[self.key]) == key), None)
 
+
+
+class PageJump(w.HBox):
+    """"Page [n] of N  Go": jump a :class:`contactsync.ui.common.Pager` to a page (13,334 pages at 200k persons
+    are not for Next). ``refresh()`` after the pager's total changed; ``go()`` moves and calls ``on_change``."""
+
+    def __init__(self, pager, on_change: Callable[[], None]):
+        self.pager = pager
+        self._on_change = on_change
+        self.page = w.BoundedIntText(value=1, min=1, max=1, description="Page", layout=w.Layout(width="150px"))
+        self.page.add_class("cs-page-jump")
+        self.of = w.HTML()
+        self.of.add_class("cs-page-count")
+        self.go_button = w.Button(description="Go", layout=w.Layout(width="50px"))
+        self.go_button.add_class("cs-page-go")
+        self.go_button.on_click(lambda _b: self.go())
+        super().__init__([self.page, self.of, self.go_button], layout=w.Layout(align_items="center"))
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.pager.total // self.pager.page_size))
+
+    def refresh(self) -> None:
+        n = self.pages
+        self.page.max = n
+        self.page.value = min(n, self.pager.offset // self.pager.page_size + 1)
+        self.of.value = f'<span class="cs-hint">of {n:,}</span>'
+        self.go_button.disabled = n <= 1
+
+    def go(self, page: int | None = None) -> None:
+        target = min(max(1, int(self.page.value if page is None else page)), self.pages)
+        self.pager.offset = (target - 1) * self.pager.page_size
+        self._on_change()
