@@ -8,15 +8,17 @@ in one transaction with its last-synced columns, views, value maps and rule para
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from dataclasses import fields as dc_fields
-from dataclasses import replace
 
 import pandas as pd
 
-from .errors import MappingError
-from .mapping import FieldMapping, TableMapping, field_to_dict
+from .errors import MappingError, shorten
+from .mapping import Condition, FieldMapping, TableMapping, field_to_dict
+from .sqlbuild import condition_sql, filter_sql, q
 
-__all__ = ["FIELD_OPTIONS", "field_options", "set_field_option", "set_mapping", "set_value_map"]
+__all__ = ["FIELD_OPTIONS", "FilterCheck", "delete_value_map", "delete_value_map_entries", "field_options",
+           "set_field_option", "set_filters", "set_mapping", "set_value_map"]
 
 #: the options ``set_field_option`` changes (a field's names are its identity and stay)
 FIELD_OPTIONS = tuple(f.name for f in dc_fields(FieldMapping) if f.name not in ("nav", "crm"))
@@ -84,3 +86,113 @@ def field_options(mapping: TableMapping) -> pd.DataFrame:
         row["options"] = ", ".join(k for k in d if k not in ("nav", "crm", "direction"))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# -- table filters ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FilterCheck:
+    """What a side's filter keeps of its table: ``kept`` of ``total`` records."""
+
+    side: str
+    kept: int
+    total: int
+
+
+_SIDE_WORDS = {"nav": ("NAV table filter", "NAV contact"), "crm": ("CRM integration table filter", "CRM contact")}
+
+
+def _conditions(value, side: str) -> tuple[Condition, ...]:
+    what = _SIDE_WORDS[side][0]
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise MappingError(f"the {what} must be a list of conditions (Condition or {{'column', 'op', 'value'}}), got "
+                           f"{shorten(value)}")
+    out = []
+    for i, c in enumerate(value, 1):
+        if isinstance(c, Condition):
+            out.append(c)
+        elif isinstance(c, dict) and set(c) <= {"column", "op", "value"}:
+            try:
+                out.append(Condition(**c))
+            except MappingError as exc:
+                raise MappingError(f"{what}, condition #{i}: {exc}") from None
+        else:
+            raise MappingError(f"{what}, condition #{i}: write it as {{'column': 'Type', 'op': '=', 'value': "
+                               f"'Person'}}, got {shorten(c)}")
+    return tuple(out)
+
+
+def set_filters(ws, *, nav=None, crm=None) -> tuple[TableMapping, list[FilterCheck]]:
+    """Replace the NAV table filter and/or the CRM integration table filter (BC's *Table Filter* / *Integration
+    Table Filter*): lists of :class:`~contactsync.mapping.Condition` (or dicts ``column, op, value``), all ANDed;
+    ``None`` keeps a side as it is, ``[]`` removes its filter. Validated as a mapping file is (known column,
+    operator) and against the data: a condition that keeps none of a side's records (a typo in a value, most
+    likely) is refused, naming it. One transaction; returns the stored mapping and what each filter keeps."""
+    from .schema import ensure
+
+    if nav is None and crm is None:
+        raise MappingError("set_filters needs nav=[...] and/or crm=[...] (a list of conditions; [] for none)")
+    m = ws.mapping
+    new = replace(m, nav_filter=m.nav_filter if nav is None else _conditions(nav, "nav"),
+                  crm_filter=m.crm_filter if crm is None else _conditions(crm, "crm"))
+    checks = []
+    with ws.transaction() as con:
+        stored = ensure(con, new, ws.path)
+        for side, table, conds in (("nav", new.nav_table, new.nav_filter), ("crm", new.crm_table, new.crm_filter)):
+            total = con.execute(f"SELECT count(*) FROM {q(table)}").fetchone()[0]
+            if total:
+                for c in conds:
+                    sql, params = condition_sql("t", c)
+                    if not con.execute(f"SELECT count(*) FROM {q(table)} t WHERE {sql}", params).fetchone()[0]:
+                        what, record = _SIDE_WORDS[side]
+                        raise MappingError(f"{what}: the condition {c.column} {c.op} {shorten(c.value)} keeps none of "
+                                           f"the {total:,} {record}s; check the column and the value (the values "
+                                           "are compared as text)")
+            sql, params = filter_sql("t", conds)
+            kept = con.execute(f"SELECT count(*) FROM {q(table)} t WHERE {sql}", params).fetchone()[0]
+            checks.append(FilterCheck(side, kept, total))
+    ws.mapping = stored
+    return stored, checks
+
+
+# -- deleting value maps --------------------------------------------------------------------------------------
+def delete_value_map(ws, name: str, *, unmap_fields: bool = False) -> TableMapping:
+    """Delete value map ``name``. A field still mapped through it is refused (named), unless ``unmap_fields``: then
+    those fields lose their value map in the same transaction. Returns the stored mapping."""
+    m = ws.mapping
+    m.value_map_named(name)  # names the maps there are
+    every = (*m.fields, *m.disabled)
+    users = [f.nav for f in every if f.value_map == name]
+    if users and not unmap_fields:
+        raise MappingError(f"value map {name!r} is used by {', '.join(users)}; set their value map to (none) first, "
+                           "or delete it with unmap_fields=True")
+    fields = tuple(replace(f, value_map=None) if f.value_map == name else f for f in every)
+    return set_mapping(ws, replace(m, fields=fields, disabled=(), value_maps=tuple(v for v in m.value_maps
+                                                                                  if v.name != name)))
+
+
+def delete_value_map_entries(ws, name: str, *, pairs=(), aliases=()) -> TableMapping:
+    """Delete entries of value map ``name``: ``pairs`` by their NAV value, ``aliases`` by their CRM spelling (as
+    stored). An alias reading as a deleted pair's NAV value must go with it (named if not); the last entry of a
+    map without a built-in one cannot go (delete the map). Returns the stored mapping."""
+    m = ws.mapping
+    vm = m.value_map_named(name)
+    pairs, aliases = list(pairs), list(aliases)
+    if not pairs and not aliases:
+        raise MappingError(f"value map {name!r}: choose the entries to delete")
+    have_p, have_a = {p[0] for p in vm.pairs}, {a[0] for a in vm.aliases}
+    unknown = [p for p in pairs if p not in have_p] + [a for a in aliases if a not in have_a]
+    if unknown:
+        raise MappingError(f"value map {name!r} has no entry {shorten(unknown[0])}; refresh and choose again")
+    left_p = tuple(p for p in vm.pairs if p[0] not in pairs)
+    left_a = tuple(a for a in vm.aliases if a[0] not in aliases)
+    gone = {p.upper() for p in pairs}
+    orphans = [a for a, nav in left_a if nav.upper() in gone]
+    if orphans and not vm.builtin:
+        raise MappingError(f"value map {name!r}: the alias(es) {', '.join(orphans)} read as a NAV value you delete; "
+                           "delete them too")
+    if not left_p and not vm.builtin:
+        raise MappingError(f"value map {name!r} would have no entries left; delete the whole value map instead")
+    from .valuemaps import ValueMap
+
+    new = ValueMap(name, left_p, left_a, vm.builtin)
+    return set_mapping(ws, replace(m, value_maps=tuple(new if v.name == name else v for v in m.value_maps)))

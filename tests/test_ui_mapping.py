@@ -200,3 +200,117 @@ words = st.text(alphabet=st.characters(codec="utf-8", categories=("L", "N", "P",
 def test_pairs_text_round_trips(pairs):
     """A value map's pairs as the editor shows them read back as the same pairs."""
     assert parse_pairs(pairs_text(pairs), "m") == pairs
+
+
+# -- table filters ---------------------------------------------------------------------------------------------
+def test_table_filters_edited_validated_and_saved(w, path):
+    v = MappingView(w)
+    assert v.nav_filter.value == "Type = 'Person'\nCompany No. is not empty"
+    assert v.crm_filter.value == "statecode = 0\nparentcustomerid references 'crm_account'"
+    before = w.mapping
+    bad = [
+        ("nav_filter", "Type = 'Person'\nCity ~ 'Berlin'", "Table filter (NAV), line 2: cannot read"),
+        ("nav_filter", "Surname in Müller", "in needs a list in parentheses"),
+        ("nav_filter", "Nickname = 'Bob'", "column 'Nickname' is not in table 'nav_contact'"),
+        ("nav_filter", "Type = 'Persn'", "keeps none of the 6 NAV contacts"),
+        ("crm_filter", "statecode = 0\nparentcustomerid references 'nav_contact'", "supports only 'crm_account'"),
+    ]
+    for box, value, words in bad:
+        v.refresh()
+        getattr(v, box).value = value
+        v.save_filters.click()
+        assert v.filter_messages.kind == "error" and words in v.filter_messages.text, (value, v.filter_messages.text)
+        assert "Traceback" not in v.filter_messages.text
+        assert w.mapping == before and stored(path) == before, value
+    v.refresh()
+    v.save_filters.click()
+    assert v.filter_messages.kind == "warn" and "nothing to change" in v.filter_messages.text
+    v.nav_filter.value = "Type = 'Person'\nCompany No. is not empty\nCountry/Region Code in ('DE', 'IE')"
+    v.save_filters.click()
+    assert v.filter_messages.kind == "ok", v.filter_messages.text
+    kept = len(w.sql("""SELECT 1 FROM nav_contact WHERE "Type" = 'Person' AND "Company No." <> ''
+                        AND "Country/Region Code" IN ('DE', 'IE')"""))
+    assert f"keeps {kept} of 6 NAV contacts" in v.filter_messages.text
+    want = (*before.nav_filter, cs.mapping.Condition("Country/Region Code", "in", ("DE", "IE")))
+    assert w.mapping.nav_filter == want and w.mapping.crm_filter == before.crm_filter
+    assert "Country/Region Code in" in html.unescape(v.table_info.value)
+    w.close()
+    assert stored(path).nav_filter == want
+
+
+columns = st.text(alphabet=st.characters(codec="utf-8", categories=("L", "N", "Zs"), include_characters="._-/"),
+                  min_size=1, max_size=14).map(str.strip).filter(bool)
+column_names = st.one_of(columns, st.sampled_from(["Sign in Date", "is", "not in use", "Company No."]))
+values = st.one_of(st.integers(-99, 99), st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
+                                                 max_size=8))
+conditions = st.one_of(
+    st.builds(cs.mapping.Condition, column_names, st.sampled_from(["=", "<>"]), values),
+    st.builds(cs.mapping.Condition, column_names, st.sampled_from(["in", "not in"]),
+              st.lists(values, min_size=1, max_size=3).map(tuple)),
+    st.builds(cs.mapping.Condition, column_names, st.sampled_from(["is empty", "is not empty"])),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(conditions, max_size=4))
+def test_filter_text_round_trips(conds):
+    """A filter as its editor shows it reads back as the same conditions (names with spaces and operator words,
+    quotes in values)."""
+    from contactsync.ui.mapping import filter_lines, parse_filter_text
+
+    assert parse_filter_text(filter_lines(conds), "f") == conds
+
+
+# -- deleting value-map entries and value maps ----------------------------------------------------------------
+def test_value_map_entries_and_whole_maps_are_deleted_after_a_question(w, path):
+    w.set_value_map("salutation", [("MR", "Mr."), ("MRS", "Mrs."), ("DR", "Dr.")], aliases=[("Mister", "MR")])
+    v = MappingView(w)
+    e = v.open_map("salutation")
+    assert [lbl for lbl, _ in e.entries.options] == ["Pair: MR = Mr.", "Pair: MRS = Mrs.", "Pair: DR = Dr.",
+                                                     "CRM alias: Mister → MR"]
+    assert e.delete_entries.disabled and e.delete_box.layout.display == "flex"
+    e.entries.value = (("pair", "MRS"),)
+    e.delete_entries.click()
+    assert e.confirm.is_open and "MRS = Mrs." in e.confirm.question.value
+    e.confirm.no.click()
+    assert len(w.mapping.value_map_named("salutation").pairs) == 3
+    e.delete_entries.click()
+    e.confirm.yes.click()
+    assert v.map_messages.kind == "ok", v.map_messages.text
+    assert w.mapping.value_map_named("salutation").pairs == (("MR", "Mr."), ("DR", "Dr."))
+    assert [lbl for lbl, _ in e.entries.options] == ["Pair: MR = Mr.", "Pair: DR = Dr.", "CRM alias: Mister → MR"]
+    before = w.mapping
+    for chosen, words in [((("pair", "MR"),), "the alias(es) Mister read as a NAV value you delete"),
+                          ((("pair", "MR"), ("pair", "DR"), ("alias", "Mister")), "delete the whole value map")]:
+        e.entries.value = chosen
+        e.delete_entries.click()
+        e.confirm.yes.click()
+        assert v.map_messages.kind == "error" and words in v.map_messages.text, v.map_messages.text
+        assert w.mapping == before and stored(path) == before
+    # a whole map: the question names the field mapped through it, which loses it in the same save
+    e = v.open_map("country")
+    e.delete_map.click()
+    assert e.confirm.is_open and "Country/Region Code is mapped through it" in e.confirm.question.value
+    e.confirm.yes.click()
+    assert v.map_messages.kind == "ok", v.map_messages.text
+    assert [vm.name for vm in w.mapping.value_maps] == ["salutation"]
+    assert w.mapping.field("Country/Region Code").value_map is None and e.layout.display == "none"
+    assert [r["name"] for r in v.maps.rows] == ["salutation"]
+    w.close()
+    again = stored(path)
+    assert [vm.name for vm in again.value_maps] == ["salutation"] and again.field("Country/Region Code").value_map is None
+
+
+def test_deleting_a_used_value_map_through_the_api_names_its_fields(w):
+    from contactsync.mappingops import delete_value_map, delete_value_map_entries
+
+    before = w.mapping
+    with pytest.raises(cs.ContactSyncError, match="used by Country/Region Code; set their value map to"):
+        delete_value_map(w, "country")
+    with pytest.raises(cs.ContactSyncError, match="has no value map 'nope'"):
+        delete_value_map(w, "nope")
+    with pytest.raises(cs.ContactSyncError, match="choose the entries"):
+        delete_value_map_entries(w, "country")
+    with pytest.raises(cs.ContactSyncError, match="has no entry"):
+        delete_value_map_entries(w, "country", pairs=["XX"])
+    assert w.mapping == before

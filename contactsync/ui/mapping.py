@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 
 import ipywidgets as w
 
 from ..errors import MappingError, shorten
-from ..mapping import DIRECTIONS, VALIDATORS, FieldMapping, TableMapping
+from ..mapping import DIRECTIONS, VALIDATORS, Condition, FieldMapping, TableMapping
+from ..mappingops import delete_value_map, delete_value_map_entries, set_filters
 from ..strategies import DeletionConflict, UpdateConflict
 from ..transforms import RuleKind
 from ..valuemaps import BUILTINS
 from .common import Column, Confirm, Messages, Progress, RowTable, button, esc, guarded, text, yes_no
 
-__all__ = ["DELETION_WORDS", "DIRECTION_WORDS", "MappingView", "OPTION_WORDS", "UPDATE_WORDS", "filter_text", "pairs_text", "parse_pairs",
-           "parse_rules_text", "rules_text", "table_direction"]
+__all__ = ["DELETION_WORDS", "DIRECTION_WORDS", "MappingView", "OPTION_WORDS", "UPDATE_WORDS", "filter_lines", "filter_text", "pairs_text",
+           "parse_filter_text", "parse_pairs", "parse_rules_text", "rules_text", "table_direction"]
 
 DIRECTION_WORDS = {"Bidirectional": "Bidirectional", "ToCRM": "To Dynamics CRM", "FromCRM": "From Dynamics CRM"}
 UPDATE_WORDS = {
@@ -53,6 +55,58 @@ def filter_text(conditions) -> str:
         return "(" + ", ".join(repr(x) for x in v) + ")" if isinstance(v, tuple) else repr(v)
     return "; ".join(f"{c.column} {c.op}" + ("" if c.value is None and c.op.startswith("is") else
                                               f" {value(c.value)}") for c in conditions) or "(none)"
+
+
+def filter_lines(conditions) -> str:
+    """A table filter for its editor: one condition a line, as :func:`parse_filter_text` reads it back."""
+    def value(v):
+        return "(" + ", ".join(repr(x) for x in v) + ")" if isinstance(v, tuple) else repr(v)
+
+    def column(c):  # a name holding an operator word or a quote is written in double quotes
+        return f'"{c}"' if re.search(r"\s(in|not|is|references)\s|[=<>\"']", f" {c} ") else c
+    return "\n".join(f"{column(c.column)} {c.op}" + ("" if c.op in ("is empty", "is not empty") else f" {value(c.value)}")
+                     for c in conditions)
+
+
+_FILTER_HINT = ("write one condition a line: Column = 'value', Column <> 'value', Column in ('a', 'b'), "
+                "Column not in ('a', 'b'), Column is empty, Column is not empty (a column name with spaces needs no "
+                "quotes; put it in double quotes if it holds an operator word)")
+_COND = re.compile(r'^(?:"(?P<q>[^"]+)"|(?P<c>.+?))\s*(?:\s(?P<u>is not empty|is empty)'
+                   r'|\s(?P<w>not in|in|references)\s+(?P<wv>.+)|(?P<s><>|=)\s*(?P<sv>.+))$')
+
+
+def parse_filter_text(value: str, what: str) -> list[Condition]:
+    """Lines as :func:`filter_lines` writes them -> conditions (blank lines ignored; an empty text: no filter).
+    A value is a quoted text, a number or, for ``in``, a list in parentheses; an unquoted word is read as text.
+    A line that is no condition raises a MappingError naming the line and how to write it."""
+    out = []
+    for i, line in enumerate((value or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        hit = _COND.match(line.strip())
+        if hit is None:
+            raise MappingError(f"{what}, line {i}: cannot read {shorten(line)}: {_FILTER_HINT}")
+        column = (hit["q"] or hit["c"]).strip()
+        op = hit["u"] or hit["w"] or hit["s"]
+        raw = (hit["wv"] or hit["sv"] or "").strip()
+        val = None
+        if raw:
+            try:
+                val = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                if op in ("in", "not in"):
+                    raise MappingError(f"{what}, line {i}: {op} needs a list in parentheses, e.g. {column} {op} "
+                                       f"('a', 'b'); got {shorten(raw)}") from None
+                val = raw  # an unquoted word: text
+            if op in ("in", "not in") and not isinstance(val, (tuple, list)):
+                val = (val,)
+            if isinstance(val, (dict, set)):
+                raise MappingError(f"{what}, line {i}: cannot read the value {shorten(raw)}: {_FILTER_HINT}")
+        try:
+            out.append(Condition(column, op, val))
+        except MappingError as exc:
+            raise MappingError(f"{what}, line {i}: {exc}") from None
+    return out
 
 
 def rules_text(rules) -> str:
@@ -231,7 +285,10 @@ class FieldEditor(w.VBox):
 
 
 class ValueMapEditor(w.VBox):
-    def __init__(self, on_save, on_cancel):
+    """A value map's name, built-in map, pairs and aliases (editable as text), its entries to delete one by one,
+    and Delete value map (after a question naming the fields that use it)."""
+
+    def __init__(self, on_save, on_cancel, on_delete_entries=None, on_delete_map=None):
         dw = {"description_width": "120px"}
         self.name = w.Text(description="Name", style=dw, layout=w.Layout(width="360px"))
         self.builtin = w.Dropdown(options=[("(none)", NONE), *[(b, b) for b in BUILTINS]], description="Built in",
@@ -244,12 +301,24 @@ class ValueMapEditor(w.VBox):
                                 layout=w.Layout(width="360px"))
         for name in ("name", "builtin", "pairs", "aliases", "field"):
             getattr(self, name).add_class(f"cs-vm-{name}")
+        self.entries = w.SelectMultiple(options=[], description="Entries", rows=6, style=dw,
+                                        layout=w.Layout(width="560px"))
+        self.entries.add_class("cs-vm-entries")
+        self.delete_entries = button("Delete selected entries", "cs-vm-delete-entries")
+        self.delete_map = button("Delete value map", "cs-vm-delete", style="danger")
+        self.delete_entries.on_click(lambda _b: on_delete_entries and on_delete_entries())
+        self.delete_map.on_click(lambda _b: on_delete_map and on_delete_map())
+        self.entries.observe(lambda _c: self._entry_buttons(), names="value")
+        self.delete_box = w.VBox([self.entries, w.HBox([self.delete_entries, self.delete_map])])
+        self.confirm = Confirm()
+        self.confirm.add_class("cs-vm-confirm")
         self.save = button("Save value map", "cs-vm-save", style="primary")
         self.cancel = button("Close", "cs-vm-cancel")
         self.save.on_click(lambda _b: on_save())
         self.cancel.on_click(lambda _b: on_cancel())
         super().__init__([self.name, self.builtin, self.pairs, self.aliases, self.field,
-                          w.HBox([self.save, self.cancel])], layout=w.Layout(display="none"))
+                          w.HBox([self.save, self.cancel]), self.delete_box, self.confirm],
+                         layout=w.Layout(display="none"))
         self.add_class("cs-vm-editor")
         self.add_class("cs-box")
 
@@ -261,9 +330,22 @@ class ValueMapEditor(w.VBox):
         self.aliases.value = pairs_text(vm.aliases) if vm else ""
         self.field.options = [("(no field)", NONE), *[(f.nav, f.nav) for f in fields]]
         self.field.value = NONE
+        self.entries.options = ([(f"Pair: {a} = {b}", ("pair", a)) for a, b in vm.pairs]
+                                + [(f"CRM alias: {a} → {b}", ("alias", a)) for a, b in vm.aliases]) if vm else []
+        self.entries.value = ()
+        self.delete_box.layout.display = "flex" if vm is not None else "none"
+        self._entry_buttons()
+        self.confirm.close_box()
         self.layout.display = "flex"
 
+    def _entry_buttons(self) -> None:
+        n = len(self.entries.value)
+        self.delete_entries.disabled = not n
+        self.delete_entries.description = f"Delete {n} selected entr{'y' if n == 1 else 'ies'}" if n else \
+            "Delete selected entries"
+
     def hide(self) -> None:
+        self.confirm.close_box()
         self.layout.display = "none"
 
 
@@ -309,7 +391,18 @@ class MappingView(w.VBox):
         self.maps.add_class("cs-vm-table")
         self.new_map = button("New value map", "cs-vm-new")
         self.new_map.on_click(lambda _b: self.open_map(None))
-        self.map_editor = ValueMapEditor(self.save_map, self._close_map)
+        self.map_editor = ValueMapEditor(self.save_map, self._close_map, self.delete_entries, self.delete_map)
+        fw = {"description_width": "220px"}
+        self.nav_filter = w.Textarea(description="Table filter (NAV)", style=fw, placeholder="(none: every record)",
+                                     layout=w.Layout(width="640px", height="64px"))
+        self.nav_filter.add_class("cs-tm-nav-filter-edit")
+        self.crm_filter = w.Textarea(description="Integration table filter (CRM)", style=fw,
+                                     placeholder="(none: every record)", layout=w.Layout(width="640px", height="64px"))
+        self.crm_filter.add_class("cs-tm-crm-filter-edit")
+        self.save_filters = button("Save filters", "cs-tm-save-filters", style="primary")
+        self.save_filters.on_click(lambda _b: self.set_filters())
+        self.filter_messages = Messages()  # under the filters (where the steward clicked Save)
+        self.filter_messages.add_class("cs-tm-filter-message")
         self.confirm = Confirm()
         self.messages = Messages()  # the table's direction and strategies
         self.field_messages = Messages()  # under the field editor (where the steward clicked Save)
@@ -325,6 +418,10 @@ class MappingView(w.VBox):
             w.HBox([self.all_direction, self.apply_direction], layout=w.Layout(align_items="center")),
             self.update_conflict, self.deletion_conflict, w.HBox([self.save_strategies]),
             self.confirm, self.progress, self.messages,
+            w.HTML('<div class="cs-title" style="font-size:14px">Table filters</div><div class="cs-hint">Which '
+                   "records take part, one condition a line (all must hold): Column = 'value', Column &lt;&gt; "
+                   "'value', Column in ('a', 'b'), Column is empty, Column is not empty.</div>"),
+            self.nav_filter, self.crm_filter, w.HBox([self.save_filters]), self.filter_messages,
             w.HTML('<div class="cs-title" style="font-size:14px">Field mappings</div><div class="cs-hint">Select a '
                    'field to edit its options.</div>'),
             self.fields, self.editor, self.field_messages,
@@ -352,6 +449,8 @@ class MappingView(w.VBox):
             f'integration table filter (CRM): <span class="cs-tm-crm-filter">{esc(filter_text(m.crm_filter))}</span>.'
             "</div>")
         self.all_direction.value = direction
+        self.nav_filter.value = filter_lines(m.nav_filter)
+        self.crm_filter.value = filter_lines(m.crm_filter)
         self.update_conflict.value = m.update_conflict
         self.deletion_conflict.value = m.deletion_conflict
         opts = self.ws.field_options()
@@ -411,6 +510,26 @@ class MappingView(w.VBox):
         self.ws.set_mapping(dataclasses.replace(m, fields=every, disabled=()))
         self._saved(f"Saved: every field's direction is {DIRECTION_WORDS[d]}.")
 
+    # -- table filters ---------------------------------------------------------------------------------------
+    @guarded("filter_messages", progress="Checking and saving…")
+    def set_filters(self) -> None:
+        """Save the two table filters as typed (one transaction); a bad line or a condition that keeps no record
+        shows the engine's message and changes nothing."""
+        self.filter_messages.clear()
+        m = self.ws.mapping
+        nav = tuple(parse_filter_text(self.nav_filter.value, "Table filter (NAV)"))
+        crm = tuple(parse_filter_text(self.crm_filter.value, "Integration table filter (CRM)"))
+        if (nav, crm) == (m.nav_filter, m.crm_filter):
+            self.filter_messages.warn("The filters are as saved: nothing to change.")
+            return
+        _stored, checks = set_filters(self.ws, nav=list(nav) if nav != m.nav_filter else None,
+                                      crm=list(crm) if crm != m.crm_filter else None)
+        kept = {c.side: c for c in checks}
+        said = "; ".join(f"{what} keeps {kept[s].kept:,} of {kept[s].total:,} {rec}s"
+                         for s, what, rec in (("nav", "the NAV table filter", "NAV contact"),
+                                              ("crm", "the CRM filter", "CRM contact")))
+        self._saved(f"Saved the table filters: {said}. The next synchronization uses them.", self.filter_messages)
+
     # -- fields ----------------------------------------------------------------------------------------------
     def _field_selected(self, keys) -> None:
         self.field_messages.clear()
@@ -452,8 +571,9 @@ class MappingView(w.VBox):
         if keys:
             self.open_map(keys[0])
 
-    def open_map(self, name: str | None) -> ValueMapEditor:
-        self.map_messages.clear()
+    def open_map(self, name: str | None, keep_message: bool = False) -> ValueMapEditor:
+        if not keep_message:
+            self.map_messages.clear()
         m = self.ws.mapping
         vm = m.value_map_named(name) if name else None
         if name is None:
@@ -464,6 +584,51 @@ class MappingView(w.VBox):
     def _close_map(self) -> None:
         self.maps.select_all(False)
         self.map_editor.hide()
+
+    def _open_name(self) -> str | None:
+        e = self.map_editor
+        return e.name.value.strip() if e.name.disabled else None  # a stored map is open
+
+    @guarded("map_messages")
+    def delete_entries(self) -> None:
+        self.map_messages.clear()
+        name, chosen = self._open_name(), list(self.map_editor.entries.value)
+        if name is None or not chosen:
+            self.map_messages.warn("Select the entries to delete first.")
+            return
+        labels = [lbl for lbl, v in self.map_editor.entries.options if v in chosen]
+        self.map_editor.confirm.ask(f"Delete {len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'} of value map "
+                                    f"{name} — {'; '.join(labels[:6])}{' and more' if len(labels) > 6 else ''}?",
+                                    lambda: self._delete_entries(name, chosen))
+
+    @guarded("map_messages", progress="Checking and saving…")
+    def _delete_entries(self, name: str, chosen: list) -> None:
+        delete_value_map_entries(self.ws, name, pairs=[k for t, k in chosen if t == "pair"],
+                                 aliases=[k for t, k in chosen if t == "alias"])
+        self._saved(f"Deleted {len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'} of value map {name}.",
+                    self.map_messages)
+        self.open_map(name, keep_message=True)
+
+    @guarded("map_messages")
+    def delete_map(self) -> None:
+        self.map_messages.clear()
+        name = self._open_name()
+        if name is None:
+            self.map_messages.warn("Open a saved value map first.")
+            return
+        m = self.ws.mapping
+        users = [f.nav for f in (*m.fields, *m.disabled) if f.value_map == name]
+        also = (f" {', '.join(users)} {'is' if len(users) == 1 else 'are'} mapped through it and will no longer be "
+                "translated." if users else "")
+        self.map_editor.confirm.ask(f"Delete value map {name}?{also}", lambda: self._delete_map(name))
+
+    @guarded("map_messages", progress="Saving…")
+    def _delete_map(self, name: str) -> None:
+        users = [f.nav for f in (*self.ws.mapping.fields, *self.ws.mapping.disabled) if f.value_map == name]
+        delete_value_map(self.ws, name, unmap_fields=True)
+        self.map_editor.hide()
+        self._saved(f"Deleted value map {name}" + (f"; {', '.join(users)} no longer use(s) a value map" if users
+                                                    else "") + ".", self.map_messages)
 
     @guarded("map_messages", progress="Checking and saving…")
     def save_map(self) -> None:
