@@ -3,9 +3,11 @@
 import pandas as pd
 import pytest
 from conftest import ACC_A, CRM_1, CRM_2, CRM_3, couple_two, fill_small
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import contactsync as cs
-from contactsync import search
+from contactsync import compare, pipeline, search
 from contactsync.schema import SCHEMA_VERSION
 
 
@@ -197,3 +199,81 @@ def test_a_stale_index_never_shifts_a_contact_s_partner(tmp_path):
         assert CRM_1 not in set(listed["contactid"]) and len(listed) == listed.attrs["total"] - 1
         for crm_id, nav_no, coupled in listed[["contactid", "nav_no", "coupled"]].itertuples(index=False):
             assert nav_no == pairs.get(crm_id) and coupled == (crm_id in pairs), crm_id
+
+
+# -- differences: the narrowed query is the full comparison (compare.differences_sql) ---------------------
+class _RolledBack(Exception):
+    """Raised to roll a test's edits back."""
+
+
+EDGE_TEXT = st.sampled_from([None, "", "Berlin", "berlin", " Berlin ", "Zoë", "Zoe\u0308", "x\u200b", "x", "DK", "dk",
+                             "Denmark", "DE", "XX", "A" * 35, "C00001", "c00001"])
+DIFF_EDITS = st.lists(st.one_of(
+    st.tuples(st.just("nav"), st.integers(0, 29), st.sampled_from(
+        ["First Name", "Middle Name", "Surname", "City", "Post Code", "Country/Region Code", "E-Mail", "Company No.",
+         "SystemModifiedAt"]), EDGE_TEXT),
+    st.tuples(st.just("crm"), st.integers(0, 29), st.sampled_from(
+        ["firstname", "middlename", "lastname", "address1_city", "address1_postalcode", "address1_country",
+         "emailaddress1", "parentcustomerid", "modifiedon"]), EDGE_TEXT),
+    st.tuples(st.just("coupling"), st.integers(0, 29), st.sampled_from(
+        ["base:firstname", "base:address1_city", "base:address1_country", "base:parentcustomerid",
+         "nav_synced_modified", "crm_synced_modified"]), EDGE_TEXT),
+), min_size=1, max_size=12)
+
+
+@pytest.fixture(scope="module")
+def diff_ws(tmp_path_factory):
+    """30 coupled bench persons, synced, with a transform on City (the derived forms: a value map on Country, a
+    lookup on Company No., a transform)."""
+    from contactsync.sample import generate
+
+    data = generate(30, scenario="bench", seed=11)
+    w = cs.Workspace.open(tmp_path_factory.mktemp("diffprop") / "ws.duckdb")
+    w.import_accounts(data.crm_account)
+    w.import_nav(data.nav_contact)
+    w.import_crm(data.crm_contact)
+    w.import_couplings(data.company_couplings, entity="company")
+    w.import_couplings(data.contact_couplings)
+    w.set_field_option("City", transform=["trim", "title"])
+    w.sync("push", force=True)
+    yield w
+    w.close()
+
+
+def _edit(con, edit, persons, accounts):
+    side, row, column, value = edit
+    no, crm_id = persons[row % len(persons)]
+    if column in ("SystemModifiedAt", "modifiedon", "nav_synced_modified", "crm_synced_modified"):
+        value = None if value in (None, "") else f"2031-0{1 + len(value) % 9}-01 10:00:00"
+    if column == "parentcustomerid" and value not in (None, ""):
+        value = accounts[len(value) % len(accounts)] if value != "XX" else "ffffffff-0000-0000-0000-000000000000"
+    table, key, at = {"nav": ("nav_contact", '"No."', no), "crm": ("crm_contact", "contactid", crm_id),
+                      "coupling": ("coupling", "entity = 'contact' AND nav_no", no)}[side]
+    con.execute(f'UPDATE {table} SET "{column}" = ? WHERE {key} = ?', [value, at])
+
+
+# ~1-2 s an example under load (two wide statements planned per example): marked slow
+@pytest.mark.slow
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(edits=DIFF_EDITS, scoped=st.booleans())
+def test_differences_narrowed_first_are_the_full_comparison(diff_ws, edits, scoped):
+    """The differences query narrows to candidate pairs first (hashes of the raw text, derived forms) and
+    compares values only for them: the rows (values, states, order) must be those of comparing every field of
+    every pair, over edits that keep or change raw text, Unicode forms, case of Code fields, value-mapped and
+    looked-up values, last-synced values and modified-ons."""
+    m = diff_ws.mapping
+    persons = [tuple(r) for r in diff_ws.sql("SELECT nav_no, crm_id FROM coupling WHERE entity = 'contact' "
+                                             "ORDER BY nav_no").values]
+    accounts = diff_ws.sql("SELECT accountid FROM crm_account ORDER BY 1")["accountid"].tolist()
+    with pytest.raises(_RolledBack), diff_ws.transaction() as con:
+        for e in edits:
+            _edit(con, e, persons, accounts)
+        sc = pipeline.scope(con, [p[0] for p in persons[::3]]) if scoped else None
+        rel = sc.rel.scope if sc else None
+        full = con.execute(*compare.differences_full_sql(m, rel)).df()
+        narrowed = con.execute(*compare.differences_sql(m, rel)).df()
+        if sc:
+            sc.rel.drop(con)
+        pd.testing.assert_frame_equal(narrowed, full)
+        raise _RolledBack
