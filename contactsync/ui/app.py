@@ -52,7 +52,7 @@ class StewardApp(w.VBox):
 
     def __init__(self, ws):
         self.ws = ws
-        self.crm_contacts = CrmContactsView(ws, on_nav_created=self.open_nav_contact)
+        self.crm_contacts = CrmContactsView(ws, on_nav_created=self.open_nav_contact, on_changed=self._changed)
         self.nav_contacts = NavContactsView(ws, on_changed=self._changed)
         # compared and listed when first shown: opening the app stays fast on a large workspace
         self.differences = DifferencesView(ws, on_changed=self._changed, autoload=False)

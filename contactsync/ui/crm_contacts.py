@@ -28,10 +28,6 @@ CARD_FIELDS = [("Name", None), ("Account", "account_name"), ("Job Title", "jobti
                ("Country/Region", "address1_country"), ("Modified On", "modifiedon")]
 
 
-def _first(keys: list[str], n: int = 6) -> str:
-    return ", ".join(keys[:n]) + (f" and {len(keys) - n:,} more" if len(keys) > n else "")
-
-
 class CrmCard(w.VBox):
     """The selected CRM contact: its fields, its coupling and a link to it in Dynamics CRM."""
 
@@ -76,18 +72,20 @@ class CrmContactsView(w.VBox):
     """The Dynamics CRM Contacts window, a data grid (sort and filter the page by its headers, shift/ctrl-click
     several rows). The actions work on the selected rows, or with "Select all" on every contact the search
     and Coupled filter match (every page), each as one run. ``on_nav_created(no)`` is called after one NAV
-    contact was created (the app opens its card)."""
+    contact was created (the app opens its card), ``on_changed()`` after a bulk action changed data."""
 
     title = "Dynamics CRM Contacts"
 
-    def __init__(self, ws, on_nav_created: Callable[[str], None] | None = None, page_size: int = 15):
+    def __init__(self, ws, on_nav_created: Callable[[str], None] | None = None, page_size: int = 15,
+                 on_changed: Callable[[], None] | None = None):
         self.ws = ws
         self.on_nav_created = on_nav_created
+        self.on_changed = on_changed
         table = GridTable([
             ("name", "Name"), ("account_name", "Account"), ("emailaddress1", "E-Mail"), ("telephone1", "Phone"),
             ("address1_city", "City"), ("coupled_label", "Coupled"), ("nav_no", "NAV No."),
         ], key="contactid", key_title="CRM id", multi=True, on_select=self._selected, show_key=False,
-            empty="No CRM contacts match.", height=f"{24 + 22 * page_size}px",
+            empty="No CRM contacts match.", height=f"{24 + 22 * page_size}px", fit_rows=page_size,
             widths={"Name": 200, "Account": 200, "E-Mail": 240, "Phone": 140, "City": 130, "Coupled": 80,
                     "NAV No.": 100})
         table.add_class("cs-crm-table")
@@ -180,6 +178,16 @@ class CrmContactsView(w.VBox):
                                   coupled=coupled if coupled is not None else shown, limit=None)
         return df["contactid"].astype(str).tolist()
 
+    def _who(self, crm_ids: list[str], n: int = 6) -> str:
+        """The first ``n`` contacts by name (and NAV No. when coupled), then how many more: what a question
+        names (a GUID says nothing to a steward). At most ``n`` single-row reads."""
+        out = []
+        for k in crm_ids[:n]:
+            row = self.table.row(k) or self.ws.crm_contact(k)
+            no = text(row.get("nav_no"))
+            out.append(crm_name(row) + (f" ({no})" if no else ""))
+        return ", ".join(out) + (f" and {len(crm_ids) - n:,} more" if len(crm_ids) > n else "")
+
     # -- Create in Dynamics NAV ------------------------------------------------------------------
     @guarded()
     def create_nav(self) -> None:
@@ -203,7 +211,7 @@ class CrmContactsView(w.VBox):
             return
         left = self._count() - len(todo)
         skipped = f" ({left:,} coupled contact(s) are left as they are)" if left else ""
-        self.confirm.ask(f"Create {len(todo):,} NAV contact(s) from the uncoupled CRM contacts {_first(todo)}"
+        self.confirm.ask(f"Create {len(todo):,} NAV contact(s) from the uncoupled CRM contacts {self._who(todo)}"
                          f"{skipped}, each coupled? One run (undo it in History). Continue?",
                          lambda: self._create_many(todo))
 
@@ -235,7 +243,8 @@ class CrmContactsView(w.VBox):
             self.messages.warn(f"No selected CRM contact has exactly one uncoupled NAV person with the same {title}: "
                                f"nothing to couple ({plan.message}).")
             return
-        self.confirm.ask(f"Couple by {title}: {plan.coupled:,} of {len(todo):,} uncoupled CRM contact(s) have exactly "
+        self.confirm.ask(f"Couple by {title}: {plan.coupled:,} of {len(todo):,} uncoupled CRM contact(s) ({self._who(todo)}) "
+                         "have exactly "
                          f"one matching uncoupled NAV person and will be coupled to it; {plan.not_coupled:,} will "
                          "not (no match or several). No field is changed. One run (undo it in History). Continue?",
                          lambda: self._match(groups, todo))
@@ -254,7 +263,8 @@ class CrmContactsView(w.VBox):
             self.messages.warn("None of the selected CRM contacts is coupled.")
             return
         nos = self._nav_nos(crm_ids)
-        self.confirm.ask(f"Delete the couplings of {len(nos):,} CRM contact(s) to NAV contacts {_first(nos)}? "
+        self.confirm.ask(f"Delete the couplings of {len(nos):,} CRM contact(s) — {self._who(crm_ids)} — to their NAV "
+                         "contacts? "
                          "No data is deleted; one run (undo it in History). Continue?",
                          lambda: self._uncouple(nos))
 
@@ -273,3 +283,5 @@ class CrmContactsView(w.VBox):
         self.select_all.value = False
         self.refresh()
         self.messages.show(msg, kind)
+        if self.on_changed:
+            self.on_changed()

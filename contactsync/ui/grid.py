@@ -28,14 +28,17 @@ class GridTable(w.VBox):
     """``columns``: ``(key, title)`` pairs; ``key``: the unique key column (shown first, as the index).
     ``multi=False`` keeps at most one selected row. ``empty`` is shown instead of an empty grid. ``show_key=False``
     hides the key column (a GUID where the other columns name the record). Once rows were set the table carries
-    the class ``cs-grid-ready`` (the hook browser tests wait for: the canvas has no row elements)."""
+    the class ``cs-grid-ready`` (the hook browser tests wait for: the canvas has no row elements). ``fit_rows=n``: the
+    grid is as high as the rows shown (at most ``n``), not a fixed ``height`` with blank space under two rows."""
 
     def __init__(self, columns: Sequence[tuple[str, str]], key: str, key_title: str, *, multi: bool = True,
                  on_select: Callable[[tuple], None] | None = None, empty: str = "Nothing to show.",
-                 height: str = "420px", widths: dict[str, int] | None = None, show_key: bool = True):
+                 height: str = "420px", widths: dict[str, int] | None = None, show_key: bool = True,
+                 fit_rows: int | None = None):
         self.columns = list(columns)
         self.key, self.key_title = key, key_title
         self.multi = multi
+        self.fit_rows = fit_rows
         self.on_select = on_select
         self.empty = empty
         self.rows: list[dict] = []
@@ -77,6 +80,8 @@ class GridTable(w.VBox):
         self.empty_note.value = f'<div class="cs-hint">{esc(self.empty)}</div>' if not self.rows else ""
         self.empty_note.layout.display = "none" if self.rows else "block"
         self.grid.layout.display = "block" if self.rows else "none"
+        if self.fit_rows and self.rows:  # header 20 px + rows 22 px + borders
+            self.grid.layout.height = f"{24 + 22 * min(len(self.rows), self.fit_rows)}px"
         self.add_class("cs-grid-ready")
         changed = keep != self.selected
         self.selected = keep
