@@ -82,10 +82,11 @@ def _side_values(m: TableMapping) -> tuple[list[tuple[str, str, str | None, str 
     return out, "".join(njoins), "".join(cjoins)
 
 
-def differences_sql(m: TableMapping, scope: str | None = None) -> tuple[str, list]:
+def differences_sql(m: TableMapping, scope: str | None = None, label: str | None = None) -> tuple[str, list]:
     """All coupled pairs x differing fields, long format (``nav_no, crm_id, nav_field, crm_field, nav_value,
     crm_value, differs, state``, ordered by ``nav_no`` and field), one query; ``scope``: only the NAV keys in
-    this relation (a run pipeline scope's ``rel.scope``).
+    this relation (a run pipeline scope's ``rel.scope``); ``label``: a NAV column read for the differing pairs
+    only, as ``name`` (the view's labels, in the same query).
 
     Two steps in the one statement, so the cost of the wide part grows with the differing pairs, not the table:
 
@@ -118,7 +119,7 @@ def differences_sql(m: TableMapping, scope: str | None = None) -> tuple[str, lis
     n_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL::TIMESTAMP"
     c_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"
     cols = ["x.nav_no", "x.crm_id", f"{n_mod} AS n_mod", f"{c_mod} AS c_mod", "c.nav_synced_modified AS n_synced",
-            "c.crm_synced_modified AS c_synced"]
+            "c.crm_synced_modified AS c_synced", f"{f'n.{q(label)}' if label else 'NULL'} AS label"]
     branches, params = [], []
     for i, f in enumerate(m.fields):
         nav_v, crm_v = vals[i][0], vals[i][1]
@@ -140,18 +141,19 @@ def differences_sql(m: TableMapping, scope: str | None = None) -> tuple[str, lis
                  f"WHEN {crm_chg} THEN 'CRM changed' ELSE 'differs' END")
         branches.append(f"SELECT w.nav_no, w.crm_id, {i} AS pos, CAST(? AS VARCHAR) AS nav_field, "
                         f"CAST(? AS VARCHAR) AS crm_field, w.nv{i} AS nav_value, w.cv{i} AS crm_value, "
-                        f"{state} AS state FROM w WHERE {keep}")
+                        f"{state} AS state, w.label FROM w WHERE {keep}")
         params += [f.nav, f.crm]
     if not branches:
         return ("SELECT NULL::VARCHAR AS nav_no, NULL::VARCHAR AS crm_id, NULL::VARCHAR AS nav_field, "
                 "NULL::VARCHAR AS crm_field, NULL::VARCHAR AS nav_value, NULL::VARCHAR AS crm_value, "
-                "true AS differs, NULL::VARCHAR AS state WHERE false"), []
+                f"true AS differs, NULL::VARCHAR AS state{', NULL::VARCHAR AS name' if label else ''} WHERE false"), []
     sql = (f"WITH x AS MATERIALIZED (\n{cand}),\n"
            f"w AS MATERIALIZED (\n  SELECT {', '.join(cols)}\n  FROM x\n"
            f"  JOIN coupling c ON c.entity = 'contact' AND c.nav_no = x.nav_no\n"
            f"  JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = x.nav_no\n"
            f"  JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = x.crm_id)\n"
-           f"SELECT nav_no, crm_id, nav_field, crm_field, nav_value, crm_value, true AS differs, state FROM (\n"
+           f"SELECT nav_no, crm_id, nav_field, crm_field, nav_value, crm_value, true AS differs, state"
+           f"{', CAST(label AS VARCHAR) AS name' if label else ''} FROM (\n"
            + "\nUNION ALL\n".join(branches) + "\n) ORDER BY nav_no, pos")
     return sql, params
 

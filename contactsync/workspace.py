@@ -22,7 +22,7 @@ from . import coupling as cp
 from . import history, pipeline, strategies, sync, syncerrors
 from . import search as search_index
 from .compare import compare_sql, differences_sql
-from .errors import ContactSyncError, CouplingError, SyncError, WorkspaceError
+from .errors import ContactSyncError, CouplingError, SyncError, WorkspaceError, shorten
 from .imports import ImportResult, import_records
 from .mapping import TableMapping, load_mapping
 from .schema import SCHEMA_VERSION
@@ -469,11 +469,17 @@ class Workspace:
             # params order: the field names (in the structs) first, then the keys and the lookup
             return con.execute(sql, [*params, no, crm_id, lookup]).df()
 
-    def differences(self, nos: Iterable[str] | None = None) -> pd.DataFrame:
-        """All coupled pairs x differing mapped fields, long format, from one set-based query."""
+    def differences(self, nos: Iterable[str] | None = None, *, label: str | None = None) -> pd.DataFrame:
+        """All coupled pairs x differing mapped fields, long format, from one set-based query. ``label``: a NAV
+        column (e.g. ``"Name"``) added as ``name``, read in the same query."""
         with self._store.connection() as con:
+            if label is not None and not con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'main' "
+                                                     "AND table_name = ? AND column_name = ?",
+                                                     [self.mapping.nav_table, label]).fetchone()[0]:
+                raise ContactSyncError(f"differences: label {shorten(label)} is not a column of "
+                                       f"{self.mapping.nav_table}; name one, e.g. 'Name'")
             sc = self._scope(con, nos)
-            sql, params = differences_sql(self.mapping, sc.rel.scope if sc.scoped else None)
+            sql, params = differences_sql(self.mapping, sc.rel.scope if sc.scoped else None, label=label)
             try:
                 return con.execute(sql, params).df()
             finally:

@@ -56,6 +56,18 @@ def test_differences_all_pairs_long_format(ws):
     assert len(ws.differences(nos=["CT000002"])) == 1
 
 
+def test_differences_labelled_in_the_same_query_and_a_bad_label_refused(ws):
+    ws.couple("CT000002", CRM_2)
+    ws.couple("CT000001", CRM_3)
+    plain, named = ws.differences(), ws.differences(label="Name")
+    pd.testing.assert_frame_equal(named.drop(columns="name"), plain)
+    names = ws.sql('SELECT "No." AS nav_no, "Name" AS name FROM nav_contact')
+    assert dict(zip(named["nav_no"], named["name"])) == {k: v for k, v in zip(names["nav_no"], names["name"])
+                                                          if k in set(plain["nav_no"])}
+    with pytest.raises(cs.ContactSyncError, match="'Nmae' is not a column of nav_contact"):
+        ws.differences(label="Nmae")
+
+
 # -- the lists' search index (contactsync.search) -----------------------------------------------------
 def _drift(w) -> dict:
     with w._store.connection() as con:
