@@ -27,6 +27,37 @@ def _tip(v, _r) -> str:
     return f'<span title="{esc(v)}">{esc(v)}</span>'
 
 
+def _record(v, r) -> str:
+    """The contact's name (the record's GUID or number in the tooltip; the GUID itself when there is no name)."""
+    name = text(r.get("name"))
+    return (f'<span class="cs-outbox-name" title="{esc(v)}">{esc(name)}</span>' if name
+            else f'<span class="cs-outbox-key" title="{esc(v)}">{esc(v)}</span>')
+
+
+#: per outbox item, the contact's name and NAV No.: a CRM contact's own name and its coupled NAV person's number,
+#: a NAV person's name and number (one query over the items shown)
+_NAMES_SQL = """
+SELECT o.item_id,
+       CASE WHEN o.side = 'crm' THEN coalesce(nullif(trim(concat_ws(' ', c.firstname, c.middlename, c.lastname)), ''),
+                                              c.fullname)
+            ELSE coalesce(nullif(trim(n."Name"), ''), nullif(trim(concat_ws(' ', n."First Name", n."Surname")), ''))
+       END AS name,
+       CASE WHEN o.side = 'crm' THEN k.nav_no ELSE o.key END AS nav_no
+FROM outbox o
+LEFT JOIN crm_contact c ON o.side = 'crm' AND lower(c.contactid) = lower(o.key)
+LEFT JOIN coupling k ON o.side = 'crm' AND k.entity = 'contact' AND lower(k.crm_id) = lower(o.key)
+LEFT JOIN nav_contact n ON n."No." = CASE WHEN o.side = 'crm' THEN k.nav_no ELSE o.key END
+WHERE o.item_id IN (SELECT unnest(?::BIGINT[]))
+QUALIFY row_number() OVER (PARTITION BY o.item_id ORDER BY k.nav_no NULLS LAST) = 1
+"""
+
+
+def outbox_names(ws, item_ids) -> pd.DataFrame:
+    """``item_id, name, nav_no`` of the outbox items ``item_ids`` (a name or number unknown: empty)."""
+    names = ws.sql(_NAMES_SQL, [[int(i) for i in item_ids]])
+    return names.astype({"item_id": "int64"}).fillna({"name": "", "nav_no": ""})
+
+
 class ConnectionsView(w.VBox):
     title = "Connections"
 
@@ -52,7 +83,8 @@ class ConnectionsView(w.VBox):
         self.pull_label.add_class("cs-pull-progress")
         self.outbox = RowTable([
             Column("item_id", "#", "50px"), Column("run_id", "Run", "50px"), Column("side", "Side", "50px"),
-            Column("key", "Record", "1.5fr", _tip), Column("op", "Change", "70px"),
+            Column("key", "Contact", "1.5fr", _record), Column("nav_no", "NAV No.", "90px"),
+            Column("op", "Change", "70px"),
             Column("fields", "Fields", "1.5fr", _tip), Column("status", "Status", "140px", _status),
             Column("message", "Message", "2fr", _tip),
         ], key="item_id", empty="The outbox is empty: runs on a live side queue their changes here.")
@@ -94,6 +126,8 @@ class ConnectionsView(w.VBox):
         box = self.ws.outbox(limit=500)
         if len(box):
             box = box.sort_values("item_id", ascending=False)
+            box = box.merge(outbox_names(self.ws, box["item_id"]), on="item_id", how="left").fillna(
+                {"name": "", "nav_no": ""})
             box["fields"] = [", ".join(sorted(set(json.loads(v)) - {"@op"} - READ_ONLY_FIELDS.get(s, frozenset())))
                              for s, v in zip(box["side"], box["new_values"])]
             box["item_id"] = box["item_id"].astype(str)
@@ -129,10 +163,14 @@ class ConnectionsView(w.VBox):
         out = d.outcomes.copy()
         if len(out):
             out["status"] = out["status"].map(lambda s: _STATUS_WORDS.get(s, s))
+            out = out.merge(outbox_names(self.ws, out["item_id"]), on="item_id", how="left")
+        else:
+            out = out.assign(name="", nav_no="")
         self.results.value = (f'<div class="cs-title" style="font-size:14px">Delivery (run {esc(d.run_id)}): '
-                              f'{esc(str(d))}</div>' + html_table(out, [("side", "Side"), ("key", "Record"),
-                                                                        ("op", "Change"), ("status", "Result"),
-                                                                        ("message", "Message")], max_rows=300))
+                              f'{esc(str(d))}</div>' + html_table(
+                                  out.fillna({"name": "", "nav_no": ""}),
+                                  [("side", "Side"), ("name", "Contact"), ("nav_no", "NAV No."), ("op", "Change"),
+                                   ("status", "Result"), ("message", "Message"), ("key", "Record id")], max_rows=300))
         (self.messages.ok if not (d.changed_remotely or d.rejected or d.pending) else self.messages.warn)(str(d))
         self.refresh()
         if self.on_changed:
