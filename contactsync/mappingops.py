@@ -121,6 +121,16 @@ def _conditions(value, side: str) -> tuple[Condition, ...]:
     return tuple(out)
 
 
+def _values_hint(con, table: str, c: Condition) -> str:
+    """`` (Type holds 'Company', 'Person')``: the column's most common values, compared as text as filters are."""
+    if c.op in ("references",):
+        return ""
+    rows = con.execute(f"SELECT coalesce(CAST({q(c.column)} AS VARCHAR), '') AS v, count(*) AS n FROM {q(table)} "
+                       "GROUP BY v ORDER BY n DESC, v LIMIT 6").fetchall()
+    shown = ", ".join("(empty)" if v == "" else repr(v) for v, _n in rows[:5])
+    return f" ({c.column} holds {'e.g. ' if len(rows) > 5 else ''}{shown})"
+
+
 def set_filters(ws, *, nav=None, crm=None) -> tuple[TableMapping, list[FilterCheck]]:
     """Replace the NAV table filter and/or the CRM integration table filter (BC's *Table Filter* / *Integration
     Table Filter*): lists of :class:`~contactsync.mapping.Condition` (or dicts ``column, op, value``), all ANDed;
@@ -145,8 +155,7 @@ def set_filters(ws, *, nav=None, crm=None) -> tuple[TableMapping, list[FilterChe
                     if not con.execute(f"SELECT count(*) FROM {q(table)} t WHERE {sql}", params).fetchone()[0]:
                         what, record = _SIDE_WORDS[side]
                         raise MappingError(f"{what}: the condition {c.column} {c.op} {shorten(c.value)} keeps none of "
-                                           f"the {total:,} {record}s; check the column and the value (the values "
-                                           "are compared as text)")
+                                           f"the {total:,} {record}s; check the value{_values_hint(con, table, c)}")
             sql, params = filter_sql("t", conds)
             kept = con.execute(f"SELECT count(*) FROM {q(table)} t WHERE {sql}", params).fetchone()[0]
             checks.append(FilterCheck(side, kept, total))

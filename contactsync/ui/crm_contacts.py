@@ -39,15 +39,19 @@ class CrmCard(w.VBox):
         self.add_class("cs-crm-card")
         self.add_class("cs-box")
 
-    def load(self, crm_id: str | None) -> None:
+    def load(self, crm_id: str | None, row: dict | None = None) -> None:
+        """Show ``crm_id``: from its list ``row`` when given (the page holds every column: no query), else read."""
         self.crm_id = crm_id
         if crm_id is None:
             self.layout.display = "none"
             self.body.value = ""
             return
-        c = self.ws.crm_contact(crm_id)
-        acc = self.ws.sql("SELECT name FROM crm_account WHERE accountid = ?", [text(c.get("parentcustomerid"))])
-        c["account_name"] = text(acc["name"].iloc[0]) if len(acc) else ""
+        if row is not None:
+            c = dict(row)
+        else:
+            c = self.ws.crm_contact(crm_id)
+            acc = self.ws.sql("SELECT name FROM crm_account WHERE accountid = ?", [text(c.get("parentcustomerid"))])
+            c["account_name"] = text(acc["name"].iloc[0]) if len(acc) else ""
         cells = []
         for title, key in CARD_FIELDS:
             value = crm_name(c) if key is None else c.get(key)
@@ -56,7 +60,8 @@ class CrmCard(w.VBox):
                              f'{esc(value)}</div>')
         if c.get("coupled"):
             no = text(c.get("nav_no"))
-            partner = nav_name(self.ws.nav_contact(no))
+            named = self.ws.sql('SELECT "Name", "First Name", "Surname" FROM nav_contact WHERE "No." = ?', [no])
+            partner = nav_name(named.iloc[0].to_dict()) if len(named) else ""
             status = (f'<div class="cs-msg-ok cs-status-coupled">Coupled to Dynamics NAV contact {esc(no)} '
                       f'{esc(partner)}</div>')
         else:
@@ -86,7 +91,7 @@ class CrmContactsView(w.VBox):
             ("address1_city", "City"), ("coupled_label", "Coupled"), ("nav_no", "NAV No."),
         ], key="contactid", key_title="CRM id", multi=True, on_select=self._selected, show_key=False,
             empty="No CRM contacts match.", height=f"{24 + 22 * page_size}px", fit_rows=page_size,
-            widths={"Name": 200, "Account": 200, "E-Mail": 240, "Phone": 140, "City": 130, "Coupled": 80,
+            widths={"Name": 200, "Account": 230, "E-Mail": 310, "Phone": 150, "City": 150, "Coupled": 80,
                     "NAV No.": 100})
         table.add_class("cs-crm-table")
         self.list = ContactList(self._page, table, placeholder="Search name, e-mail, phone, account…", css="",
@@ -145,7 +150,8 @@ class CrmContactsView(w.VBox):
         self._buttons()
         self.confirm.close_box()
         self.messages.clear()  # an earlier action's message does not linger on another selection
-        self.card.load(keys[-1] if keys and not self.select_all.value else None)
+        key = keys[-1] if keys and not self.select_all.value else None
+        self.card.load(key, self.table.row(key) if key else None)
 
     def _select_all(self, change) -> None:
         self.table.select_all(change["new"])

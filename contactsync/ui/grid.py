@@ -80,8 +80,8 @@ class GridTable(w.VBox):
         self.empty_note.value = f'<div class="cs-hint">{esc(self.empty)}</div>' if not self.rows else ""
         self.empty_note.layout.display = "none" if self.rows else "block"
         self.grid.layout.display = "block" if self.rows else "none"
-        if self.fit_rows and self.rows:  # header 20 px + rows 22 px + borders
-            self.grid.layout.height = f"{24 + 22 * min(len(self.rows), self.fit_rows)}px"
+        if self.fit_rows and self.rows:  # header 20 px + rows 22 px + borders (no vertical scroll bar)
+            self.grid.layout.height = f"{34 + 22 * min(len(self.rows), self.fit_rows)}px"
         self.add_class("cs-grid-ready")
         changed = keep != self.selected
         self.selected = keep

@@ -309,7 +309,10 @@ class ValueMapEditor(w.VBox):
         self.delete_entries.on_click(lambda _b: on_delete_entries and on_delete_entries())
         self.delete_map.on_click(lambda _b: on_delete_map and on_delete_map())
         self.entries.observe(lambda _c: self._entry_buttons(), names="value")
-        self.delete_box = w.VBox([self.entries, w.HBox([self.delete_entries, self.delete_map])])
+        self.delete_box = w.VBox([
+            w.HTML('<div class="cs-hint">To delete entries, select them below (ctrl or shift for several); '
+                   'Delete value map removes the whole map.</div>'),
+            self.entries, w.HBox([self.delete_entries, self.delete_map])])
         self.confirm = Confirm()
         self.confirm.add_class("cs-vm-confirm")
         self.save = button("Save value map", "cs-vm-save", style="primary")
@@ -598,7 +601,8 @@ class MappingView(w.VBox):
             return
         labels = [lbl for lbl, v in self.map_editor.entries.options if v in chosen]
         self.map_editor.confirm.ask(f"Delete {len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'} of value map "
-                                    f"{name} — {'; '.join(labels[:6])}{' and more' if len(labels) > 6 else ''}?",
+                                    f"{name} ({'; '.join(labels[:6])}{' and more' if len(labels) > 6 else ''})? "
+                                    "The other entries stay.",
                                     lambda: self._delete_entries(name, chosen))
 
     @guarded("map_messages", progress="Checking and saving…")
