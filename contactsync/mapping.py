@@ -7,10 +7,12 @@ savable to TOML. :func:`default_mapping` is Business Central's contact mapping.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Iterable
 from collections.abc import Mapping as _Mapping
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,24 @@ class FieldMapping:
     def base_column(self) -> str:
         """The coupling column holding the last-synced value of this field."""
         return f"base:{self.crm}"
+
+
+def plan_keys(names: Iterable[str]) -> tuple[str, ...]:
+    """Plain identifiers (``[a-z0-9_]``) for ``names``, one each, distinct: see :attr:`TableMapping.plan_keys`."""
+    import unicodedata
+
+    names = list(names)
+    slugs = []
+    for n in names:
+        ascii_ = "".join(c for c in unicodedata.normalize("NFKD", n.casefold()) if not unicodedata.combining(c))
+        slugs.append(re.sub(r"[^a-z0-9]+", "_", ascii_).strip("_") or "field")
+    keys: list[str] = []
+    for i, s in enumerate(slugs):
+        k = s if slugs.count(s) == 1 else f"{s}_{i}"
+        while k in keys or (k != s and k in slugs):
+            k += f"_{i}"
+        keys.append(k)
+    return tuple(keys)
 
 
 TRANSFORM_DIRECTIONS = ("ToCRM", "FromCRM")
@@ -255,6 +275,14 @@ class TableMapping:
     @property
     def lookup_field(self) -> FieldMapping | None:
         return next((f for f in self.fields if f.lookup), None)
+
+    @cached_property
+    def plan_keys(self) -> tuple[str, ...]:
+        """Per field (in ``fields`` order), the name its working columns have in a run's plan: the NAV field in
+        lower case with every run of other characters as ``_`` (``E-Mail`` -> ``e_mail``, so the plan has
+        ``act_e_mail``, ``pushv_e_mail``...), made unique with the field's position where two would meet.
+        They are plain SQL identifiers: a plan's SQL and trace read by field, and need no quoting."""
+        return plan_keys(f.nav for f in self.fields)
 
     def with_fields(self, fields: Iterable[FieldMapping]) -> TableMapping:
         return replace(self, fields=tuple(fields))

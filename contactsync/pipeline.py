@@ -29,6 +29,10 @@ Synchronize (:meth:`Workspace.sync`), Synchronize Now (named records), Synchroni
 (:meth:`Workspace.couple`), match-then-sync (:meth:`Workspace.match_couple`) and the records a run creates
 (create-missing, Create Contact in CRM / NAV): :func:`sync_pairs`.
 
+The plan's working columns are named after their fields (:attr:`TableMapping.plan_keys
+<contactsync.mapping.TableMapping.plan_keys>`): ``act_e_mail`` is the E-Mail field's action, ``pushv_city`` the
+City value a push writes, ``b_city`` its last-synced value, so a traced statement reads by field.
+
 A dry run is the same pipeline without the apply step; a rehearsal (a dry run that must create records to
 know the outcome) is the whole pipeline in a transaction rolled back on purpose
 (``Store.transaction(rollback=True)``).

@@ -287,18 +287,18 @@ def pull_value_sql(f, src: str) -> str:
     return f"upper({v})" if f.code else v
 
 
-def fail_messages_sql(f, i: int) -> tuple[list[str], list]:
-    """Failure messages (SQL over the plan's columns) of field ``i``: a value its map does not have; none when
+def fail_messages_sql(f, k: str) -> tuple[list[str], list]:
+    """Failure messages (SQL over the plan's columns) of the field with plan key ``k``: a value its map does not have; none when
     the field clears such values instead (``clear_on_failure``)."""
     if not f.value_map or f.clear_on_failure:
         return [], []
     from .validate import shorten_sql
 
-    push = (f"CASE WHEN act_{i} = 'push' AND pushv_{i} IS NULL AND {norm(f'nraw_{i}')} <> '' THEN ? || ': ' || "
-            f"{shorten_sql(f'nraw_{i}')} || ' is not in the value map ' || ? || ', so it cannot be sent to CRM. Add "
+    push = (f"CASE WHEN act_{k} = 'push' AND pushv_{k} IS NULL AND {norm(f'nraw_{k}')} <> '' THEN ? || ': ' || "
+            f"{shorten_sql(f'nraw_{k}')} || ' is not in the value map ' || ? || ', so it cannot be sent to CRM. Add "
             f"it to the map (ws.set_value_map), or correct it in NAV.' END")
-    pull = (f"CASE WHEN act_{i} = 'pull' AND pullv_{i} IS NULL AND {norm(f'craw_{i}')} <> '' THEN ? || ': ' || "
-            f"{shorten_sql(f'craw_{i}')} || ' is not in the value map ' || ? || ', so it cannot be brought to NAV. Add "
+    pull = (f"CASE WHEN act_{k} = 'pull' AND pullv_{k} IS NULL AND {norm(f'craw_{k}')} <> '' THEN ? || ': ' || "
+            f"{shorten_sql(f'craw_{k}')} || ' is not in the value map ' || ? || ', so it cannot be brought to NAV. Add "
             f"it to the map as a pair or an alias (ws.set_value_map), or correct it in CRM.' END")
     return [push, pull], [f.nav, repr(f.value_map), f.crm, repr(f.value_map)]
 
@@ -312,27 +312,27 @@ def clear_on_failure_sql(m, rel) -> list[tuple[str, list]]:
     from .validate import over_length_sql
 
     stmts: list[tuple[str, list]] = []
-    for i, f in enumerate(m.fields):
+    for k, f in zip(m.plan_keys, m.fields):
         if not f.clear_on_failure or f.lookup:
             continue
         push_bad, pull_bad, params = [], [], []
         if f.value_map:
-            push_bad.append(f"(pushv_{i} IS NULL AND {norm(f'nraw_{i}')} <> '')")
-            pull_bad.append(f"(pullv_{i} IS NULL AND {norm(f'craw_{i}')} <> '')")
+            push_bad.append(f"(pushv_{k} IS NULL AND {norm(f'nraw_{k}')} <> '')")
+            pull_bad.append(f"(pullv_{k} IS NULL AND {norm(f'craw_{k}')} <> '')")
         if f.validate == "email":
-            push_bad.append(f"pushv_{i} IN (SELECT v FROM {rel.bad_email})")
-            pull_bad.append(f"pullv_{i} IN (SELECT v FROM {rel.bad_email})")
+            push_bad.append(f"pushv_{k} IN (SELECT v FROM {rel.bad_email})")
+            pull_bad.append(f"pullv_{k} IN (SELECT v FROM {rel.bad_email})")
         if f.max_length:
-            pull_bad.append(over_length_sql(f"pullv_{i}"))
+            pull_bad.append(over_length_sql(f"pullv_{k}"))
         if push_bad:
-            stmts.append((f"UPDATE {rel.plan0} SET pushv_{i} = NULL, nb_{i} = '', act_{i} = CASE WHEN "
-                          f"coalesce(craw_{i}, '') = '' THEN 'none' ELSE 'push' END "
-                          f"WHERE act_{i} = 'push' AND ({' OR '.join(push_bad)})", []))
+            stmts.append((f"UPDATE {rel.plan0} SET pushv_{k} = NULL, nb_{k} = '', act_{k} = CASE WHEN "
+                          f"coalesce(craw_{k}, '') = '' THEN 'none' ELSE 'push' END "
+                          f"WHERE act_{k} = 'push' AND ({' OR '.join(push_bad)})", []))
         if pull_bad:
             params = [f.max_length, f.max_length] if f.max_length else []
-            stmts.append((f"UPDATE {rel.plan0} SET pullv_{i} = '', nb_{i} = '', act_{i} = CASE WHEN "
-                          f"coalesce(nraw_{i}, '') = '' THEN 'none' ELSE 'pull' END "
-                          f"WHERE act_{i} = 'pull' AND ({' OR '.join(pull_bad)})", params))
+            stmts.append((f"UPDATE {rel.plan0} SET pullv_{k} = '', nb_{k} = '', act_{k} = CASE WHEN "
+                          f"coalesce(nraw_{k}, '') = '' THEN 'none' ELSE 'pull' END "
+                          f"WHERE act_{k} = 'pull' AND ({' OR '.join(pull_bad)})", params))
     return stmts
 
 
@@ -350,10 +350,10 @@ def set_map_field(mapping, name: str, pairs=None, *, aliases=None, builtin=None,
     return replace(mapping, value_maps=maps, fields=fields, disabled=())
 
 
-def not_null_act(f, i: int, act: str) -> str:
-    """BC's Not Null: the action ``act`` (SQL) of field ``i``, except that an empty value is never written
+def not_null_act(f, k: str, act: str) -> str:
+    """BC's Not Null: the action ``act`` (SQL) of the field with plan key ``k``, except that an empty value is never written
     (the destination keeps its value; a push of an empty NAV value, a pull of an empty CRM value)."""
     if not f.not_null:
         return act
-    return (f"CASE WHEN ({act}) = 'push' AND nv_{i} = '' THEN 'none' WHEN ({act}) = 'pull' AND cv_{i} = '' "
+    return (f"CASE WHEN ({act}) = 'push' AND nv_{k} = '' THEN 'none' WHEN ({act}) = 'pull' AND cv_{k} = '' "
             f"THEN 'none' ELSE ({act}) END")
