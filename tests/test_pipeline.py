@@ -135,6 +135,29 @@ def test_relations_are_named_for_their_run():
     assert a.plan != b.plan and a.plan.startswith('"_cs') and set(a.names) == set(pipeline.ROLES)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=12, unique=True))
+def test_plan_keys_are_plain_distinct_identifiers(names):
+    from contactsync.mapping import plan_keys
+
+    keys = plan_keys(names)
+    assert len(keys) == len(names) == len(set(keys))
+    assert all(re.fullmatch(r"[a-z0-9_]+", k) for k in keys)
+
+
+def test_plan_columns_read_by_field_even_where_two_names_meet():
+    """The plan names its columns after the fields (act_city, pushv_e_mail), not by position; two NAV field
+    names that meet in one key ("E-Mail" and a custom "E Mail") get distinct keys."""
+    with synced_with([("nav", "CT000001", "City", "Bremen", None)]) as ws:
+        with cs.trace() as t:
+            r = ws.sync("push")
+        plan = next(s.sql for s in t.statements if "_plan0" in s.sql and s.sql.startswith("CREATE OR REPLACE"))
+        assert r.modified == 1 and "act_city" in plan and "pushv_e_mail" in plan and "act_0" not in plan
+    from contactsync.mapping import plan_keys
+
+    assert plan_keys(["E-Mail", "E Mail", "Straße"]) == ("e_mail_0", "e_mail_1", "strasse")
+
+
 #: temp tables still shared between modules by a fixed name (the import path: next)
 KNOWN_SHARED = {"_src"}
 
