@@ -117,7 +117,7 @@ def test_crm_grid_card_bulk_create_page_jump_and_delete_couplings(served, page):
         second = ws.crm_contacts(limit=15)["contactid"].iloc[1]
         name = " ".join(p for p in (ws.crm_contact(second)["firstname"], ws.crm_contact(second)["lastname"]) if p)
     expect(card.locator(".cs-title")).to_contain_text(name)
-    expect(view.locator("button.cs-create-nav")).to_have_text("Create 1 selected in Dynamics NAV")
+    expect(view.locator("button.cs-create-nav")).to_have_text("Create in Dynamics NAV (1 selected)")
     _shot(page, "crm-2-card")
 
     # page jump
@@ -131,7 +131,7 @@ def test_crm_grid_card_bulk_create_page_jump_and_delete_couplings(served, page):
     _label(page, f"1–{len(ids)} of {len(ids)}")
     view.locator(".cs-crm-select-all input").check()
     create = view.locator("button.cs-create-nav")
-    expect(create).to_have_text(f"Create {len(ids)} selected in Dynamics NAV")
+    expect(create).to_have_text(f"Create in Dynamics NAV (all {len(ids)} filtered)")
     create.click()
     question = view.locator(".cs-confirm .cs-msg-warn")
     expect(question).to_contain_text(f"Create {len(ids)} NAV contact(s)")

@@ -120,7 +120,7 @@ class CrmContactsView(w.VBox):
             self.list.filters,
             w.HBox([self.select_all, self.pager, self.jump], layout=w.Layout(align_items="center")),
             self.table,
-            w.HBox([self.create_nav_button, self.match_button, self.match_on, self.uncouple_button],
+            w.HBox([self.create_nav_button, self.match_on, self.match_button, self.uncouple_button],
                    layout=w.Layout(align_items="center", flex_flow="row wrap")),
             self.confirm, self.progress, self.messages, self.card,
         ])
@@ -162,10 +162,10 @@ class CrmContactsView(w.VBox):
 
     def _buttons(self) -> None:
         n = self._count()
-        what = f"{n:,} selected" if n else "selected"
-        self.create_nav_button.description = f"Create {what} in Dynamics NAV"
-        self.match_button.description = f"Couple {what} with NAV contacts by match"
-        self.uncouple_button.description = f"Delete couplings of {what}"
+        what = (f" (all {n:,} filtered)" if self.select_all.value else f" ({n:,} selected)") if n else ""
+        self.create_nav_button.description = f"Create in Dynamics NAV{what}"
+        self.match_button.description = f"Couple with NAV contacts by match{what}"
+        self.uncouple_button.description = f"Delete couplings{what}"
         for b in (self.create_nav_button, self.match_button, self.uncouple_button):
             b.disabled = not n
             b.tooltip = b.description
