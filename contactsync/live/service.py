@@ -6,10 +6,18 @@ commits its outcomes; a kill in between leaves those items pending, and the rese
 send produced — a 412 (or "already exists" for a create with its client-chosen id) — after which the record is
 re-read: if it holds exactly what we sent, the item is delivered (nothing applied twice), otherwise it
 changed remotely. Every item of one record goes out in order, one per batch.
+
+No checkpoint while a live action runs: every connection of a pull or a delivery writes the WAL only (DuckDB's
+automatic checkpoint and its checkpoint on close are off for it), and the next action that is not a live one folds
+the WAL into the file. A checkpoint rewrites a metadata block the file's header still points at in place
+(DuckDB's MetadataManager::Flush), so a SIGKILL inside that write left a file that no longer opened ("Corrupt
+database file: computed checksum ... in block at location 12288"; bench/duckdb_torn_checkpoint.py reproduces it).
+A kill during a WAL append loses at most that last, uncommitted entry, which DuckDB's replay drops by its checksum.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -72,8 +80,32 @@ class DeliveryResult:
         return ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in self.counts().items())
 
 
+#: DuckDB settings of every connection a live action opens: no automatic checkpoint (the WAL's size never
+#: triggers one) and none on close; both are the database's, so they end with the connection (the store opens one
+#: per action) — a caller holding the file across a live action keeps them until it closes
+_WAL_ONLY = ("SET checkpoint_threshold = '1TB'", "PRAGMA disable_checkpoint_on_shutdown")
+
+
+@contextmanager
+def _wal_only(cm):
+    with cm as con:
+        for stmt in _WAL_ONLY:
+            con.execute(stmt, label="live.wal_only")
+        yield con
+
+
+def _reading(ws):
+    """A connection of a live action (see the module's docstring: no checkpoint)."""
+    return _wal_only(ws.connection())
+
+
+def _writing(ws):
+    """A transaction of a live action (see the module's docstring: no checkpoint)."""
+    return _wal_only(ws.transaction())
+
+
 def _remote(ws, side, credential, **kw) -> Remote:
-    with ws.connection() as con:
+    with _reading(ws) as con:
         conn = load(con, side)
     return make_remote(conn, credential if credential is not None else credential_for(conn), **kw)
 
@@ -100,7 +132,7 @@ def _mapping_check(ws, conn: Connection) -> None:
 
 def test_connection(ws, side: str, credential=None) -> str:
     """Sign in, read one row with every mapped field; say what is wrong (auth, URL, permission, missing field)."""
-    with ws.connection() as con:
+    with _reading(ws) as con:
         conn = load(con, side)
     _mapping_check(ws, conn)
     remote = make_remote(conn, credential if credential is not None else credential_for(conn), max_attempts=2)
@@ -117,7 +149,7 @@ def connect(ws, side: str, url: str, *, credential=None, test: bool = True, **op
     """Keep a live connection for ``side`` ('crm' | 'nav'), tested first unless ``test=False``."""
     check_no_secrets(options)
     conn = Connection(side=Side(side), url=url, **options)
-    with ws.transaction() as con:
+    with _writing(ws) as con:
         save(con, conn)
         if test:
             _mapping_check(ws, conn)
@@ -126,7 +158,7 @@ def connect(ws, side: str, url: str, *, credential=None, test: bool = True, **op
         try:
             msg = test_connection(ws, side, credential)
         except LiveConnectionError:
-            with ws.transaction() as con:
+            with _writing(ws) as con:
                 con.execute("DELETE FROM live_connection WHERE side = ?", [conn.side.value])
             raise
     return msg
@@ -142,7 +174,7 @@ def pull(ws, side: str, *, credential=None, full: bool = False, progress=None) -
     rows modified after the watermark minus the margin; ``full=True`` reads everything and also finds the
     records deleted remotely by a key scan. Imported through the same path as a file (same checks, a run)."""
     side_e = Side(side)
-    with ws.connection() as con:
+    with _reading(ws) as con:
         conn = load(con, side)
         delta_link, watermark = con.execute("SELECT delta_link, watermark FROM live_connection WHERE side = ?",
                                             [side_e.value]).fetchone()
@@ -192,7 +224,7 @@ def _store_pull(ws, conn: Connection, pulled: Pulled, *, mode: str, key_scan: bo
                                                                         "Company Name"}
     keep = [c for c in cols if c in mapped]
     arrow = pulled.table(keep)
-    with ws.transaction() as con:
+    with _writing(ws) as con:
         con.register("_pulled_arrow", arrow)
         key_sql = f"lower(p.{q(key)})" if side is Side.CRM else f"p.{q(key)}"
         # one pass: a row already known at that ETag is an echo (contactsync's own write, or unchanged) and
@@ -301,11 +333,11 @@ def deliver(ws, side: str | None = None, *, credential=None, credentials: dict |
     list), rejected (4xx, the service's message) or left pending after bounded retries (429/5xx/lost)."""
     result = DeliveryResult()
     rows: list[dict] = []
-    with ws.connection() as con:
+    with _reading(ws) as con:
         sides = [Side(side)] if side else [Side(s) for (s,) in con.execute(
             "SELECT DISTINCT side FROM outbox WHERE status = 'pending' AND side IN (SELECT side FROM live_connection) "
             "ORDER BY 1").fetchall()]
-    with ws.transaction() as con:
+    with _writing(ws) as con:
         result.run_id = history.start_run(con, "deliver", note="deliver " + ", ".join(s.value for s in sides))
     for s in sides:
         cred = (credentials or {}).get(s.value, credential)
@@ -314,7 +346,7 @@ def deliver(ws, side: str | None = None, *, credential=None, credentials: dict |
         batches = 0
         try:
             while max_batches is None or batches < max_batches:
-                with ws.connection() as con:
+                with _reading(ws) as con:
                     items = _pick(con, s, size)
                 if not items:
                     break
@@ -334,7 +366,7 @@ def deliver(ws, side: str | None = None, *, credential=None, credentials: dict |
             result.retried += remote.retries
             result.requests += remote.requests
             remote.close()
-    with ws.transaction() as con:
+    with _writing(ws) as con:
         result.pending = con.execute("SELECT count(*) FROM outbox WHERE status = 'pending'" +
                                      (" AND side = ?" if side else ""), [Side(side).value] if side else []).fetchone()[0]
         con.execute("UPDATE run SET ended_at = ? WHERE run_id = ?", [history.now_utc(), result.run_id])
@@ -361,7 +393,7 @@ def _apply(ws, side: Side, remote: Remote, items: list[Item], outs: list[Outcome
                            "message": o.message, "key": by_id[o.item_id].key, "op": by_id[o.item_id].op} for o in outs])
     changed = [by_id[o.item_id] for o in outs if o.status == "changed_remotely"]
     repulled = remote.fetch(changed) if changed else {}
-    with ws.transaction() as con:
+    with _writing(ws) as con:
         con.register("_oc", frame)
         con.execute(
             """UPDATE outbox SET attempts = outbox.attempts + 1, message = nullif(o.message, ''), delivery_run = ?,
@@ -409,5 +441,5 @@ def _apply(ws, side: Side, remote: Remote, items: list[Item], outs: list[Outcome
 
 
 def outbox(ws, status: str | None = None, side: str | None = None, limit: int | None = 1000) -> pd.DataFrame:
-    with ws.connection() as con:
+    with _reading(ws) as con:
         return outbox_frame(con, status=status, side=side, limit=limit)
