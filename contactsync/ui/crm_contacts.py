@@ -28,6 +28,13 @@ CARD_FIELDS = [("Name", None), ("Account", "account_name"), ("Job Title", "jobti
                ("Country/Region", "address1_country"), ("Modified On", "modifiedon")]
 
 
+def _with_run(msg: str, run_id: int | None) -> str:
+    """``msg (run 7; undo it in History)``, saying the undo once (some results say it themselves)."""
+    if run_id is None:
+        return msg
+    return f"{msg} (run {run_id})" if "History" in msg else f"{msg} (run {run_id}; undo it in History)"
+
+
 class CrmCard(w.VBox):
     """The selected CRM contact: its fields, its coupling and a link to it in Dynamics CRM."""
 
@@ -103,7 +110,9 @@ class CrmContactsView(w.VBox):
         self.select_all.add_class("cs-crm-select-all")
         self.select_all.observe(self._select_all, names="value")
         self.create_nav_button = button("Create in Dynamics NAV", "cs-create-nav", style="primary")
-        self.match_on = w.Dropdown(options=[(t, i) for i, (t, _g) in enumerate(MATCH_CHOICES)], value=0,
+        names = {n for f in (*ws.mapping.fields, *ws.mapping.disabled) for n in (f.nav, f.crm)}
+        choices = [(t, i) for i, (t, g) in enumerate(MATCH_CHOICES) if all(n in names for grp in g for n in grp)]
+        self.match_on = w.Dropdown(options=choices, value=choices[0][1] if choices else None,
                                    description="Match on", layout=w.Layout(width="330px"))
         self.match_on.add_class("cs-crm-match-on")
         self.match_button = button("Couple with NAV contacts by match", "cs-crm-match")
@@ -169,6 +178,9 @@ class CrmContactsView(w.VBox):
         for b in (self.create_nav_button, self.match_button, self.uncouple_button):
             b.disabled = not n
             b.tooltip = b.description
+        if self.match_on.value is None:  # the mapping has none of the fields to match on
+            self.match_button.disabled = True
+            self.match_button.tooltip = "The mapping maps neither E-Mail nor First Name and Surname"
 
     def selection(self, coupled: bool | None = None) -> list[str]:
         """The CRM ids an action applies to, narrowed to the coupled (``True``) or uncoupled (``False``) ones:
@@ -224,7 +236,7 @@ class CrmContactsView(w.VBox):
     @guarded(progress="Creating the contact in Dynamics NAV…")
     def _create(self, crm_id: str) -> None:
         created = self.ws.create_nav_from_crm(crm_id)
-        self._done(created.message + f" (run {created.run_id}; undo it in History)")
+        self._done(_with_run(created.message, created.run_id))
         if self.on_nav_created:
             self.on_nav_created(str(created))
 
@@ -232,7 +244,7 @@ class CrmContactsView(w.VBox):
     def _create_many(self, crm_ids: list[str]) -> None:
         result = create_nav_for(self.ws, crm_ids)
         kind = "warn" if len(result.failed) else "ok"
-        self._done(result.message + (f" (run {result.run_id}; undo it in History)" if result.run_id else ""), kind)
+        self._done(_with_run(result.message, result.run_id), kind)
 
     # -- Couple by match ---------------------------------------------------------------------------
     @guarded()
@@ -258,7 +270,8 @@ class CrmContactsView(w.VBox):
     @guarded(progress="Coupling by match…")
     def _match(self, groups, crm_ids: list[str]) -> None:
         result = self.ws.match_couple(groups, side="crm", keys=crm_ids)
-        self._done(f"Match-based coupling: {result.message} (run {result.run_id}; undo it in History)")
+        msg = result.message if result.message.startswith("Match-based") else f"Match-based coupling: {result.message}"
+        self._done(_with_run(msg, result.run_id))
 
     # -- Delete couplings ------------------------------------------------------------------------------
     @guarded()
@@ -283,7 +296,7 @@ class CrmContactsView(w.VBox):
     @guarded(progress="Deleting the couplings…")
     def _uncouple(self, nos: list[str]) -> None:
         result = self.ws.delete_couplings(nos)
-        self._done(f"{result} (run {result.run_id}; undo it in History)")
+        self._done(_with_run(str(result), result.run_id))
 
     def _done(self, msg: str, kind: str = "ok") -> None:
         self.select_all.value = False
