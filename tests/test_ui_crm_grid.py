@@ -161,3 +161,19 @@ def test_page_jump_and_page_turns_leave_the_widget_count_flat(wpath):
         v.table.select(v.table.rows[0]["contactid"])
     assert live_widgets() == base
     demo.close()
+
+
+def test_match_on_offers_only_what_the_mapping_maps(ws):
+    import dataclasses
+
+    m = ws.mapping
+    ws.set_mapping(dataclasses.replace(m, fields=tuple(f for f in m.fields if f.nav != "E-Mail")))
+    v = CrmContactsView(ws)
+    assert [t for t, _ in v.match_on.options] == ["First Name + Surname"]
+    v.table.select(CRM_3)
+    assert not v.match_button.disabled
+    ws.set_mapping(dataclasses.replace(ws.mapping, fields=tuple(f for f in ws.mapping.fields
+                                                                if f.nav not in ("First Name", "Surname"))))
+    v = CrmContactsView(ws)
+    v.table.select(CRM_3)
+    assert v.match_on.options == () and v.match_button.disabled and "neither" in v.match_button.tooltip
