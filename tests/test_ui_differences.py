@@ -173,3 +173,20 @@ def test_pick_panel_with_nothing_chosen_warns_and_writes_nothing(big):
     assert v.messages.kind == "warn" and not v.confirm.is_open and len(big.runs()) == before
     panel.cancel.click()
     assert v.pick_panel is None and not v.pick_area.children
+
+
+def test_a_refresh_that_finds_the_same_page_does_not_resend_it_and_a_changed_one_does(big):
+    v = DifferencesView(big, max_pairs=10)
+    sent = []
+    real = v.table.set_rows
+    v.table.set_rows = lambda rows, **kw: (sent.append([r["nav_no"] for r in rows]), real(rows, **kw))
+    first = [r["nav_no"] for r in v.table.rows]
+    v.refresh()
+    assert sent == [] and [r["nav_no"] for r in v.table.rows] == first  # the grid keeps what it shows
+    big.sync("push", nos=[first[0]], force=True)
+    v.refresh()
+    assert len(sent) == 1 and first[0] not in sent[0] and sent[0][:9] == first[1:]
+    v.field.value = "Address 2"
+    v.filter.value = "no such text"
+    v.apply_filter()
+    assert sent[-1] == [] and "match the filter" in v.table.empty_note.value  # an empty page says why
