@@ -91,11 +91,13 @@ def field_options(mapping: TableMapping) -> pd.DataFrame:
 # -- table filters ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FilterCheck:
-    """What a side's filter keeps of its table: ``kept`` of ``total`` records."""
+    """What a side's filter keeps of its table: ``kept`` of ``total`` records; ``coupled_out``: coupled contacts it
+    leaves out (their pairs are no longer synchronized)."""
 
     side: str
     kept: int
     total: int
+    coupled_out: int = 0
 
 
 _SIDE_WORDS = {"nav": ("NAV table filter", "NAV contact"), "crm": ("CRM integration table filter", "CRM contact")}
@@ -158,7 +160,10 @@ def set_filters(ws, *, nav=None, crm=None) -> tuple[TableMapping, list[FilterChe
                                            f"the {total:,} {record}s; check the value{_values_hint(con, table, c)}")
             sql, params = filter_sql("t", conds)
             kept = con.execute(f"SELECT count(*) FROM {q(table)} t WHERE {sql}", params).fetchone()[0]
-            checks.append(FilterCheck(side, kept, total))
+            key, col = (new.nav_key, "nav_no") if side == "nav" else (new.crm_key, "crm_id")
+            out = con.execute(f"SELECT count(*) FROM coupling c JOIN {q(table)} t ON t.{q(key)} = c.{col} "
+                              f"WHERE c.entity = 'contact' AND NOT ({sql})", params).fetchone()[0]
+            checks.append(FilterCheck(side, kept, total, out))
     ws.mapping = stored
     return stored, checks
 

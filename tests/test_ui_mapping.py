@@ -314,3 +314,17 @@ def test_deleting_a_used_value_map_through_the_api_names_its_fields(w):
     with pytest.raises(cs.ContactSyncError, match="has no entry"):
         delete_value_map_entries(w, "country", pairs=["XX"])
     assert w.mapping == before
+
+
+def test_a_filter_that_leaves_coupled_contacts_out_says_so_and_sync_skips_them(w):
+    from conftest import CRM_1
+
+    w.couple("CT000001", CRM_1, sync_after="push")
+    v = MappingView(w)
+    v.nav_filter.value += "\nCity <> 'Berlin'"
+    v.save_filters.click()
+    assert v.filter_messages.kind == "ok", v.filter_messages.text
+    assert "1 coupled contact(s) are outside them now" in v.filter_messages.text
+    assert w.nav_contact("CT000001")["City"] == "Berlin"
+    result = w.sync("push", nos=["CT000001"], force=True)
+    assert result.skipped == 1 and result.modified == 0

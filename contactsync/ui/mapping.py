@@ -531,7 +531,11 @@ class MappingView(w.VBox):
         said = "; ".join(f"{what} keeps {kept[s].kept:,} of {kept[s].total:,} {rec}s"
                          for s, what, rec in (("nav", "the NAV table filter", "NAV contact"),
                                               ("crm", "the CRM filter", "CRM contact")))
-        self._saved(f"Saved the table filters: {said}. The next synchronization uses them.", self.filter_messages)
+        out = sum(c.coupled_out for c in checks)
+        left = (f" {out:,} coupled contact(s) are outside them now: synchronization skips their pairs (saying why) "
+                "until the filters take them in again." if out else "")
+        self._saved(f"Saved the table filters: {said}. The next synchronization uses them.{left}",
+                    self.filter_messages)
 
     # -- fields ----------------------------------------------------------------------------------------------
     def _field_selected(self, keys) -> None:
