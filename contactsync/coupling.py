@@ -122,13 +122,15 @@ def uncouple(con, run_id: int, entity: str, *, nav_no: str | None, crm_id: str |
     return row[0]
 
 
-def import_couplings(con, run_id: int, m: TableMapping, entity: str, ts: datetime, name: str) -> tuple[int, int]:
-    """Couple the pairs in the temp view ``_src`` all or nothing. Returns (inserted, unchanged).
+def import_couplings(con, run_id: int, m: TableMapping, entity: str, ts: datetime, name: str,
+                     source: str) -> tuple[int, int]:
+    """Couple the pairs in ``source`` (a relation: a loaded source's view, or a parenthesized query) all or
+    nothing. Returns (inserted, unchanged).
 
     One pass stages the keys and stamps, one aggregate checks every rule, one insert couples; only a file
     with a problem pays for the per-row messages (which name the first rows by their row number)."""
     crm_col = "contactid" if entity == "contact" else "accountid"
-    cols = [c for c in con.execute("SELECT * FROM _src LIMIT 0").df().columns]
+    cols = [c for c in con.execute(f"SELECT * FROM {source} LIMIT 0").df().columns]
     missing = [c for c in ("No.", crm_col) if c not in cols]
     if missing:
         raise CouplingError(f"{name} lacks column(s) {missing}; a coupling file has 'No.' and '{crm_col}' "
@@ -139,7 +141,7 @@ def import_couplings(con, run_id: int, m: TableMapping, entity: str, ts: datetim
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _cp AS SELECT
             nullif(upper(trim("No.")), '') AS nav_no, nullif(lower(trim(trim({q(crm_col)}), '{{}}')), '') AS crm_id
-            {ts_sel} FROM _src""")
+            {ts_sel} FROM {source}""")
     nsm, csm = (f"p.{a}" if c in cols else "NULL::TIMESTAMP" for c, a in opt.items())
     bad_ts = " OR ".join(f"(p.{a} IS NULL AND coalesce(trim(p.{a}_raw), '') <> '')"
                          for c, a in opt.items() if c in cols) or "false"

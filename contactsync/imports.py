@@ -19,7 +19,7 @@ import pandas as pd
 from . import history
 from .errors import ImportFileError
 from .schema import RECORD_TABLES
-from .sources import describe, load_source, time_has_zone_sql, utc_time_sql, utc_timestamp_sql
+from .sources import LoadedSource, describe, load_source, time_has_zone_sql, utc_time_sql, utc_timestamp_sql
 from .sqlbuild import q
 
 __all__ = ["CONFLICT", "ImportResult", "import_records"]
@@ -95,7 +95,8 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
         raise ImportFileError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     key, _, required, _ = RECORD_TABLES[table]
     name = describe(src)
-    file_cols = load_source(con, src, key)
+    loaded = load_source(con, src, key)
+    file_cols = list(loaded.columns)
     table_cols = history.table_columns(con, table)
     lower_map = {c.lower(): c for c in table_cols}
     # every file column onto its table column; several may land on one (the Web API's
@@ -169,7 +170,7 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
         typed.append(" OR ".join(f"({filled(c)} AND {value(t, q(c))} IS DISTINCT FROM {chosen})" for c in cs)
                      + f" AS {q('raw:conflict:' + t)}")
         typed.append(f"concat_ws(' | ', {', '.join(q(c) for c in cs)}) AS {q('raw:both:' + t)}")
-    typed_sql = f"SELECT {', '.join(typed)} FROM _src"
+    typed_sql = f"SELECT {', '.join(typed)} FROM {loaded.relation}"
 
     # the row checks besides the keys': (column named, value quoted, reason, condition of a bad row)
     row_checks: list[tuple[str, str, str, str]] = []
@@ -210,7 +211,7 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
         if not streamed:
             con.execute("DROP VIEW _typed_v")
     if streamed:
-        return _insert_streamed(con, table, key, table_cols, name, tuple(ignored))
+        return _insert_streamed(con, table, key, table_cols, name, tuple(ignored), loaded)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {typed_sql}")
     sql, params = checks_sql("_typed")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS {sql}", params)
@@ -301,7 +302,7 @@ def import_records(con, table: str, src, *, code_cols: set[str], snapshot: bool 
     history.add_counts(con, run_id, inserted=inserted, modified=updated, unchanged=unchanged,
                        failed=int(n_bad_rows))
     history.finish_run(con, run_id)
-    _drop_staging(con)
+    _drop_staging(con, loaded)
     return ImportResult(inserted=inserted, updated=updated, unchanged=unchanged, rejected=int(n_bad_rows),
                         missing=missing, run_id=run_id, source=name, ignored_columns=tuple(ignored),
                         rejections=rejections)
@@ -323,16 +324,15 @@ def _fill(table: str, table_cols: dict[str, str], cols: list[str]) -> str:
     return ", ".join(fill)
 
 
-def _drop_staging(con) -> None:
+def _drop_staging(con, loaded: LoadedSource) -> None:
     for t in ("_typed", "_bad", "_class", "_present"):
         con.execute(f"DROP TABLE IF EXISTS {q(t)}")
-    for v in ("_typed_v", "_src", "_src_raw"):
-        con.execute(f"DROP VIEW IF EXISTS {q(v)}")
-    con.execute("DROP TABLE IF EXISTS _src_tab")
+    con.execute("DROP VIEW IF EXISTS _typed_v")
+    loaded.drop(con)
 
 
 def _insert_streamed(con, table: str, key: str, table_cols: dict[str, str], name: str,
-                     ignored: tuple[str, ...]) -> ImportResult:
+                     ignored: tuple[str, ...], loaded: LoadedSource) -> ImportResult:
     """Insert every row of the checked view ``_typed_v`` into the empty ``table``, as one run (its change log:
     one 'insert' row per record, which undo deletes)."""
     cols = [c for c in con.execute("SELECT * FROM _typed_v LIMIT 0").df().columns if not c.startswith("raw:")]
@@ -344,6 +344,6 @@ def _insert_streamed(con, table: str, key: str, table_cols: dict[str, str], name
                 [run_id, history.TABLE_SIDE[table]])
     history.add_counts(con, run_id, inserted=inserted)
     history.finish_run(con, run_id)
-    _drop_staging(con)
+    _drop_staging(con, loaded)
     return ImportResult(inserted=inserted, run_id=run_id, source=name, ignored_columns=ignored,
                         rejections=pd.DataFrame(columns=["row", "column", "value", "reason"]))

@@ -227,9 +227,8 @@ def match_couple(con, m: TableMapping, run_id: int, ts: datetime, groups, *, cas
 
     # couple: the same rules as import_couplings, all or nothing
     nav_c, crm_c = ("key", "okey") if side == "nav" else ("okey", "key")
-    con.execute(f"""CREATE OR REPLACE TEMP VIEW _src AS SELECT {nav_c} AS "No.", {crm_c} AS contactid
-                    FROM _mc_out WHERE status = 'coupled'""")
-    coupled, _ = cp.import_couplings(con, run_id, m, "contact", ts, "match-based coupling")
+    accepted = f"""(SELECT {nav_c} AS "No.", {crm_c} AS contactid FROM _mc_out WHERE status = 'coupled')"""
+    coupled, _ = cp.import_couplings(con, run_id, m, "contact", ts, "match-based coupling", accepted)
 
     created_n, failures = 0, []
     if create_new:
@@ -688,8 +687,10 @@ def run_couple_matches(ws, pairs, *, sync_after: str | None = None, create_in_cr
         run_id = history.start_run(con, "couple", direction=sync_after, force=bool(sync_after), note=note)
         result_sync = None
         if not df.empty:
-            load_source(con, df, "No.")
-            coupled, unchanged = cp.import_couplings(con, run_id, ws.mapping, "contact", ts, "accepted pairs")
+            loaded = load_source(con, df, "No.")
+            coupled, unchanged = cp.import_couplings(con, run_id, ws.mapping, "contact", ts, "accepted pairs",
+                                                     loaded.relation)
+            loaded.drop(con)
             if sync_after and coupled:  # the couplings this run made
                 sc = pipeline.scope_of(con, "SELECT nav_no FROM coupling_log WHERE run_id = ? AND image = 'created' "
                                             "AND entity = 'contact'", [run_id])

@@ -1,7 +1,7 @@
 """Import sources: a registry of readers (by file suffix, URL scheme or Python type) whose data becomes
-the DuckDB temp view ``_src``.
+a :class:`LoadedSource`: a DuckDB temp view named for this load.
 
-Every source becomes the temp view ``_src`` with all values as VARCHAR, exact: leading zeros, accents,
+Every source becomes such a view with all values as VARCHAR, exact: leading zeros, accents,
 long text, a value holding CR, LF or CRLF, and JSON numbers as the file writes them (``10115`` stays
 ``10115``, ``1.50`` stays ``1.50``) survive. Column names are stripped of BOMs and surrounding spaces; a
 header cell that is blank, or a name given twice, is refused with an :class:`ImportFileError`, as is a
@@ -33,6 +33,7 @@ import codecs
 import csv
 import importlib.metadata
 import io
+import itertools
 import json
 import os
 import re
@@ -51,7 +52,7 @@ from .errors import ContactSyncError, ImportFileError
 from .sqlbuild import q
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "SourceReader", "SourceRequest", "check_header", "describe", "find_reader",
+    "ENTRY_POINT_GROUP", "LoadedSource", "SourceReader", "SourceRequest", "check_header", "describe", "find_reader",
     "load_source", "readers", "register", "time_has_zone_sql", "unregister", "utc_time_sql",
     "utc_timestamp_sql",
 ]
@@ -507,7 +508,7 @@ _REGISTRY = _Registry([
 ])
 
 
-# -- from any reader's data to ``_src`` ------------------------------------------------------------
+# -- from any reader's data to a loaded source view ------------------------------------------------------------
 def _cell_text(v):
     """A DataFrame cell as import text: missing values (None, NaN, NA, NaT) become NULL; a tz-aware
     timestamp becomes its UTC instant (naive text, as every timestamp is read)."""
@@ -526,14 +527,36 @@ def _varchar_sql(col: str, dtype) -> str:
     return f"CAST({q(col)} AS VARCHAR)"
 
 
-def load_source(con: duckdb.DuckDBPyConnection, src, key: str) -> list[str]:
-    """Create the temp view ``_src`` (all VARCHAR) from ``src`` through its registered reader; return
-    its column names."""
+_LOADS = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class LoadedSource:
+    """A source loaded into the connection: the temp view ``relation`` (quoted, for SQL) of VARCHAR columns
+    ``columns``, and the temp objects it made (``drop`` removes them). Each load has its own names, so a
+    step reads the source it was handed, never a view another module happens to know the name of."""
+
+    relation: str
+    columns: tuple[str, ...]
+    views: tuple[str, ...]
+    tables: tuple[str, ...] = ()
+
+    def drop(self, con) -> None:
+        for v in self.views:
+            con.execute(f"DROP VIEW IF EXISTS {v}")
+        for t in self.tables:
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def load_source(con: duckdb.DuckDBPyConnection, src, key: str) -> LoadedSource:
+    """Load ``src`` through its registered reader as a temp view of VARCHAR columns: a :class:`LoadedSource`
+    (the caller drops it when done)."""
     name = describe(src)
-    con.execute("DROP VIEW IF EXISTS _src")
-    con.execute("DROP TABLE IF EXISTS _src_tab")
+    n = next(_LOADS)
+    view, raw_view, tab = q(f"_cs_src{n}"), q(f"_cs_src{n}_raw"), q(f"_cs_src{n}_tab")
     reader = find_reader(src, name)
     data = reader.read(SourceRequest(src, con, name, key))
+    tables: tuple[str, ...] = ()
     if isinstance(data, pd.DataFrame):
         clean = check_header(data.columns, name)
         frame = data.copy()
@@ -542,19 +565,21 @@ def load_source(con: duckdb.DuckDBPyConnection, src, key: str) -> list[str]:
             if frame[c].dtype == object:
                 frame[c] = frame[c].map(_cell_text)
         # materialize as a temp table: a view over a Python object cannot live in a workspace file
-        con.register("_src_df", frame)
+        df_name = f"_cs_src{n}_df"
+        con.register(df_name, frame)
         try:
-            con.execute("CREATE OR REPLACE TEMP TABLE _src_tab AS SELECT * FROM _src_df")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {tab} AS SELECT * FROM {q(df_name)}")
         finally:
-            con.unregister("_src_df")
-        rel = con.table("_src_tab")
+            con.unregister(df_name)
+        rel = con.table(tab)
+        tables = (tab,)
     elif isinstance(data, duckdb.DuckDBPyRelation):
         rel = data
         clean = check_header(rel.columns, name)
     else:
         raise ContactSyncError(f"source reader {reader.name!r} returned a {type(data).__name__}; a reader "
                                "returns a pandas DataFrame or a DuckDB relation")
-    rel.create_view("_src_raw", replace=True)
-    select = ", ".join(f"{_varchar_sql(c, t)} AS {q(n)}" for c, t, n in zip(rel.columns, rel.types, clean))
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _src AS SELECT {select} FROM _src_raw")
-    return clean
+    rel.create_view(f"_cs_src{n}_raw", replace=True)
+    select = ", ".join(f"{_varchar_sql(c, t)} AS {q(col)}" for c, t, col in zip(rel.columns, rel.types, clean))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {select} FROM {raw_view}")
+    return LoadedSource(view, tuple(clean), (view, raw_view), tables)

@@ -253,10 +253,11 @@ class Workspace:
             raise CouplingError(f"entity must be 'contact' or 'company', got {entity!r}")
         name = describe(src)
         with self._store.transaction() as con:
-            load_source(con, src, "No.")
+            loaded = load_source(con, src, "No.")
             run_id = history.start_run(con, "couple", note=f"{entity} couplings from {name}")
-            inserted, unchanged = cp.import_couplings(con, run_id, self.mapping, entity, _now(), name)
+            inserted, unchanged = cp.import_couplings(con, run_id, self.mapping, entity, _now(), name, loaded.relation)
             history.finish_run(con, run_id)
+            loaded.drop(con)
         return ImportResult(inserted=inserted, unchanged=unchanged, run_id=run_id, source=name)
 
     # -- coupling --------------------------------------------------------------------------------

@@ -544,11 +544,20 @@ def test_entry_point_plugin_is_found_without_editing_the_package(tmp_path):
     assert res.stdout.split() == ["toy_psv:read", "1", "Pipe"], res.stderr
 
 
-def test_load_source_still_works_for_callers(ws):
+def test_load_source_gives_its_own_view_and_drops_it(ws):
+    """A loaded source is a view named for that load (two loads do not meet); ``drop`` leaves nothing behind."""
     with ws.transaction() as con:
-        cols = sources.load_source(con, pd.DataFrame({" No. ": ["CT1"], "\ufeffType": ["Person"]}), "No.")
-        assert cols == ["No.", "Type"]
-        assert con.execute('SELECT "No.", "Type" FROM _src').fetchall() == [("CT1", "Person")]
+        a = sources.load_source(con, pd.DataFrame({" No. ": ["CT1"], "\ufeffType": ["Person"]}), "No.")
+        b = sources.load_source(con, pd.DataFrame({"No.": ["CT2"]}), "No.")
+        assert a.columns == ("No.", "Type") and a.relation != b.relation
+        assert con.execute(f'SELECT "No.", "Type" FROM {a.relation}').fetchall() == [("CT1", "Person")]
+        assert con.execute(f'SELECT "No." FROM {b.relation}').fetchall() == [("CT2",)]
+        a.drop(con)
+        b.drop(con)
+        left = con.execute("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name LIKE '_cs_src%'"
+                           ).fetchone()[0] + con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary "
+                                                         "AND table_name LIKE '_cs_src%'").fetchone()[0]
+        assert left == 0
 
 
 def test_a_folder_is_not_a_file(tmp_path, ws):

@@ -158,8 +158,8 @@ def test_plan_columns_read_by_field_even_where_two_names_meet():
     assert plan_keys(["E-Mail", "E Mail", "Straße"]) == ("e_mail_0", "e_mail_1", "strasse")
 
 
-#: temp tables still shared between modules by a fixed name (the import path: next)
-KNOWN_SHARED = {"_src"}
+#: temp tables still shared between modules by a fixed name (none: a loaded source is a LoadedSource)
+KNOWN_SHARED: set[str] = set()
 
 
 def test_no_module_reads_a_temp_table_another_module_made():
