@@ -177,3 +177,16 @@ def test_match_on_offers_only_what_the_mapping_maps(ws):
     v = CrmContactsView(ws)
     v.table.select(CRM_3)
     assert v.match_on.options == () and v.match_button.disabled and "neither" in v.match_button.tooltip
+
+
+def test_the_nav_list_jumps_to_a_page_too(wpath):
+    from contactsync.ui import NavContactsView
+
+    with cs.Workspace.open(wpath) as demo:
+        v = NavContactsView(demo, page_size=10)
+        assert v.jump.pages == -(-v.pager.total // 10) > 3
+        v.jump.page.value = 4
+        v.jump.go_button.click()
+        assert v.pager.offset == 30 and "31–40 of" in v.pager.label.value and v.jump.page.value == 4
+        v.search.value = "no such contact zzz"
+        assert v.jump.pages == 1 and v.jump.go_button.disabled

@@ -19,7 +19,7 @@ from .common import (
 )
 from .data import DIRECTION_WORDS, KIND_WORDS, account_of, crm_name, nav_name, record_history, result_text
 from .dialogs import CompanyCouplingDialog, CouplingDialog, SyncNowDialog
-from .grid import GridTable
+from .grid import GridTable, PageJump
 
 __all__ = ["CARD_FIELDS", "ContactCard", "NavContactsView"]
 
@@ -221,6 +221,7 @@ class NavContactsView(w.VBox):
                                 css="nav-", page_size=page_size, on_change=self.refresh)
         self.table = table
         self.search, self.coupled, self.pager = self.list.search, self.list.coupled, self.list.pager
+        self.jump = PageJump(self.pager, self.refresh)  # 13,334 pages at 200k persons are not for Next
         self.select_all = w.Checkbox(value=False, description="Select all filtered contacts (every page)", indent=False)
         self.select_all.add_class("cs-nav-select-all")
         self.select_all.observe(self._select_all, names="value")
@@ -237,7 +238,7 @@ class NavContactsView(w.VBox):
         self._external_changed = on_changed
         super().__init__([
             w.HTML(f'<div class="cs-title">{self.title}</div>'),
-            self.list.filters, w.HBox([self.select_all, self.pager], layout=w.Layout(align_items="center")),
+            self.list.filters, w.HBox([self.select_all, self.pager, self.jump], layout=w.Layout(align_items="center")),
             self.table,
             w.HBox([self.push_button, self.pull_button, self.uncouple_button]), self.confirm, self.progress,
             self.messages, self.card,
@@ -259,6 +260,7 @@ class NavContactsView(w.VBox):
     @guarded()
     def refresh(self) -> None:
         self.list.load()
+        self.jump.refresh()
         if self.select_all.value:
             self.table.select_all(True)
         self._buttons()
