@@ -128,6 +128,9 @@ class CrmContactsView(w.VBox):
             w.HTML(f'<div class="cs-title">{self.title}</div>'),
             self.list.filters,
             w.HBox([self.select_all, self.pager, self.jump], layout=w.Layout(align_items="center")),
+            w.HTML('<div class="cs-hint">Click a row for its card; ctrl- or shift-click for several. A column\'s '
+                   'header sorts and filters the page shown; the search and the Coupled filter cover every page.'
+                   '</div>'),
             self.table,
             w.HBox([self.create_nav_button, self.match_on, self.match_button, self.uncouple_button],
                    layout=w.Layout(align_items="center", flex_flow="row wrap")),
