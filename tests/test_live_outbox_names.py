@@ -14,46 +14,65 @@ from live_support import TOKEN, connected, server
 
 pytest.importorskip("ipywidgets")
 
-from contactsync.ui.common import Column, RowTable, esc  # noqa: E402
-from contactsync.ui.connections import ConnectionsView, _record  # noqa: E402
+from contactsync.ui.common import esc  # noqa: E402
+from contactsync.ui.connections import ConnectionsView, outbox_html  # noqa: E402
 
 EVIL = '<b>Ann</b> & "Co" <script>x</script>'
 
 
 class _Spans(HTMLParser):
-    """Text and title of every ``<span>`` whose class starts with ``cs-outbox-`` (name or key)."""
+    """Text and title of every ``<span>`` whose class is ``cs-outbox-name`` or ``cs-outbox-key``, and every
+    table cell's text; a tag the table does not make itself (markup from a value) fails."""
+
+    ALLOWED = {"style", "div", "table", "colgroup", "col", "tr", "th", "td", "span"}
 
     def __init__(self):
         super().__init__()
         self.found: list[tuple[str, str, str]] = []
+        self.cells: list[str] = []
         self._open: list | None = None
+        self._cell: list[str] | None = None
 
     def handle_starttag(self, tag, attrs):
+        if tag not in self.ALLOWED:
+            raise AssertionError(f"markup from a value: <{tag}>")
         a = dict(attrs)
+        if tag == "td":
+            self._cell = []
         if tag == "span" and (a.get("class") or "") in ("cs-outbox-name", "cs-outbox-key"):
             self._open = [a["class"], a.get("title") or "", ""]
-        elif self._open is not None:
-            raise AssertionError(f"markup inside a name: <{tag}>")
 
     def handle_data(self, data):
         if self._open is not None:
             self._open[2] += data
+        if self._cell is not None:
+            self._cell.append(data)
 
     def handle_endtag(self, tag):
         if tag == "span" and self._open is not None:
             self.found.append(tuple(self._open))
             self._open = None
+        if tag == "td" and self._cell is not None:
+            self.cells.append("".join(self._cell))
+            self._cell = None
 
 
 def _row_html(view: ConnectionsView, item_id) -> str:
-    return view.outbox.row_boxes[str(item_id)].children[1].value
+    """The outbox table's row of ``item_id`` (its ``<tr>``)."""
+    html = view.outbox.value
+    start = html.index(f'<tr class="cs-row" data-item="{item_id}">')
+    return html[start:html.index("</tr>", start) + 5]
 
 
-def _spans(html: str) -> list[tuple[str, str, str]]:
+def _parse(html: str) -> _Spans:
     p = _Spans()
     p.feed(html)
     p.close()
-    return p.found
+    return p
+
+
+def _spans(html: str) -> list[tuple[str, str, str]]:
+    return _parse(html).found
 
 
 #: values made of markup's pieces (tags, entities, quotes) and any other characters
@@ -65,10 +84,13 @@ _VALUE = st.lists(st.one_of(st.sampled_from(["<b>", "</span>", "<script>", "&amp
 @given(name=_VALUE, key=_VALUE.filter(bool))
 def test_property_a_name_shows_as_text_with_its_key_as_tooltip(name, key):
     """Whatever a name or key holds (markup, quotes, ampersands), the cell shows it as text, never as markup."""
-    table = RowTable([Column("key", "Contact", "1fr", _record)], key="key")
-    table.set_rows([{"key": key, "name": name}])
-    html = table.row_boxes[next(iter(table.row_boxes))].children[1].value
-    found = _spans(html)
+    row = {"item_id": "7", "run_id": 3, "side": "crm", "key": key, "name": name, "nav_no": name, "op": "update",
+           "fields": name, "status": "pending", "message": name}
+    html = outbox_html(pd.DataFrame([row]))
+    parsed = _parse(html)
+    # every cell shows its value as text
+    assert parsed.cells == ["7", "3", "crm", name or key, name, "update", name, "to send", name]
+    found = parsed.found
     assert len(found) == 1
     kind, title, data = found[0]
     assert title == key

@@ -9,7 +9,7 @@ import ipywidgets as w
 import pandas as pd
 
 from ..changeset import READ_ONLY_FIELDS
-from .common import Column, Messages, Progress, RowTable, button, esc, guarded, html_table, text
+from .common import Column, Messages, Progress, button, esc, guarded, html_table, text
 
 __all__ = ["ConnectionsView"]
 
@@ -58,6 +58,30 @@ def outbox_names(ws, item_ids) -> pd.DataFrame:
     return names.astype({"item_id": "int64"}).fillna({"name": "", "nav_no": ""})
 
 
+#: the outbox table's columns (cells escaped by their formatters; a cell's full text in its tooltip)
+OUTBOX_COLUMNS = (
+    Column("item_id", "#", "44px"), Column("run_id", "Run", "44px"), Column("side", "Side", "44px"),
+    Column("key", "Contact", "22%", _record), Column("nav_no", "NAV No.", "80px"), Column("op", "Change", "64px"),
+    Column("fields", "Fields", "18%", _tip), Column("status", "Status", "130px", _status),
+    Column("message", "Message", "30%", _tip),
+)
+_OUTBOX_EMPTY = "The outbox is empty: runs on a live side queue their changes here."
+_OUTBOX_STYLE = ("<style>.cs-outbox-grid { table-layout: fixed; width: 100%; } .cs-outbox-grid td { overflow: hidden; "
+                 "text-overflow: ellipsis; white-space: nowrap; }</style>")
+
+
+def outbox_html(rows: pd.DataFrame) -> str:
+    """The outbox as one HTML table: a row per item (``data-item``: its id), every value escaped."""
+    if rows.empty:
+        return f'<div class="cs-hint">{esc(_OUTBOX_EMPTY)}</div>'
+    cols = "".join(f'<col style="width:{c.width}">' for c in OUTBOX_COLUMNS)
+    head = "".join(f"<th>{esc(c.title)}</th>" for c in OUTBOX_COLUMNS)
+    body = "".join(f'<tr class="cs-row" data-item="{esc(r["item_id"])}">'
+                   + "".join(f'<td title="{esc(c.tip(r))}">{c.cell(r)}</td>' for c in OUTBOX_COLUMNS) + "</tr>"
+                   for r in rows.to_dict("records"))
+    return f'{_OUTBOX_STYLE}<table class="cs-t cs-outbox-grid"><colgroup>{cols}</colgroup><tr>{head}</tr>{body}</table>'
+
+
 class ConnectionsView(w.VBox):
     title = "Connections"
 
@@ -81,13 +105,11 @@ class ConnectionsView(w.VBox):
         self.pull_bar = w.IntProgress(value=0, min=0, max=1, description="", layout=w.Layout(width="240px"))
         self.pull_label = w.Label("")
         self.pull_label.add_class("cs-pull-progress")
-        self.outbox = RowTable([
-            Column("item_id", "#", "50px"), Column("run_id", "Run", "50px"), Column("side", "Side", "50px"),
-            Column("key", "Contact", "1.5fr", _record), Column("nav_no", "NAV No.", "90px"),
-            Column("op", "Change", "70px"),
-            Column("fields", "Fields", "1.5fr", _tip), Column("status", "Status", "140px", _status),
-            Column("message", "Message", "2fr", _tip),
-        ], key="item_id", empty="The outbox is empty: runs on a live side queue their changes here.")
+        # one HTML widget, not a widget per row: a refresh replaces its value in one message, so the browser never
+        # shows the table between its old rows' closing and its new rows' creation (on a slow machine that left
+        # only the header for a minute), and 500 rows are one widget instead of 2,500
+        self.outbox = w.HTML()
+        self.outbox_rows = pd.DataFrame()
         self.outbox.add_class("cs-outbox-table")
         self.results = w.HTML()
         self.results.add_class("cs-delivery-results")
@@ -132,7 +154,8 @@ class ConnectionsView(w.VBox):
                              for s, v in zip(box["side"], box["new_values"])]
             box["item_id"] = box["item_id"].astype(str)
             box["message"] = box["message"].fillna("")
-        self.outbox.set_rows(box)
+        self.outbox_rows = box
+        self.outbox.value = outbox_html(box)
         pending = int((box["status"] == "pending").sum()) if len(box) else 0
         self.deliver_button.description = f"Deliver outbox ({pending})"
 
