@@ -24,19 +24,20 @@ TOKEN = "browser-test-token-7c1e"
 
 
 @pytest.fixture
-def served_live(tmp_path):
+def served_live(tmp_path, monkeypatch):
     from contactsync import Workspace
     from contactsync.live.demo import prepare_live_demo
 
     srv = LiveTestServer(token=TOKEN).start()
-    os.environ["CS_BROWSER_TOKEN"] = TOKEN
+    monkeypatch.setenv("CS_BROWSER_TOKEN", TOKEN)
     ws_path = tmp_path / "live.duckdb"
     try:
         prepare_live_demo(str(ws_path), srv, token_env="CS_BROWSER_TOKEN")
         with Workspace.open(ws_path) as ws:
             r = ws.sync("push", force=True)
             changed = ws.outbox(status="pending", limit=None)
-        first = changed["key"].iloc[0]
+            first = changed["key"].iloc[0]
+            person = ws.sql("SELECT firstname, lastname FROM crm_contact WHERE contactid = ?", [first]).iloc[0]
         srv.edit("crm", first, jobtitle="Changed in CRM meanwhile")   # one will meet a 412
         port = _free_port()
         env = dict(os.environ, CONTACTSYNC_WORKSPACE=str(ws_path), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
@@ -48,7 +49,7 @@ def served_live(tmp_path):
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
             _wait_port(port, proc)
-            yield f"http://127.0.0.1:{port}/", ws_path, srv, r.modified, first
+            yield f"http://127.0.0.1:{port}/", ws_path, srv, r.modified, first, tuple(person)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(15)
@@ -58,7 +59,7 @@ def served_live(tmp_path):
 
 
 def test_connections_view(served_live):
-    url, ws_path, srv, modified, first = served_live
+    url, ws_path, srv, modified, first, person = served_live
     assert modified > 1
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
@@ -79,6 +80,13 @@ def test_connections_view(served_live):
             # the pull brought CRM's change of a record with a pending change: that change is held, not sent over it
             expect(view.locator(".cs-message")).to_contain_text("1 pending change(s) of records changed remotely")
             expect(view.locator(".cs-outbox-table")).to_contain_text("changed remotely")
+            # the outbox names the contact; its GUID is the tooltip, not the text
+            named = view.locator(f'.cs-outbox-table .cs-outbox-name[title="{first}"]')
+            for part in person:
+                expect(named).to_contain_text(part)
+            row = view.locator(".cs-outbox-table .cs-row", has=page.locator(f'.cs-outbox-name[title="{first}"]'))
+            expect(row.locator(".cs-outbox-changed_remotely")).to_be_visible()
+            assert first not in row.inner_text()
             # the Fields column names what goes out: never the service-set modifiedon
             expect(view.locator(".cs-outbox-table")).not_to_contain_text("modifiedon")
             page.screenshot(path=str(ARTIFACTS / "live-1-connections.png"), full_page=True)
