@@ -122,6 +122,7 @@ def main() -> int:
             tab("Connections")
             view.locator(".cs-conn-pull").click()
             expect(view.locator(".cs-pull-progress")).to_contain_text("done")
+            expect(view.locator(".cs-progress")).to_be_hidden()      # the pull's refresh is done too
             shot("4-pulled", view.locator(".cs-message").inner_text()[:200].replace("\n", " "))
             browser.close()
     finally:

@@ -61,8 +61,8 @@ def outbox_names(ws, item_ids) -> pd.DataFrame:
 #: the outbox table's columns (cells escaped by their formatters; a cell's full text in its tooltip)
 OUTBOX_COLUMNS = (
     Column("item_id", "#", "44px"), Column("run_id", "Run", "44px"), Column("side", "Side", "44px"),
-    Column("key", "Contact", "22%", _record), Column("nav_no", "NAV No.", "80px"), Column("op", "Change", "64px"),
-    Column("fields", "Fields", "18%", _tip), Column("status", "Status", "130px", _status),
+    Column("key", "Contact", "22%", _record), Column("nav_no", "NAV No.", "100px"), Column("op", "Change", "64px"),
+    Column("fields", "Fields", "18%", _tip), Column("status", "Status", "160px", _status),
     Column("message", "Message", "30%", _tip),
 )
 _OUTBOX_EMPTY = "The outbox is empty: runs on a live side queue their changes here."
