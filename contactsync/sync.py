@@ -21,7 +21,7 @@ from .mapping import TableMapping
 from .sqlbuild import condition_sql, filter_sql, norm, q
 from .strategies import field_strategy, resolve_action
 from .validate import invalid_emails, over_length_sql, shorten_sql, utf16_length_sql
-from .vocab import Direction
+from .vocab import Action, Direction, Outcome, sql_list
 
 if TYPE_CHECKING:
     from .pipeline import Plan, Relations, Scope
@@ -31,6 +31,12 @@ __all__ = ["DIRECTIONS", "NAME_PARTS", "SyncResult", "adopt_sql", "apply", "bc_n
            "fingerprint_salt", "fingerprint_sql", "names_kept", "plan", "plan_frames", "skip_frame", "check"]
 
 DIRECTIONS = tuple(d.value for d in Direction)
+
+#: the plan's vocabulary as SQL lists (contactsync.vocab): the actions that write, the outcomes that keep a pair in
+#: step, the errors list's states
+WRITES = sql_list((Action.PUSH, Action.PULL))
+KEPT = sql_list((Outcome.MODIFIED, Outcome.UNCHANGED))
+LISTED = sql_list((Outcome.FAILED, Outcome.SKIPPED))
 
 
 @dataclass(frozen=True)
@@ -218,9 +224,10 @@ def fingerprint_salt(con, m: TableMapping) -> int:
     ``sql(write=True)`` changed tables behind contactsync's back). Any change to them makes every pair
     compared once."""
     row = con.execute(
-        "SELECT hash(?::VARCHAR, (SELECT value FROM meta WHERE key = 'fingerprint_epoch'), (SELECT string_agg(concat_ws(chr(31), map, side, k, v), chr(30) ORDER BY map, side, k, v) "
-        "FROM value_map_entry), (SELECT string_agg(concat_ws(chr(31), rule_id, find, repl, start, len), chr(30) "
-        "ORDER BY rule_id, find, repl, start, len) FROM transform_param))", [m.to_toml()]).fetchone()
+        "SELECT hash(?::VARCHAR, (SELECT value FROM meta WHERE key = ?),\n"
+        "  (SELECT string_agg(concat_ws(chr(31), map, side, k, v), chr(30) ORDER BY map, side, k, v) FROM value_map_entry),\n"
+        "  (SELECT string_agg(concat_ws(chr(31), rule_id, find, repl, start, len), chr(30) "
+        "ORDER BY rule_id, find, repl, start, len) FROM transform_param))", [m.to_toml(), "fingerprint_epoch"]).fetchone()
     return int(row[0])
 
 
@@ -438,19 +445,19 @@ def build_plan_sql(m: TableMapping, rel: Relations, direction: str, force: bool,
     cols4, pend_nav, pend_crm = ["*"], [], []
     for i, _f in enumerate(m.fields):
         cols4.append(
-            f"CASE WHEN act_{pk[i]} IN ('push', 'pull') OR nv_{pk[i]} = cv_{pk[i]} "
+            f"CASE WHEN act_{pk[i]} IN {WRITES} OR nv_{pk[i]} = cv_{pk[i]} "
             f"THEN (CASE WHEN act_{pk[i]} = 'pull' THEN cv_{pk[i]} ELSE nv_{pk[i]} END) "
             f"WHEN b_{pk[i]} IS NULL AND NOT nchg_{pk[i]} AND cchg_{pk[i]} THEN nv_{pk[i]} "
             f"WHEN b_{pk[i]} IS NULL AND nchg_{pk[i]} AND NOT cchg_{pk[i]} THEN cv_{pk[i]} ELSE b_{pk[i]} END AS nb_{pk[i]}")
-        pend_nav.append(f"(b_{pk[i]} IS NULL AND nchg_{pk[i]} AND nv_{pk[i]} <> cv_{pk[i]} AND act_{pk[i]} NOT IN ('push', 'pull') "
+        pend_nav.append(f"(b_{pk[i]} IS NULL AND nchg_{pk[i]} AND nv_{pk[i]} <> cv_{pk[i]} AND act_{pk[i]} NOT IN {WRITES} "
                         f"AND cchg_{pk[i]})")
-        pend_crm.append(f"(b_{pk[i]} IS NULL AND cchg_{pk[i]} AND nv_{pk[i]} <> cv_{pk[i]} AND act_{pk[i]} NOT IN ('push', 'pull') "
+        pend_crm.append(f"(b_{pk[i]} IS NULL AND cchg_{pk[i]} AND nv_{pk[i]} <> cv_{pk[i]} AND act_{pk[i]} NOT IN {WRITES} "
                         f"AND nchg_{pk[i]})")
     # a change with no last-synced value to compare with stays pending: the side's modified-on is not advanced
     cols4.append(f"({' OR '.join(pend_nav)}) AS pend_nav")
     cols4.append(f"({' OR '.join(pend_crm)}) AS pend_crm")
     # in step once the run is written (every field agrees, nothing left pending): its fingerprints are kept
-    agree = [f"(act_{pk[i]} IN ('push', 'pull') OR nv_{pk[i]} = cv_{pk[i]})" for i in range(len(m.fields))]
+    agree = [f"(act_{pk[i]} IN {WRITES} OR nv_{pk[i]} = cv_{pk[i]})" for i in range(len(m.fields))]
     cols4.append(f"coalesce({' AND '.join(agree) or 'true'} AND NOT ({' OR '.join(pend_nav) or 'false'}) "
                  f"AND NOT ({' OR '.join(pend_crm) or 'false'}), false) AS instep")
     sql = f"SELECT {', '.join(cols4)} FROM ({lvl3})"
@@ -730,10 +737,10 @@ def apply(con, p: Plan, run_id: int, *, skip_after: int = 2) -> None:
                  [(k, f.nav) for k, f in zip(m.plan_keys, m.fields) if f.from_crm], nav_modified)
     # couplings: last-synced values become the agreed values; results and flags
     newbase = [
-        (f, f"CASE WHEN p.status IN ('modified', 'unchanged') THEN p.nb_{pk[i]} ELSE p.b_{pk[i]} END")
+        (f, f"CASE WHEN p.status IN {KEPT} THEN p.nb_{pk[i]} ELSE p.b_{pk[i]} END")
         for i, f in enumerate(m.fields)
     ]
-    ok = "p.status IN ('modified', 'unchanged')"
+    ok = f"p.status IN {KEPT}"
     # consecutive runs failing this pair with the same message (BC compares the last job's error with this one's)
     streak = ("CASE WHEN p.excl THEN p.prev_streak WHEN p.status = 'failed' THEN CASE WHEN p.prev_state = 'failed' "
               "AND p.prev_msg = p.fail_msg THEN p.prev_streak + 1 ELSE 1 END ELSE 0 END")
@@ -755,7 +762,7 @@ def apply(con, p: Plan, run_id: int, *, skip_after: int = 2) -> None:
     # only the columns some touched pair changes are written: DuckDB's UPDATE costs per column written (a
     # delta of 100 pairs wrote 37 columns in 0.3 s); one aggregate says which
     changes = [f"bool_or(({expr}) IS DISTINCT FROM p.b_{pk[i]})" for i, (f, expr) in enumerate(newbase)]
-    changes.append("bool_or(p.status IN ('failed', 'skipped') OR p.prev_state IS NOT NULL OR p.excl OR "
+    changes.append(f"bool_or(p.status IN {LISTED} OR p.prev_state IS NOT NULL OR p.excl OR "
                    "p.prev_msg IS NOT NULL OR p.prev_streak <> 0 OR c.skipped)")
     flags = con.execute(f"SELECT {', '.join(changes)} FROM {rel.plan} p JOIN coupling c ON c.entity = 'contact' "
                         f"AND c.nav_no = p.nav_no WHERE p.nav_no IN (SELECT nav_no FROM {rel.touch})").fetchone()
@@ -765,10 +772,10 @@ def apply(con, p: Plan, run_id: int, *, skip_after: int = 2) -> None:
         f"crm_synced_modified = CASE WHEN {ok} THEN {new_cmod} ELSE c.crm_synced_modified END",
         f"last_synced_at = CASE WHEN {ok} THEN ?::TIMESTAMP ELSE c.last_synced_at END",
         "last_result_nav = CASE WHEN p.status = 'modified' AND p.any_pull THEN 'Modified' "
-        "WHEN p.status IN ('failed', 'skipped') THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END "
+        f"WHEN p.status IN {LISTED} THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END "
         "ELSE c.last_result_nav END",
         "last_result_crm = CASE WHEN p.status = 'modified' AND p.any_push THEN 'Modified' "
-        "WHEN p.status IN ('failed', 'skipped') THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END "
+        f"WHEN p.status IN {LISTED} THEN CASE p.status WHEN 'failed' THEN 'Failed' ELSE 'Skipped' END "
         "ELSE c.last_result_crm END",
         f"nav_fp = {new_nfp}", f"crm_fp = {new_cfp}",
     ]
@@ -777,9 +784,9 @@ def apply(con, p: Plan, run_id: int, *, skip_after: int = 2) -> None:
         sets += [
             "skipped = p.status = 'skipped'",
             # the errors list: the latest outcome (a Skipped pair's message is set from run_skip below)
-            "sync_state = CASE WHEN p.status IN ('failed', 'skipped') THEN p.status END",
+            f"sync_state = CASE WHEN p.status IN {LISTED} THEN p.status END",
             "sync_message = CASE WHEN p.excl THEN c.sync_message WHEN p.status = 'failed' THEN p.fail_msg END",
-            "sync_run_id = CASE WHEN p.status IN ('failed', 'skipped') THEN ?::BIGINT END",
+            f"sync_run_id = CASE WHEN p.status IN {LISTED} THEN ?::BIGINT END",
             f"fail_streak = {streak}",
             f"excluded = p.excl OR (p.status = 'failed' AND ?::INTEGER > 0 AND {streak} >= ?::INTEGER)",
         ]

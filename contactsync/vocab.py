@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Direction", "Outcome", "Side", "choices", "sql_list"]
+__all__ = ["Action", "ChangeOp", "Direction", "Entity", "Outcome", "SkipReason", "Side", "Todo", "choices", "sql_list"]
 
 
 class Direction(StrEnum):
@@ -36,6 +36,41 @@ class Outcome(StrEnum):
     FAILED = "failed"
     COUPLED = "coupled"
     UNCOUPLED = "uncoupled"
+
+
+class Action(StrEnum):
+    """What a run's plan does with one field of a pair (the plan's ``act_<field>`` columns)."""
+    NONE = "none"
+    PUSH = "push"          # NAV's value is written to CRM
+    PULL = "pull"          # CRM's value is written to NAV
+    CONFLICT = "conflict"  # changed on both sides: nothing is written (Skipped)
+
+
+class Todo(StrEnum):
+    """The narrow pass's verdict on a pair (before the wide plan): plan it, record it as in step, or look closer."""
+    PLAN = "plan"
+    ADOPT = "adopt"
+    CHECK = "check"
+
+
+class SkipReason(StrEnum):
+    """Why a run Skipped a pair (``run_skip.reason``)."""
+    FILTER = "filter"
+    CONFLICT = "conflict"
+    EXCLUDED = "excluded"
+
+
+class Entity(StrEnum):
+    """What a coupling couples: a person contact to a CRM contact, a company to a CRM account."""
+    CONTACT = "contact"
+    COMPANY = "company"
+
+
+class ChangeOp(StrEnum):
+    """A ``change_log`` row's operation."""
+    UPDATE = "update"
+    INSERT = "insert"
+    DELETE = "delete"
 
 
 def choices(enum: type[StrEnum], members=None) -> list[str]:

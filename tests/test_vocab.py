@@ -45,3 +45,41 @@ def test_the_api_takes_a_member_or_its_text(ws):
 
 def test_sql_list_is_the_members_text():
     assert sql_list(Direction.one_way()) == "('push', 'pull')"
+
+
+# -- the engine's SQL speaks only the vocabulary --------------------------------------------------------------------
+ENGINE = ("sync.py", "valuemaps.py", "pipeline.py")
+#: SQL words that are not a vocabulary (booleans; the update-conflict winners are contactsync.strategies')
+SQL_CONSTANTS = {"true", "false"}
+
+
+def _quoted_words(path):
+    import ast
+    import re
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for w in re.findall(r"(?<![\w'])'([a-z_]+)'(?![\w'])", node.value):
+                yield node.lineno, w
+
+
+def test_every_constant_in_the_engines_sql_is_a_vocabulary_member():
+    """Outcomes, actions, directions, sides, entities... in the plan's SQL are members of the enums in
+    contactsync.vocab (or contactsync.strategies): a misspelt 'modifed' in a CASE cannot pass unnoticed."""
+    from pathlib import Path
+
+    from contactsync import strategies, vocab
+
+    words = {m.value for e in (vocab.Action, vocab.Direction, vocab.Side, vocab.Outcome, vocab.Todo, vocab.SkipReason,
+                               vocab.Entity, vocab.ChangeOp, strategies.UpdateConflict, strategies.DeletionConflict)
+             for m in e} | SQL_CONSTANTS
+    pkg = Path(vocab.__file__).parent
+    stray = [f"{name}:{line}: '{w}'" for name in ENGINE for line, w in _quoted_words(pkg / name) if w not in words]
+    assert stray == []
+
+
+def test_the_vocabulary_scan_catches_a_misspelt_outcome(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("SQL = \"SELECT CASE WHEN status = 'modifed' THEN 1 END\"\n", encoding="utf-8")
+    assert [w for _, w in _quoted_words(bad)] == ["modifed"]
