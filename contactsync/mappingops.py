@@ -161,7 +161,7 @@ def set_filters(ws, *, nav=None, crm=None) -> tuple[TableMapping, list[FilterChe
             sql, params = filter_sql("t", conds)
             kept = con.execute(f"SELECT count(*) FROM {q(table)} t WHERE {sql}", params).fetchone()[0]
             key, col = (new.nav_key, "nav_no") if side == "nav" else (new.crm_key, "crm_id")
-            out = con.execute(f"SELECT count(*) FROM coupling c JOIN {q(table)} t ON t.{q(key)} = c.{col} "
+            out = con.execute(f"SELECT count(*) FROM coupling c JOIN {q(table)} t ON t.{q(key)} = c.{q(col)} "
                               f"WHERE c.entity = 'contact' AND NOT ({sql})", params).fetchone()[0]
             checks.append(FilterCheck(side, kept, total, out))
     ws.mapping = stored
