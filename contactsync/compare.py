@@ -109,12 +109,16 @@ def differences_sql(m: TableMapping, scope: str | None = None, label: str | None
     csel += [f"{vals[i][3]} AS d{i}" for i in derived]
     differ = " OR ".join(["nn.h <> rr.h", *(f"nn.d{i} <> rr.d{i}" for i in derived)])
     in_scope = f" AND c.nav_no IN (SELECT nav_no FROM {scope})" if scope else ""
+    # a scoped call reads and hashes only its pairs' records (a card's one pair at 200k: not 400k rows hashed)
+    nav_rows = f" WHERE n.{q(m.nav_key)} IN (SELECT nav_no FROM {scope})" if scope else ""
+    crm_rows = (f" WHERE r.{q(m.crm_key)} IN (SELECT crm_id FROM coupling WHERE entity = 'contact' AND nav_no IN "
+                f"(SELECT nav_no FROM {scope}))" if scope else "")
     cand = (f"SELECT c.nav_no, c.crm_id{''.join(f', nn.d{i} AS nd{i}, rr.d{i} AS cd{i}' for i in derived)}\n"
             f"  FROM coupling c\n"
-            f"  JOIN (SELECT n.{q(m.nav_key)} AS k, {', '.join(nsel)} FROM {q(m.nav_table)} n{njoins}) nn "
+            f"  JOIN (SELECT n.{q(m.nav_key)} AS k, {', '.join(nsel)} FROM {q(m.nav_table)} n{njoins}{nav_rows}) nn "
             f"ON nn.k = c.nav_no\n"
-            f"  JOIN (SELECT r.{q(m.crm_key)} AS k, {', '.join(csel)} FROM {q(m.crm_table)} r{_pairs_from(m)}{cjoins}) "
-            f"rr ON rr.k = c.crm_id\n"
+            f"  JOIN (SELECT r.{q(m.crm_key)} AS k, {', '.join(csel)} FROM {q(m.crm_table)} r{_pairs_from(m)}{cjoins}"
+            f"{crm_rows}) rr ON rr.k = c.crm_id\n"
             f"  WHERE c.entity = 'contact'{in_scope} AND ({differ})")
     n_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL::TIMESTAMP"
     c_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"

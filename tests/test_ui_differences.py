@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 from ui_bench import build
 
@@ -32,6 +33,11 @@ def big(template, tmp_path):
 def pairs(ws, field=None):
     d = ws.differences()
     return set(d.loc[d["nav_field"] == field, "nav_no"] if field else d["nav_no"])
+
+
+def assert_same_as_a_full_read(v):
+    full = v.ws.differences(label="Name")
+    pd.testing.assert_frame_equal(v.all.astype({"nav_no": str}).reset_index(drop=True), full.astype({"nav_no": str}))
 
 
 def test_pages_show_every_pair_and_label_only_the_page(big):
@@ -65,6 +71,7 @@ def test_bulk_action_on_the_whole_filtered_set_is_one_run_of_exactly_the_filtere
     assert len(big.runs()) == runs_before + 1
     run = int(big.runs()["run_id"].max())
     assert pairs(big, "Mobile Phone No.") == set() and pairs(big, "Job Title") == title  # only the filtered field
+    assert_same_as_a_full_read(v)  # the view re-read the 200 pairs it ran on, and kept the others' rows
     changed = big.changes(run)
     assert set(changed["field"]) - {"modifiedon"} == {"mobilephone"}
     assert (changed["field"] == "mobilephone").sum() == 200
@@ -157,6 +164,7 @@ def test_pick_per_field_on_the_whole_filtered_set_is_one_run_named_first_and_und
     assert live_widgets() <= start  # the panel was closed with its widgets
     run = int(big.runs()["run_id"].max())
     assert pairs(big, "Mobile Phone No.") == set() and pairs(big, "Job Title") == title
+    assert_same_as_a_full_read(v)
     values = big.sql('SELECT DISTINCT "Mobile Phone No." AS v FROM nav_contact WHERE "No." IN (SELECT unnest(?))',
                      [sorted(mobile)])
     assert values["v"].tolist() == ["+49 170 0000000"]
