@@ -542,10 +542,10 @@ class LoadedSource:
     tables: tuple[str, ...] = ()
 
     def drop(self, con) -> None:
-        for v in self.views:
-            con.execute(f"DROP VIEW IF EXISTS {v}")
-        for t in self.tables:
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+        for view in self.views:  # (names this module made and quoted)
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+        for tab in self.tables:
+            con.execute(f"DROP TABLE IF EXISTS {tab}")
 
 
 def load_source(con: duckdb.DuckDBPyConnection, src, key: str) -> LoadedSource:
