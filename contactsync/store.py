@@ -29,13 +29,14 @@ from typing import Any
 
 import duckdb
 
+from . import checkpoint as _checkpoint
 from .errors import WorkspaceBusyError, WorkspaceError
 
 __all__ = ["Connection", "Statement", "Store", "Trace", "check_duckdb_file", "trace"]
 
 log = logging.getLogger("contactsync.sql")
 
-_LOCK_RE = re.compile(r"lock", re.I)
+_LOCK_RE = re.compile(r"could not set lock|conflicting lock|\block\b", re.I)  # not "block at location"
 _CONFLICT_RE = re.compile(r"conflict", re.I)
 
 # One writer at a time per workspace file in this process. DuckDB locks a file against other processes,
@@ -279,7 +280,7 @@ class Store:
         delay = 0.05
         while True:
             try:
-                return _quiet(duckdb.connect(self.path))
+                return self._open()
             except duckdb.IOException as exc:
                 text = str(exc)
                 if not _LOCK_RE.search(text):
@@ -303,6 +304,28 @@ class Store:
                     "(a DuckDB file) written by this version of DuckDB?"
                 ) from exc
 
+    def _open(self) -> Connection:
+        """A connection to the file with DuckDB's own checkpoints off (:meth:`_release` checkpoints behind a
+        journal). A file a checkpoint left torn (DuckDB: "Corrupt database file") is mended from the journal
+        first (contactsync.checkpoint.recover), and opened again."""
+        try:
+            con = duckdb.connect(self.path)
+        except duckdb.Error as exc:
+            if _LOCK_RE.search(str(exc)) or not _checkpoint.journal_path(self.path).exists():
+                raise
+            _checkpoint.recover(self.path)
+            con = duckdb.connect(self.path)
+        for stmt in _checkpoint.WAL_ONLY:
+            con.execute(stmt)
+        return _quiet(con)
+
+    def _release(self, con: Connection) -> None:
+        """Close ``con``, folding the WAL into the file behind a journal first (contactsync.checkpoint)."""
+        try:
+            _checkpoint.checkpoint(con, self.path)
+        finally:
+            con.close()
+
     @contextmanager
     def hold(self):
         """Keep one connection open across several actions (re-entrant)."""
@@ -315,7 +338,7 @@ class Store:
             self._depth -= 1
             if self._depth == 0 and not self.in_memory:
                 con, self._con = self._con, None
-                con.close()
+                self._release(con)
 
     def connection(self):
         """Context manager yielding a connection for one action."""
@@ -388,6 +411,9 @@ class Store:
 
     def close(self):
         if self._con is not None:
-            self._con.close()
+            if self.in_memory:
+                self._con.close()
+            else:
+                self._release(self._con)
             self._con = None
             self._depth = 0

@@ -88,7 +88,9 @@ _WAL_ONLY = ("SET checkpoint_threshold = '1TB'", "PRAGMA disable_checkpoint_on_s
 
 @contextmanager
 def _wal_only(cm):
-    with cm as con:
+    from .. import checkpoint
+
+    with checkpoint.deferred(), cm as con:  # (the store's own checkpoint at close waits too)
         for stmt in _WAL_ONLY:
             con.execute(stmt, label="live.wal_only")
         yield con
