@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -56,6 +57,51 @@ def _wait_port(port: int, proc, timeout: float = 60) -> None:
     raise RuntimeError(f"voila did not listen on port {port} within {timeout}s")
 
 
+@contextmanager
+def serve_app(ws_path: Path, tmp: Path):
+    """Voilà serving the steward app on ``ws_path`` as ``contactsync app`` serves it (its offline template, its
+    environment), Jupyter's own folders under ``tmp``; yields the app's URL and stops the server after."""
+    from contactsync.cli import VOILA_TEMPLATE_ARGS, voila_env
+
+    port = _free_port()
+    env = voila_env(dict(os.environ, CONTACTSYNC_WORKSPACE=str(ws_path), JUPYTER_CONFIG_DIR=str(tmp / "cfg"),
+                         JUPYTER_RUNTIME_DIR=str(tmp / "rt"), JUPYTER_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1"))
+    cmd = [str(VOILA) if VOILA.exists() else "voila", "notebooks/steward.ipynb", "--no-browser",
+           "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0", *VOILA_TEMPLATE_ARGS]
+    log = open(tmp / "voila.log", "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_port(port, proc)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@contextmanager
+def app_page(url: str | None = None, *, width: int = 1400, height: int = 1300, timeout: int = 30_000):
+    """A chromium page (dialogs dismissed and kept in ``page.dialogs``); with ``url``, the app opened and its
+    CRM list drawn."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        pg = browser.new_page(viewport={"width": width, "height": height})
+        pg.dialogs = []
+        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+        pg.set_default_timeout(timeout)
+        try:
+            if url:
+                pg.goto(url, timeout=max(60_000, timeout))
+                pg.locator(".cs-crm-contacts .cs-grid-ready").first.wait_for(timeout=max(90_000, timeout))
+            yield pg
+        finally:
+            browser.close()
+
+
 def _workspace(path: Path):
     from contactsync import Workspace
 
@@ -87,40 +133,14 @@ def served(tmp_path_factory):
                                  "emailaddress1": "xss@example.com", "parentcustomerid": account,
                                  "statecode": 0}]))
     ws.close()
-    port = _free_port()
-    from contactsync.cli import VOILA_TEMPLATE_ARGS, voila_env
-
-    env = voila_env(dict(os.environ, CONTACTSYNC_WORKSPACE=str(ws_path), JUPYTER_CONFIG_DIR=str(tmp / "cfg"),
-                         JUPYTER_RUNTIME_DIR=str(tmp / "rt"), JUPYTER_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1"))
-    cmd = [str(VOILA) if VOILA.exists() else "voila", "notebooks/steward.ipynb", "--no-browser",
-           "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0", *VOILA_TEMPLATE_ARGS]
-    log = open(tmp / "voila.log", "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_port(port, proc)
-        yield f"http://127.0.0.1:{port}/", ws_path
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    with serve_app(ws_path, tmp) as url:
+        yield url, ws_path
 
 
 @pytest.fixture
 def page():
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1300})
-        pg.dialogs = []
-        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-        pg.set_default_timeout(30_000)
-        try:
-            yield pg
-        finally:
-            browser.close()
+    with app_page() as pg:
+        yield pg
 
 
 def _open_app(page, url):

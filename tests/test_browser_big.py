@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import time
 
 import pytest
 from test_browser import (
     ARTIFACTS,
     CHROMIUM,
-    ROOT,
-    VOILA,
-    _free_port,
     _tab,
-    _wait_port,
     _workspace,
     expect,
+    serve_app,
     sync_playwright,
 )
 from test_browser import pytestmark as browser_marks
@@ -51,23 +46,8 @@ WATCH = """() => {
 def served_big(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("voila-big")
     ws_path = build(tmp / "big.duckdb", PERSONS)
-    port = _free_port()
-    env = dict(os.environ, CONTACTSYNC_WORKSPACE=str(ws_path), JUPYTER_CONFIG_DIR=str(tmp / "cfg"),
-               JUPYTER_RUNTIME_DIR=str(tmp / "rt"), JUPYTER_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1")
-    cmd = [str(VOILA) if VOILA.exists() else "voila", "notebooks/steward.ipynb", "--no-browser",
-           "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0"]
-    log = open(tmp / "voila.log", "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_port(port, proc)
-        yield f"http://127.0.0.1:{port}/", ws_path
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    with serve_app(ws_path, tmp) as url:
+        yield url, ws_path
 
 
 def _refresh_timed(page) -> tuple[float, list]:

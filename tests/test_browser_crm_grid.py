@@ -4,21 +4,17 @@ mapping-*.png."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, ROOT, VOILA, _free_port, _tab, _wait_port, _workspace
+from test_browser import ARTIFACTS, _tab, _workspace, app_page, serve_app
 from test_browser import pytestmark as browser_marks
 
 pytestmark = [*(browser_marks if isinstance(browser_marks, list) else [browser_marks]), pytest.mark.slow]
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 except ImportError:  # pragma: no cover
-    sync_playwright = expect = None
+    expect = None
     PlaywrightTimeout = TimeoutError
 
 HEADER, ROW = 20, 22  # the grid's header and row heights (px)
@@ -28,7 +24,6 @@ HEADER, ROW = 20, 22  # the grid's header and row heights (px)
 def served(tmp_path_factory):
     """(url, workspace file, account name, its uncoupled CRM contacts): the sample data, with an account whose
     few uncoupled CRM contacts a search finds alone, and a value map with entries to delete."""
-    from contactsync.cli import VOILA_TEMPLATE_ARGS, voila_env
     from contactsync.demo import build_demo
 
     tmp = tmp_path_factory.mktemp("crmgrid")
@@ -41,40 +36,14 @@ def served(tmp_path_factory):
         account, ids = next((name, sorted(g["contactid"])) for name, g in df.groupby("account_name")
                             if len(g) >= 2 and ws.crm_contacts(search=name, coupled=False).attrs["total"] == len(g))
         ws.set_value_map("salutation", [("MR", "Mr."), ("MRS", "Mrs."), ("DR", "Dr.")])
-    port = _free_port()
-    env = voila_env(dict(os.environ, CONTACTSYNC_WORKSPACE=str(ws_path), JUPYTER_CONFIG_DIR=str(tmp / "cfg"),
-                         JUPYTER_RUNTIME_DIR=str(tmp / "rt"), JUPYTER_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1"))
-    cmd = [str(VOILA) if VOILA.exists() else "voila", "notebooks/steward.ipynb", "--no-browser",
-           "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0", *VOILA_TEMPLATE_ARGS]
-    log = open(tmp / "voila.log", "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_port(port, proc)
-        yield f"http://127.0.0.1:{port}/", ws_path, account, ids
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    with serve_app(ws_path, tmp) as url:
+        yield url, ws_path, account, ids
 
 
 @pytest.fixture(scope="module")
 def page(served):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        pg = browser.new_page(viewport={"width": 1500, "height": 1300})
-        pg.dialogs = []
-        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-        pg.set_default_timeout(30_000)
-        pg.goto(served[0], timeout=60_000)
-        pg.locator(".cs-crm-contacts .cs-grid-ready").first.wait_for(timeout=90_000)
-        try:
-            yield pg
-        finally:
-            browser.close()
+    with app_page(served[0], width=1500) as pg:
+        yield pg
 
 
 def _shot(page, name: str) -> None:

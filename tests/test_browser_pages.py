@@ -4,23 +4,15 @@ checked in the DuckDB file, and a screenshot of each step is kept in tests/artif
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 
 import pandas as pd
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, ROOT, VOILA, _free_port, _tab, _wait_port, _workspace
+from test_browser import ARTIFACTS, _tab, _workspace, app_page, serve_app
 from test_browser import pytestmark as browser_marks
 
 # ~60 s for the module on a quiet machine (server start, three walks): slow, still in CI
 pytestmark = [*(browser_marks if isinstance(browser_marks, list) else [browser_marks]), pytest.mark.slow]
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover
-    sync_playwright = None
 
 LATER = "2031-01-01 09:00:00"
 
@@ -51,40 +43,14 @@ def served(tmp_path_factory):
         ws.sync("push", nos=[skipped, failed])  # skipped: the same error twice; failed: a different one
         gone = ws.nav_contact(deleted)["crm_id"]
         ws.import_crm(ws.sql("SELECT * FROM crm_contact WHERE contactid <> ?", [gone]), snapshot=True)
-    port = _free_port()
-    env = dict(os.environ, CONTACTSYNC_WORKSPACE=str(ws_path), JUPYTER_CONFIG_DIR=str(tmp / "cfg"),
-               JUPYTER_RUNTIME_DIR=str(tmp / "rt"), JUPYTER_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1")
-    cmd = [str(VOILA) if VOILA.exists() else "voila", "notebooks/steward.ipynb", "--no-browser",
-           "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0"]
-    log = open(tmp / "voila.log", "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_port(port, proc)
-        yield f"http://127.0.0.1:{port}/", ws_path, (skipped, failed, deleted)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    with serve_app(ws_path, tmp) as url:
+        yield url, ws_path, (skipped, failed, deleted)
 
 
 @pytest.fixture(scope="module")
 def page(served):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        pg = browser.new_page(viewport={"width": 1500, "height": 1300})
-        pg.dialogs = []
-        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-        pg.set_default_timeout(30_000)
-        pg.goto(served[0], timeout=60_000)
-        pg.locator(".cs-crm-contacts .cs-grid-ready").first.wait_for(timeout=90_000)
-        try:
-            yield pg
-        finally:
-            browser.close()
+    with app_page(served[0], width=1500) as pg:
+        yield pg
 
 
 def _shot(page, name: str) -> None:
