@@ -40,8 +40,9 @@ def with_run(msg: str, run_id) -> str:
 
 
 def grid_height(rows: int, most: int = 300) -> str:
-    """A grid just tall enough for ``rows`` rows (the header and a scroll bar included), at most ``most`` px."""
-    return f"{min(most, 34 + 22 * max(1, rows))}px"
+    """A grid just tall enough for ``rows`` rows, the header and the horizontal scroll bar its eight columns need
+    (17 px: without it the bar covered the last row), at most ``most`` px."""
+    return f"{min(most, 34 + 17 + 22 * max(1, rows))}px"
 
 
 def named(nos, names: dict, limit: int = 5) -> str:
