@@ -309,15 +309,15 @@ class Store:
         journal). A file a checkpoint left torn (DuckDB: "Corrupt database file") is mended from the journal
         first (contactsync.checkpoint.recover), and opened again."""
         try:
-            con = duckdb.connect(self.path)
+            con = _quiet(duckdb.connect(self.path))
         except duckdb.Error as exc:
             if _LOCK_RE.search(str(exc)) or not _checkpoint.journal_path(self.path).exists():
                 raise
             _checkpoint.recover(self.path)
-            con = duckdb.connect(self.path)
+            con = _quiet(duckdb.connect(self.path))
         for stmt in _checkpoint.WAL_ONLY:
-            con.execute(stmt)
-        return _quiet(con)
+            con.execute(stmt, label="store.wal_only")
+        return con
 
     def _release(self, con: Connection) -> None:
         """Close ``con``, folding the WAL into the file behind a journal first (contactsync.checkpoint)."""
