@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from . import coupling as cp
-from . import history, pipeline, strategies, sync, syncerrors
+from . import history, listquery, pipeline, strategies, sync, syncerrors
 from . import search as search_index
 from .compare import compare_sql, differences_sql
 from .errors import ContactSyncError, CouplingError, SyncError, WorkspaceError, shorten
@@ -376,7 +376,7 @@ class Workspace:
                        uncoupled=(old,) if old else ())
 
     # -- lists -----------------------------------------------------------------------------------
-    def _list(self, side, search, coupled, limit, offset) -> pd.DataFrame:
+    def _list(self, side, search, coupled, limit, offset, order_by=None, filters=None) -> pd.DataFrame:
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ContactSyncError(f"limit must be a non-negative integer, got {limit!r}")
         if not isinstance(offset, int) or offset < 0:
@@ -385,6 +385,10 @@ class Workspace:
             raise ContactSyncError(f"coupled must be None, True or False, got {coupled!r}")
         if search is not None and not isinstance(search, str):
             raise ContactSyncError(f"search must be text, got {search!r}; pass the text to look for, e.g. search={str(search)!r}")
+        if order_by or filters:  # a chosen order / column filters over the whole filtered set: contactsync.listquery
+            with self._store.transaction() as con:
+                return listquery.fetch_page(con, side, search=search, coupled=coupled, order_by=order_by,
+                                            filters=filters, limit=limit, offset=offset)
         ix = search_index.INDEXES[side]
         with self._store.transaction() as con:  # one snapshot for the page's bounds, keys and rows
             lo, hi, total = con.execute(*search_index.bounds_query(
@@ -405,15 +409,27 @@ class Workspace:
         return rows
 
     def crm_contacts(self, search: str | None = None, coupled: bool | None = None, limit: int | None = 100,
-                     offset: int = 0) -> pd.DataFrame:
+                     offset: int = 0, order_by=None, filters=None) -> pd.DataFrame:
         """CRM contacts with ``coupled`` and the coupled NAV ``nav_no``; search across name, e-mail, phone and
-        account; paged in DuckDB. ``df.attrs["total"]`` holds the count of all matches."""
-        return self._list("crm", search, coupled, limit, offset)
+        account; paged in DuckDB. ``df.attrs["total"]`` holds the count of all matches. ``order_by``:
+        ``[(column, descending), ...]`` over the whole filtered set (then the key); ``filters``:
+        ``[(column, operator, value), ...]`` (``contactsync.listquery.FilterOp``), combined with the search."""
+        return self._list("crm", search, coupled, limit, offset, order_by, filters)
 
     def nav_contacts(self, search: str | None = None, coupled: bool | None = None, limit: int | None = 100,
-                     offset: int = 0) -> pd.DataFrame:
-        """NAV contacts with ``coupled`` and the coupled ``crm_id``."""
-        return self._list("nav", search, coupled, limit, offset)
+                     offset: int = 0, order_by=None, filters=None) -> pd.DataFrame:
+        """NAV contacts with ``coupled`` and the coupled ``crm_id`` (``order_by``, ``filters``: as
+        :meth:`crm_contacts`)."""
+        return self._list("nav", search, coupled, limit, offset, order_by, filters)
+
+    def list_values(self, side: str, column: str, search: str | None = None, coupled: bool | None = None,
+                    filters=None, limit: int = 500) -> list[str]:
+        """The distinct shown values of a list's ``column`` over its filtered set (a header's value filter)."""
+        if side not in search_index.INDEXES:
+            raise ContactSyncError(f"side must be 'nav' or 'crm', got {shorten(side)}")
+        with self._store.transaction() as con:
+            return listquery.fetch_values(con, side, column, search=search, coupled=coupled, filters=filters,
+                                          limit=limit)
 
     def nav_contact(self, no: str) -> dict:
         """One NAV contact as a dict, with ``coupled`` and ``crm_id``."""
