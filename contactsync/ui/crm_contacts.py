@@ -81,8 +81,8 @@ class CrmCard(w.VBox):
 
 
 class CrmContactsView(w.VBox):
-    """The Dynamics CRM Contacts window, a data grid (sort and filter the page by its headers, shift/ctrl-click
-    several rows). The actions work on the selected rows, or with "Select all" on every contact the search
+    """The Dynamics CRM Contacts window, a data grid (its headers sort and filter the whole filtered set in
+    DuckDB, shift/ctrl-click several rows). The actions work on the selected rows, or with "Select all" on every contact the search
     and Coupled filter match (every page), each as one run. ``on_nav_created(no)`` is called after one NAV
     contact was created (the app opens its card), ``on_changed()`` after a bulk action changed data."""
 
@@ -98,6 +98,7 @@ class CrmContactsView(w.VBox):
             ("address1_city", "City"), ("coupled_label", "Coupled"), ("nav_no", "NAV No."),
         ], key="contactid", key_title="CRM id", multi=True, on_select=self._selected, show_key=False,
             empty="No CRM contacts match.", height=f"{24 + 22 * page_size}px", fit_rows=page_size,
+            on_query=self._requery, on_values=self._values,
             widths={"Name": 200, "Account": 230, "E-Mail": 310, "Phone": 150, "City": 150, "Coupled": 80,
                     "NAV No.": 100})
         table.add_class("cs-crm-table")
@@ -129,8 +130,7 @@ class CrmContactsView(w.VBox):
             self.list.filters,
             w.HBox([self.select_all, self.pager, self.jump], layout=w.Layout(align_items="center")),
             w.HTML('<div class="cs-hint">Click a row for its card; ctrl- or shift-click for several. A column\'s '
-                   'header sorts and filters the page shown; the search and the Coupled filter cover every page.'
-                   '</div>'),
+                   'header menu sorts and filters every page, with the search and the Coupled filter.</div>'),
             self.table,
             w.HBox([self.create_nav_button, self.match_on, self.match_button, self.uncouple_button],
                    layout=w.Layout(align_items="center", flex_flow="row wrap")),
@@ -141,7 +141,7 @@ class CrmContactsView(w.VBox):
 
     # -- data -------------------------------------------------------------------------------------
     def _page(self, **kw):
-        df = self.ws.crm_contacts(**kw)
+        df = self.ws.crm_contacts(**kw, order_by=self.table.order(), filters=self.table.filters())
         df["name"] = [crm_name(r) for r in df.to_dict("records")]
         df["coupled_label"] = ["Yes" if bool(c) else "No" for c in df["coupled"]]
         return df
@@ -149,10 +149,22 @@ class CrmContactsView(w.VBox):
     @guarded()
     def refresh(self) -> None:
         self.list.load()
+        self.table.show_query(self.pager.total, "contact")
         self.jump.refresh()
         if self.select_all.value:
             self.table.select_all(True)
         self._selected(self.table.selected)
+
+    def _requery(self) -> None:
+        """A header sort or filter changed: the whole filtered set again, from page 1."""
+        self.pager.reset()
+        self.refresh()
+
+    def _values(self, column: str) -> list[str]:
+        """A header filter's values over every contact the search, the Coupled filter and the other columns'
+        filters match."""
+        return self.ws.list_values("crm", column, search=self.search.value.strip() or None,
+                                   coupled=COUPLED_VALUES[self.coupled.value], filters=self.table.filters())
 
     @property
     def selected_id(self) -> str | None:
@@ -196,7 +208,8 @@ class CrmContactsView(w.VBox):
         if coupled is not None and shown is not None and shown != coupled:
             return []
         df = self.ws.crm_contacts(search=self.search.value.strip() or None,
-                                  coupled=coupled if coupled is not None else shown, limit=None)
+                                  coupled=coupled if coupled is not None else shown, limit=None,
+                                  filters=self.table.filters())  # the header filters too: what the list shows
         return df["contactid"].astype(str).tolist()
 
     def _who(self, crm_ids: list[str], n: int = 6) -> str:
@@ -293,7 +306,8 @@ class CrmContactsView(w.VBox):
     def _nav_nos(self, crm_ids: list[str]) -> list[str]:
         if not self.select_all.value:
             return [text((self.table.row(k) or {}).get("nav_no")) for k in crm_ids]
-        df = self.ws.crm_contacts(search=self.search.value.strip() or None, coupled=True, limit=None)
+        df = self.ws.crm_contacts(search=self.search.value.strip() or None, coupled=True, limit=None,
+                                  filters=self.table.filters())
         return df["nav_no"].astype(str).tolist()
 
     @guarded(progress="Deleting the couplings…")

@@ -4,8 +4,20 @@ Why ipydatagrid: it is the Jupyter widgets project's own grid (maintained under 
 ships its front end as a federated JupyterLab extension that Voilà 0.5 serves from the environment (no CDN:
 it renders offline here), and draws on a canvas with virtual scrolling, so a page of 500 rows is one widget
 and one message instead of the ~7 widgets per row of an ipywidgets table (at 100 rows a page turn took 7 s
-in chromium). It sorts and filters the shown page by its column headers and selects rows (shift/ctrl for
-several); the app's own filters and the actions work on the whole filtered set in DuckDB.
+in chromium). It selects rows (shift/ctrl for several).
+
+Header sort and filter over the whole filtered set (``on_query``): the table is then ipydatagrid's
+``StreamingDataGrid``, whose front end does not sort or filter itself but syncs the header's transforms
+(``_transforms``: ``{"type": "sort", "column", "desc"}`` / ``{"type": "filter", "column", "operator", "value"}``)
+to the kernel and asks it for rows. :class:`ServerGrid` hands the transforms to the view instead of sorting the
+page in pandas; the view re-queries DuckDB (``order_by`` / ``filters`` of ``Workspace.nav_contacts``), from
+page 1, and the header keeps its sort arrow and filter icon. A header's value list (the filter menu's
+checkboxes) is answered from DuckDB too (``on_values``). Without ``on_query`` (Differences, Errors: frames held
+in Python) the plain ``DataGrid`` sorts and filters what it holds.
+
+ipydatagrid 1.4 has no hover tooltip for a cell (no hover event reaches the kernel, and its renderers draw
+text on a canvas). The closest: columns widen to the page's longest text (up to ``max_width``), and a click on
+a cell that is still cut shows its full text under the grid (``cs-grid-cell-full``).
 
 :class:`GridTable` gives it the small interface the views use (``set_rows``, ``selected``, ``select``,
 ``select_all``, ``on_select``, ``rows``), keyed by a column whose values are unique (the grid's index).
@@ -17,11 +29,71 @@ from collections.abc import Callable, Iterable, Sequence
 
 import ipywidgets as w
 import pandas as pd
-from ipydatagrid import DataGrid
+from ipydatagrid import DataGrid, StreamingDataGrid
+from traitlets import observe
 
+from ..listquery import ColumnFilter, FilterOp, SortKey
 from .common import esc, text
 
-__all__ = ["GridTable", "PageJump"]
+__all__ = ["GridTable", "PageJump", "ServerGrid", "describe_query"]
+
+_CHAR_PX = 7  # a character of the grid's 12px sans-serif, on average (for the fitted widths)
+
+
+class ServerGrid(StreamingDataGrid):
+    """A ``StreamingDataGrid`` whose header sort and filter are the owner's: a change of the front end's
+    transforms calls ``on_transforms(transforms)`` (the owner re-queries and sets the new page) instead of
+    sorting the page held here; a header's value list asks ``on_values(column)``."""
+
+    def __init__(self, *args, on_transforms: Callable[[list[dict]], None],
+                 on_values: Callable[[str], list[str]] | None = None, **kwargs):
+        self._owner_transforms = on_transforms
+        self._owner_values = on_values
+        super().__init__(*args, **kwargs)
+
+    @property
+    def data(self) -> pd.DataFrame:
+        return self._StreamingDataGrid__dataframe_reference  # type: ignore[attr-defined]
+
+    @data.setter
+    def data(self, dataframe: pd.DataFrame) -> None:
+        StreamingDataGrid.data.fset(self, dataframe)  # type: ignore[attr-defined]
+
+    @observe("_transforms")
+    def _on_transforms_changed(self, change) -> None:  # replaces the pandas sort of the page
+        self._transformed_data = None
+        self._owner_transforms(list(change["new"] or []))
+
+    def _handle_comm_msg(self, _, content, _buffs) -> None:
+        if content.get("type") == "unique-values-request" and self._owner_values is not None:
+            column = content.get("column")
+            values = self._owner_values(column)
+            serialized, buffers = self._serialize_helper(pd.DataFrame({column: pd.Series(values, dtype=object)}))
+            self.send({"event_type": "unique-values-reply", "column": column, "value": serialized}, buffers)
+            return
+        super()._handle_comm_msg(_, content, _buffs)
+
+
+def describe_query(order: Sequence[SortKey], filters: Sequence[ColumnFilter], titles: dict[str, str],
+                   total: int, noun: str) -> str:
+    """"Sorted by City, descending; filtered by City is one of Berlin, Paris — over all 1,234 contacts"."""
+    parts = []
+    if order:
+        parts.append("sorted by " + ", ".join(f"{titles.get(k.column, k.column)}{', descending' if k.descending else ''}"
+                                              for k in order))
+    words = {FilterOp.IN: "is one of", FilterOp.CONTAINS: "contains", FilterOp.STRING_CONTAINS: "contains",
+             FilterOp.NOT_CONTAINS: "does not contain", FilterOp.EQUALS: "is", FilterOp.NOT_EQUALS: "is not",
+             FilterOp.STARTS_WITH: "starts with", FilterOp.ENDS_WITH: "ends with", FilterOp.EMPTY: "is blank",
+             FilterOp.NOT_EMPTY: "is not blank"}
+    for f in filters:
+        v = f.value
+        shown = ("" if f.op in (FilterOp.EMPTY, FilterOp.NOT_EMPTY) else
+                 " " + ", ".join((x or "(blank)") for x in map(str, v))[:120] if isinstance(v, (list, tuple))
+                 else f" “{v}”")
+        parts.append(f"{titles.get(f.column, f.column)} {words[f.op]}{shown}")
+    if not parts:
+        return ""
+    return f"{'; '.join(parts)} — over all {total:,} {noun}{'s' if total != 1 else ''} that match"
 
 
 class GridTable(w.VBox):
@@ -29,12 +101,16 @@ class GridTable(w.VBox):
     ``multi=False`` keeps at most one selected row. ``empty`` is shown instead of an empty grid. ``show_key=False``
     hides the key column (a GUID where the other columns name the record). Once rows were set the table carries
     the class ``cs-grid-ready`` (the hook browser tests wait for: the canvas has no row elements). ``fit_rows=n``: the
-    grid is as high as the rows shown (at most ``n``), not a fixed ``height`` with blank space under two rows."""
+    grid is as high as the rows shown (at most ``n``), not a fixed ``height`` with blank space under two rows.
+    ``on_query()``: the header sort and filter are the view's, over the whole filtered set (see the module): it is
+    called after the steward changed them; the view reads :meth:`order` and :meth:`filters`, goes to page 1 and
+    re-queries. ``on_values(column_key)``: the header filter's value list over the filtered set."""
 
     def __init__(self, columns: Sequence[tuple[str, str]], key: str, key_title: str, *, multi: bool = True,
                  on_select: Callable[[tuple], None] | None = None, empty: str = "Nothing to show.",
                  height: str = "420px", widths: dict[str, int] | None = None, show_key: bool = True,
-                 fit_rows: int | None = None):
+                 fit_rows: int | None = None, on_query: Callable[[], None] | None = None,
+                 on_values: Callable[[str], list[str]] | None = None, max_width: int = 420):
         self.columns = list(columns)
         self.key, self.key_title = key, key_title
         self.multi = multi
@@ -44,15 +120,35 @@ class GridTable(w.VBox):
         self.rows: list[dict] = []
         self.selected: tuple = ()
         self._quiet = False
-        self.grid = DataGrid(self._frame([]), selection_mode="row", base_row_size=22, base_column_size=160,
-                             column_widths={key_title: 100, **(widths or {})},
-                             header_visibility="all" if show_key else "column",
-                             layout=w.Layout(height=height, width="100%"))
+        self.on_query = on_query
+        self.on_values = on_values
+        self.max_width = max_width
+        self._widths = {key_title: 100, **(widths or {})}
+        self._keys = {title: k for k, title in self.columns} | {key_title: key}
+        self._titles = {k: title for k, title in self.columns} | {key: key_title}
+        self._order: list[SortKey] = []
+        self._filters: list[ColumnFilter] = []
+        grid_args = dict(selection_mode="row", base_row_size=22, base_column_size=160,
+                         column_widths=dict(self._widths), header_visibility="all" if show_key else "column",
+                         layout=w.Layout(height=height, width="100%"))
+        self.grid: DataGrid = (ServerGrid(self._frame([]), on_transforms=self._transforms_changed,
+                                          on_values=self._values if on_values else None, **grid_args)
+                               if on_query else DataGrid(self._frame([]), **grid_args))
         self.grid.add_class("cs-datagrid")
         self.grid.observe(self._selections, names="selections")
+        self.grid.on_cell_click(self._cell_clicked)
         self.empty_note = w.HTML(layout=w.Layout(display="none"))
         self.empty_note.add_class("cs-grid-empty")
-        super().__init__([self.grid, self.empty_note])
+        self.cell_full = w.HTML()
+        self.cell_full.add_class("cs-grid-cell-full")
+        self.query_note = w.HTML()
+        self.query_note.add_class("cs-grid-query")
+        self.clear_button = w.Button(description="Clear sort and column filters", layout=w.Layout(width="auto",
+                                                                                                  display="none"))
+        self.clear_button.add_class("cs-grid-clear")
+        self.clear_button.on_click(lambda _b: self.clear_query())
+        super().__init__([w.HBox([self.query_note, self.clear_button], layout=w.Layout(align_items="center")),
+                          self.grid, self.empty_note, self.cell_full])
         self.add_class("cs-grid-table")
 
     def _frame(self, rows: list[dict]) -> pd.DataFrame:
@@ -82,6 +178,10 @@ class GridTable(w.VBox):
         self.grid.layout.display = "block" if self.rows else "none"
         if self.fit_rows and self.rows:  # header 20 px + rows 22 px + borders (no vertical scroll bar)
             self.grid.layout.height = f"{34 + 22 * min(len(self.rows), self.fit_rows)}px"
+        self._fit_widths()
+        self.cell_full.value = ""
+        if isinstance(self.grid, ServerGrid):  # the front end asks for the rows again (same schema: no _data change)
+            self.grid.tick()
         self.add_class("cs-grid-ready")
         changed = keep != self.selected
         self.selected = keep
@@ -92,8 +192,10 @@ class GridTable(w.VBox):
         """The keys of the selected rows, in the grid's current (sorted / filtered) order."""
         if not selections or not self.rows:
             return ()
-        view = self.grid.get_visible_data()
-        keys = [text(k) for k in view.index]
+        if isinstance(self.grid, ServerGrid):  # shown in the order given (DuckDB sorted and filtered it)
+            keys = [text(r.get(self.key)) for r in self.rows]
+        else:
+            keys = [text(k) for k in self.grid.get_visible_data().index]
         out: list[str] = []
         for s in selections:
             for r in range(max(0, int(s["r1"])), min(len(keys) - 1, int(s["r2"])) + 1):
@@ -126,6 +228,86 @@ class GridTable(w.VBox):
 
     def row(self, key: str) -> dict | None:
         return next((r for r in self.rows if text(r[self.key]) == key), None)
+
+    # -- widths and the full text of a cut cell ----------------------------------------------------------
+    def _width_of(self, title: str) -> int:
+        return self._widths.get(title, 160)
+
+    def _fit_widths(self) -> None:
+        """Each column as wide as its longest text on the page (and its title), at least its given width, at
+        most ``max_width``: fewer cut cells without a scroll across half-empty columns."""
+        widths = dict(self._widths)
+        for k, title in [(self.key, self.key_title), *self.columns]:
+            longest = max([len(title), *(len(text(r.get(k))) for r in self.rows)])
+            widths[title] = max(self._width_of(title), min(self.max_width, longest * _CHAR_PX + 16))
+        if widths != self.grid.column_widths:
+            self.grid.column_widths = widths
+
+    def _cell_clicked(self, cell: dict) -> None:
+        """A click on a cell still cut at its column's width shows the cell's full text under the grid."""
+        if cell.get("region") != "body":
+            return
+        title, value = text(cell.get("column")), text(cell.get("cell_value"))
+        width = (self.grid.column_widths or {}).get(title, self._width_of(title))
+        cut = len(value) * _CHAR_PX + 16 > width
+        self.cell_full.value = (f'<div class="cs-hint cs-cell-full"><b>{esc(title)}</b>: {esc(value)}</div>'
+                                if cut else "")
+
+    # -- header sort and filter over the whole filtered set ---------------------------------------------
+    def order(self) -> list[SortKey]:
+        """The header sort, by column key (``[]``: the list's own order)."""
+        return list(self._order)
+
+    def filters(self) -> list[ColumnFilter]:
+        """The header filters, by column key."""
+        return list(self._filters)
+
+    def _transforms_changed(self, transforms: list[dict]) -> None:
+        order, filters = [], []
+        for t in transforms:
+            key = self._keys.get(text(t.get("column")))
+            if key is None:
+                continue
+            if t.get("type") == "sort":
+                order = [SortKey(key, bool(t.get("desc")))]  # the header sorts by one column (the last clicked)
+            elif t.get("type") == "filter":
+                try:
+                    op = FilterOp(text(t.get("operator")))
+                except ValueError:  # e.g. between / isOnSameDay: not offered on text columns
+                    continue
+                filters.append(ColumnFilter(key, op, t.get("value")))
+        if (order, filters) == (self._order, self._filters):
+            return
+        self._order, self._filters = order, filters
+        self.clear_button.layout.display = "inline-flex" if (order or filters) else "none"
+        if self.on_query:
+            self.on_query()
+
+    def sort_by(self, column: str | None, descending: bool = False) -> None:
+        """Sort as a click on ``column``'s header would (by key; ``None`` clears the sort)."""
+        others = [t for t in self.grid._transforms if t.get("type") != "sort"]
+        sort = [] if column is None else [{"type": "sort", "column": self._titles[column], "desc": descending}]
+        self.grid._transforms = [*others, *sort]
+
+    def filter_by(self, column: str, operator: str, value=None) -> None:
+        """Filter as a header's filter would (by key; replaces that column's filter)."""
+        title = self._titles[column]
+        others = [t for t in self.grid._transforms if not (t.get("type") == "filter" and t.get("column") == title)]
+        self.grid._transforms = [*others, {"type": "filter", "column": title, "operator": operator, "value": value}]
+
+    def clear_query(self) -> None:
+        self.grid._transforms = []
+
+    def show_query(self, total: int, noun: str) -> None:
+        """Say the header sort and filters over the whole set (the view calls it after a page was loaded)."""
+        said = describe_query(self._order, self._filters, self._titles, total, noun)
+        self.query_note.value = f'<span class="cs-hint cs-grid-query-said">{esc(said[:1].upper() + said[1:])}.</span>' if said else ""
+
+    def _values(self, title: str) -> list[str]:
+        key = self._keys.get(title)
+        if key is None or self.on_values is None:
+            return []
+        return self.on_values(key)
 
 
 

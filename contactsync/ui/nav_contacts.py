@@ -202,8 +202,8 @@ class ContactCard(w.VBox):
 
 
 class NavContactsView(w.VBox):
-    """The Contacts list (NAV) in a data grid (sort and filter the page by its headers, shift/ctrl-click several
-    rows); choosing a row opens its card below. Send / Get / Delete couplings act on the selected contacts, or on
+    """The Contacts list (NAV) in a data grid (its headers sort and filter the whole filtered set in DuckDB,
+    shift/ctrl-click several rows); choosing a row opens its card below. Send / Get / Delete couplings act on the selected contacts, or on
     every contact the search and Coupled filter match (every page), each as one run."""
 
     title = "Contacts (Dynamics NAV)"
@@ -214,7 +214,7 @@ class NavContactsView(w.VBox):
             ("Type", "Type"), ("Name", "Name"), ("Company Name", "Company"), ("City", "City"),
             ("E-Mail", "E-Mail"), ("coupled_label", "Coupled"),
         ], key="No.", key_title="No.", multi=True, on_select=self._selected, empty="No NAV contacts match.",
-            height=f"{24 + 22 * page_size}px",
+            height=f"{24 + 22 * page_size}px", on_query=self._requery, on_values=self._values,
             widths={"Type": 80, "Name": 220, "Company": 220, "City": 140, "E-Mail": 240, "Coupled": 80})
         table.add_class("cs-nav-table")
         self.list = ContactList(self._page, table, placeholder="Search No., name, company, e-mail, phone…",
@@ -239,6 +239,8 @@ class NavContactsView(w.VBox):
         super().__init__([
             w.HTML(f'<div class="cs-title">{self.title}</div>'),
             self.list.filters, w.HBox([self.select_all, self.pager, self.jump], layout=w.Layout(align_items="center")),
+            w.HTML('<div class="cs-hint">Click a row for its card; ctrl- or shift-click for several. A column\'s '
+                   'header menu sorts and filters every page, with the search and the Coupled filter.</div>'),
             self.table,
             w.HBox([self.push_button, self.pull_button, self.uncouple_button]), self.confirm, self.progress,
             self.messages, self.card,
@@ -248,7 +250,7 @@ class NavContactsView(w.VBox):
 
     def _page(self, **kw):
         """A page of NAV contacts; a company's Coupled is its coupling to a CRM account."""
-        df = self.ws.nav_contacts(**kw)
+        df = self.ws.nav_contacts(**kw, order_by=self.table.order(), filters=self.table.filters())
         companies = df["Type"] == "Company" if "Type" in df else None
         if companies is not None and companies.any():
             coupled = set(self.ws.accounts()["nav_no"].dropna().astype(str))
@@ -260,10 +262,22 @@ class NavContactsView(w.VBox):
     @guarded()
     def refresh(self) -> None:
         self.list.load()
+        self.table.show_query(self.pager.total, "contact")
         self.jump.refresh()
         if self.select_all.value:
             self.table.select_all(True)
         self._buttons()
+
+    def _requery(self) -> None:
+        """A header sort or filter changed: the whole filtered set again, from page 1."""
+        self.pager.reset()
+        self.refresh()
+
+    def _values(self, column: str) -> list[str]:
+        """A header filter's values: over every contact the search, the Coupled filter and the other columns'
+        filters match."""
+        return self.ws.list_values("nav", column, search=self.search.value.strip() or None,
+                                   coupled=COUPLED_VALUES[self.coupled.value], filters=self.table.filters())
 
     def _selected(self, keys) -> None:
         self._buttons()
@@ -290,7 +304,8 @@ class NavContactsView(w.VBox):
         if not self.select_all.value:
             return list(self.table.selected)
         df = self.ws.nav_contacts(search=self.search.value.strip() or None,
-                                  coupled=COUPLED_VALUES[self.coupled.value], limit=None)
+                                  coupled=COUPLED_VALUES[self.coupled.value], limit=None,
+                                  filters=self.table.filters())  # the header filters too: what the list shows
         return df["No."].astype(str).tolist()
 
     @guarded()
