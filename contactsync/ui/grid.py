@@ -93,7 +93,8 @@ def describe_query(order: Sequence[SortKey], filters: Sequence[ColumnFilter], ti
         parts.append(f"{titles.get(f.column, f.column)} {words[f.op]}{shown}")
     if not parts:
         return ""
-    return f"{'; '.join(parts)} — over all {total:,} {noun}{'s' if total != 1 else ''} that match"
+    many = f"all {total:,} {noun}s that match" if total != 1 else f"the 1 {noun} that matches"
+    return f"{'; '.join(parts)} — over {many}"
 
 
 class GridTable(w.VBox):
