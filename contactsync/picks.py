@@ -28,7 +28,7 @@ from .errors import MappingError, SyncError, shorten
 from .mapping import FieldMapping, TableMapping
 from .sqlbuild import norm, q
 from .sync import NAME_PARTS, bc_name_sql, derived_names
-from .validate import invalid_emails, over_length_sql, utf16_length_sql
+from .validate import email_shape_sql, invalid_emails_shaped, over_length_sql, utf16_length_sql
 
 __all__ = ["PICK_COLUMNS", "Pick", "PickResult", "build_pick_sql", "normalize_picks", "picks_frame", "run_picks"]
 
@@ -247,7 +247,7 @@ def _problems(con, fields: list[FieldMapping]) -> list[str]:
         sql = " UNION ".join(f"SELECT newnav_{i} AS v FROM _pickv WHERE (wnav_{i} OR wcrm_{i}) AND newnav_{i} <> '' "
                              f"UNION SELECT newcrm_{i} FROM _pickv WHERE wcrm_{i} AND newcrm_{i} <> ''"
                              for i, _f in emails)
-        bad = invalid_emails(v for (v,) in con.execute(sql).fetchall())
+        bad = invalid_emails_shaped(con.execute(f"SELECT v, {email_shape_sql('v')} FROM ({sql})").fetchall())
         out += [f"{shorten(v, 60)} is not a valid e-mail address ({p})" for v, p in bad[:50]]
     return out
 

@@ -20,7 +20,7 @@ from .errors import SyncError
 from .mapping import TableMapping
 from .sqlbuild import condition_sql, filter_sql, norm, q
 from .strategies import field_strategy, resolve_action
-from .validate import invalid_emails, over_length_sql, shorten_sql, utf16_length_sql
+from .validate import email_shape_sql, invalid_emails_shaped, over_length_sql, shorten_sql, utf16_length_sql
 from .vocab import Action, Direction, Outcome, sql_list
 
 if TYPE_CHECKING:
@@ -639,8 +639,9 @@ def check(con, p: Plan) -> Plan:
             email_parts.append(f"SELECT pullv_{pk[i]} FROM {rel.plan0} WHERE act_{pk[i]} = 'pull' AND pullv_{pk[i]} <> ''")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.bad_email} (v VARCHAR, problem VARCHAR)")
     if email_parts:
-        values = [r[0] for r in con.execute(" UNION ".join(email_parts)).fetchall()]
-        bad = invalid_emails(values)
+        # each distinct address once; a plain one judged by its domain (validate.invalid_emails_shaped)
+        union = " UNION ".join(email_parts)
+        bad = invalid_emails_shaped(con.execute(f"SELECT v, {email_shape_sql('v')} FROM ({union})").fetchall())
         if bad:
             con.register("_bad_email_df", pd.DataFrame(bad, columns=["v", "problem"]))
             con.execute(f"INSERT INTO {rel.bad_email} SELECT v, problem FROM _bad_email_df")
