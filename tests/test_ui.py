@@ -136,7 +136,8 @@ def test_create_crm_from_nav(ws):
     v = NavContactsView(ws)
     v.table.select("CT000004")
     v.card.create_crm_button.click()
-    assert v.card.messages.text == "Synchronization completed" and v.card.messages.kind == "ok"
+    assert v.card.messages.text.startswith("Synchronization completed") and v.card.messages.kind == "ok"
+    assert "created and coupled to CT000004" in v.card.messages.text and "undo it in History" in v.card.messages.text
     crm_id = ws.nav_contact("CT000004")["crm_id"]
     assert crm_id and crm_value(ws, crm_id, "firstname") == "Anna"
     assert v.card.coupled and v.card.create_crm_button.disabled

@@ -67,14 +67,14 @@ class AccountsView(w.VBox):
             Column("name", "Account", "1.6fr"),
             Column("accountid", "Account ID", "1.6fr"),
             Column("coupled", "Coupled", "70px", yes_no),
-            Column("nav_no", "NAV company", "100px"),
+            Column("nav_no", "NAV No.", "100px"),
             Column("nav_name", "NAV name", "1.4fr"),
         ], key="accountid", on_select=self._selected, empty="No CRM accounts match.")
         self.table.add_class("cs-acc-table")
         self.pager = Pager(page_size, self._page)
         self.pager.add_class("cs-acc-pager")
         self.company = w.Dropdown(options=[], value=None, description="Couple to NAV company",
-                                  style={"description_width": "150px"}, layout=w.Layout(width="480px"))
+                                  style={"description_width": "170px"}, layout=w.Layout(width="500px"))
         self.company.add_class("cs-acc-company")
         self.company_search = w.Text(placeholder="find a NAV company…", continuous_update=True,
                                      layout=w.Layout(width="200px"))

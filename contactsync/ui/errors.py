@@ -92,8 +92,9 @@ class ErrorsView(w.VBox):
         self.select_all.add_class("cs-err-select-all")
         self.table = GridTable([
             ("nav_name", "NAV contact"), ("crm_name", "CRM contact"), ("state_words", "State"),
-            ("reason_words", "Why"), ("message", "Error message"), ("at", "Last run (UTC)"), ("run_id", "Run"),
+            ("message", "Error message"), ("reason_words", "Why"), ("at", "Last run (UTC)"), ("run_id", "Run"),
         ], key="nav_no", key_title="NAV No.", multi=True, on_select=self._selected, height="300px",
+            max_width=640,  # the message is what a steward reads: wide enough for most in full (a click shows any)
             empty="No synchronization errors: every coupled record synchronized in its latest run.",
             widths={"NAV contact": 160, "CRM contact": 160, "State": 80, "Why": 270, "Error message": 420,
                     "Last run (UTC)": 150, "Run": 50})

@@ -125,6 +125,7 @@ class GridTable(w.VBox):
         self.on_values = on_values
         self.max_width = max_width
         self._widths = {key_title: 100, **(widths or {})}
+        self._given = dict(self._widths)
         self._keys = {title: k for k, title in self.columns} | {key_title: key}
         self._titles = {k: title for k, title in self.columns} | {key: key_title}
         self._order: list[SortKey] = []
@@ -232,15 +233,18 @@ class GridTable(w.VBox):
 
     # -- widths and the full text of a cut cell ----------------------------------------------------------
     def _width_of(self, title: str) -> int:
-        return self._widths.get(title, 160)
+        return (self._widths if self.on_query else self._given).get(title, 160)
 
     def _fit_widths(self) -> None:
         """Each column as wide as its longest text on the page (and its title), at least its given width, at
-        most ``max_width``: fewer cut cells without a scroll across half-empty columns."""
-        widths = dict(self._widths)
+        most ``max_width``: fewer cut cells without a scroll across half-empty columns. A column only widens
+        in a list paged over DuckDB (paging does not make the columns jump back and forth); a grid of frames held
+        in Python (Differences) fits each new frame from the given widths."""
+        widths = dict(self._widths if self.on_query else self._given)
         for k, title in [(self.key, self.key_title), *self.columns]:
             longest = max([len(title), *(len(text(r.get(k))) for r in self.rows)])
             widths[title] = max(self._width_of(title), min(self.max_width, longest * _CHAR_PX + 16))
+        self._widths = widths
         if widths != self.grid.column_widths:
             self.grid.column_widths = widths
 

@@ -136,6 +136,11 @@ class ContactCard(w.VBox):
         if h.empty:
             return '<div class="cs-group"><b>History</b> <span class="cs-hint">No run changed this contact yet.</span></div>'
         h = h.copy()
+        # a CRM field by its NAV name (a steward knows "E-Mail", not "emailaddress1")
+        names = {f.crm: f.nav for f in (*self.ws.mapping.fields, *self.ws.mapping.disabled)} | {
+            "modifiedon": "Modified On (CRM)"}
+        crm = h["side"] == "crm"
+        h.loc[crm, "field"] = [names.get(text(f), text(f)) for f in h.loc[crm, "field"]]
         h["where"] = h["side"].map({"nav": "Dynamics NAV", "crm": "Dynamics CRM", "coupling": "Coupling"})
         h["run"] = [f"{r}{' (undone)' if u else ''}" for r, u in zip(h["run_id"], h["undone"])]
         h["what"] = [KIND_WORDS.get(text(k), text(k)) + (f", {DIRECTION_WORDS.get(text(d), text(d))}" if text(d) else "")
@@ -163,7 +168,9 @@ class ContactCard(w.VBox):
     @guarded(progress="Creating the contact in Dynamics CRM…")
     def create_crm(self) -> None:
         created = self.ws.create_crm_from_nav(self.no)
-        self._changed(created.message)
+        run = f"run {created.run_id}; " if created.run_id is not None else ""
+        self._changed(f"{created.message}: Dynamics CRM contact {nav_name(self.contact)} created and coupled to "
+                      f"{self.no} ({run}undo it in History).")
 
     def delete_coupling(self) -> None:
         self.messages.clear()
@@ -214,7 +221,7 @@ class NavContactsView(w.VBox):
             ("Type", "Type"), ("Name", "Name"), ("Company Name", "Company"), ("City", "City"),
             ("E-Mail", "E-Mail"), ("coupled_label", "Coupled"),
         ], key="No.", key_title="No.", multi=True, on_select=self._selected, empty="No NAV contacts match.",
-            height=f"{24 + 22 * page_size}px", on_query=self._requery, on_values=self._values,
+            height=f"{24 + 22 * page_size}px", fit_rows=page_size, on_query=self._requery, on_values=self._values,
             widths={"Type": 80, "Name": 220, "Company": 220, "City": 140, "E-Mail": 240, "Coupled": 80})
         table.add_class("cs-nav-table")
         self.list = ContactList(self._page, table, placeholder="Search No., name, company, e-mail, phone…",
