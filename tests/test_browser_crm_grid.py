@@ -166,3 +166,38 @@ def test_mapping_filters_and_value_map_entries(served, page):
     with _workspace(ws_path) as ws:
         assert ws.mapping.value_map_named("salutation").pairs == (("MR", "Mr."), ("DR", "Dr."))
     assert page.dialogs == []
+
+
+def test_a_header_sort_covers_every_page(served, page):
+    """Name's header menu, Sort Descending: the first row is the whole filtered set's first (DuckDB's order over
+    every page, not the page shown re-sorted), the list says so and is back on page 1."""
+    from contactsync.ui import CrmContactsView
+
+    _url, ws_path, _account, _ids = served
+    _tab(page, "Dynamics CRM Contacts")
+    view = page.locator(".cs-crm-contacts")
+    view.locator(".cs-coupled-filter select").select_option(label="All")
+    view.locator(".cs-search input").fill("")
+    with _workspace(ws_path) as ws:
+        total = ws.crm_contacts(limit=1).attrs["total"]
+        first = ws.crm_contacts(order_by=[("name", True)], limit=1).iloc[0]
+        name_width = CrmContactsView(ws).table.grid.column_widths["Name"]
+    _label(page, f"1–15 of {total:,}")
+    view.locator(".cs-page-jump input").fill("2")  # the sort goes back to page 1
+    view.locator("button.cs-page-go").click()
+    _label(page, "16–30 of")
+    grid = view.locator(".cs-datagrid")
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + name_width - 8, box["y"] + HEADER // 2)  # the header's menu icon
+    page.locator(".lm-Menu-item", has_text="Sort Descending").click()
+    expect(view.locator(".cs-grid-query-said")).to_have_text(f"Sorted by Name, descending — over all {total:,} "
+                                                              "contacts that match.", timeout=60_000)
+    _label(page, f"1–15 of {total:,}")
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 100, box["y"] + HEADER + ROW // 2)  # the first row
+    expected = " ".join(p for p in (first["firstname"], first["lastname"]) if p)
+    expect(view.locator(".cs-crm-card .cs-title")).to_contain_text(expected)
+    _shot(page, "crm-6-sorted-over-every-page")
+    view.locator("button.cs-grid-clear").click()
+    expect(view.locator(".cs-grid-query-said")).to_have_count(0)
+    assert page.dialogs == []
