@@ -166,6 +166,7 @@ def nav_contacts(walk: Walk) -> None:
     dialog = card.locator(".cs-sync-dialog")
     dialog.locator("label", has_text="Send updated data to Dynamics CRM").click()
     dialog.locator(".cs-sync-preview", has_text="What will change").wait_for()
+    page.wait_for_function("!document.querySelector('.cs-sync-dialog button.cs-sync-ok').disabled")
     walk.shot("nav-sync-now-preview", dialog.locator(".cs-sync-preview").first.inner_text()[:300], whole=dialog)
     dialog.locator("button.cs-sync-ok").click()
     card.locator(":scope > .cs-message, .cs-message").first.wait_for()

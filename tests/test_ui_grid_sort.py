@@ -140,3 +140,13 @@ def test_a_header_on_an_unknown_column_is_ignored_and_a_cut_cell_shows_its_full_
     assert long_mail in v.table.cell_full.value
     v.table._cell_clicked({"region": "body", "column": "City", "cell_value": "Berlin"})
     assert v.table.cell_full.value == ""
+
+
+def test_the_cards_history_names_the_coupled_contact_not_its_guid(ws):
+    from contactsync.ui.nav_contacts import ContactCard
+
+    ws.couple("CT000001", CRM_1, sync_after="push")
+    card = ContactCard(ws)
+    card.load("CT000001")
+    assert "coupled to" in card.history.value and "Jürgen Müller" in card.history.value
+    assert CRM_1 not in card.history.value

@@ -141,6 +141,15 @@ class ContactCard(w.VBox):
             "modifiedon": "Modified On (CRM)"}
         crm = h["side"] == "crm"
         h.loc[crm, "field"] = [names.get(text(f), text(f)) for f in h.loc[crm, "field"]]
+        # a coupling's partner by name, not its GUID (one read-only query for the ids shown)
+        coupling = h["side"] == "coupling"
+        ids = sorted({text(v) for col in ("old_value", "new_value") for v in h.loc[coupling, col] if text(v)})
+        if ids:
+            people = self.ws.sql("SELECT contactid, firstname, lastname, fullname FROM crm_contact WHERE "
+                                 "list_contains(?::VARCHAR[], contactid)", [ids]).to_dict("records")
+            label = {text(r["contactid"]): crm_name(r) for r in people}
+            for col in ("old_value", "new_value"):
+                h.loc[coupling, col] = [label.get(text(v), text(v)) for v in h.loc[coupling, col]]
         h["where"] = h["side"].map({"nav": "Dynamics NAV", "crm": "Dynamics CRM", "coupling": "Coupling"})
         h["run"] = [f"{r}{' (undone)' if u else ''}" for r, u in zip(h["run_id"], h["undone"])]
         h["what"] = [KIND_WORDS.get(text(k), text(k)) + (f", {DIRECTION_WORDS.get(text(d), text(d))}" if text(d) else "")
