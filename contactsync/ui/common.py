@@ -52,6 +52,8 @@ table.cs-t td.cs-num { text-align: right; }
 .cs-tabs .lm-TabBar-tab, .cs-tabs .p-TabBar-tab { flex: 0 0 auto !important; min-width: 0 !important;
   max-width: none !important; padding: 0 14px !important; }
 .cs-tabs .lm-TabBar-tabLabel, .cs-tabs .p-TabBar-tabLabel { overflow: visible !important; }
+.cs-tabs > .lm-TabBar .lm-TabBar-content, .cs-tabs > .p-TabBar .p-TabBar-content { flex-wrap: wrap !important; }
+.cs-tabs > .lm-TabBar, .cs-tabs > .p-TabBar { height: auto !important; max-height: none !important; }
 .cs-busy { pointer-events: none; opacity: 0.45; }
 .cs-group { border-top: 1px solid #d5dbe3; margin-top: 6px; padding-top: 4px; }
 </style>
