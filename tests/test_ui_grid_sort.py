@@ -150,3 +150,39 @@ def test_the_cards_history_names_the_coupled_contact_not_its_guid(ws):
     card.load("CT000001")
     assert "coupled to" in card.history.value and "Jürgen Müller" in card.history.value
     assert CRM_1 not in card.history.value
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=rows, column=st.sampled_from(["City", "E-Mail", "Company Name"]), descending=st.booleans(),
+       keep=st.none() | st.sets(st.sampled_from(["Berlin", "berlin", "Zürich", ""])))
+def test_a_frame_held_in_python_sorts_and_filters_as_duckdb_does(data, column, descending, keep):
+    """The Errors view's frame (in pandas) and the lists (in DuckDB) agree on a header's sort and filter."""
+    from contactsync.listquery import ColumnFilter, FilterOp, SortKey
+    from contactsync.ui.grid import frame_query
+
+    ws = _workspace(data)
+    try:
+        filters = [] if keep is None else [ColumnFilter("City", FilterOp.IN, sorted(keep))]
+        order = [SortKey(column, descending)]
+        duck = ws.nav_contacts(limit=None, order_by=order, filters=filters)["No."].tolist()
+        frame = ws.nav_contacts(limit=None).sample(frac=1, random_state=1)  # any order in
+        assert frame_query(frame, order, filters, "No.")["No."].tolist() == duck
+    finally:
+        ws.close()
+
+
+def test_the_errors_view_sorts_and_filters_every_record_by_its_headers(synced):
+    from contactsync.ui import ErrorsView
+
+    synced.import_nav(pd.DataFrame([{"No.": no, "Type": "Person", "E-Mail": "not-an-email",
+                                     "SystemModifiedAt": "2026-06-01 10:00:00"} for no in ("CT000001", "CT000002")]))
+    synced.sync("push")
+    v = ErrorsView(synced, page_size=1)
+    assert v.pager.total == 2
+    v.table.sort_by("nav_no", True)
+    assert [r["nav_no"] for r in v.table.rows] == ["CT000002"] and v.pager.offset == 0
+    assert "Sorted by NAV No., descending — over all 2 records that match" in v.table.query_note.value
+    v.table.filter_by("nav_no", "in", ["CT000001"])
+    assert [r["nav_no"] for r in v.table.rows] == ["CT000001"] and v.pager.total == 1
+    v.select_all.value = True
+    assert v.selection() == ["CT000001"]

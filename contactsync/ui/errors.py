@@ -16,7 +16,7 @@ from ..strategies import DeletionConflict
 from .common import Confirm, Debounce, Messages, Pager, Progress, button, clear_area, guarded, text
 from .data import errors_text, result_text
 from .dialogs import CouplingDialog
-from .grid import GridTable
+from .grid import GridTable, frame_query
 
 __all__ = ["ErrorsView", "REASON_WORDS", "STATE_OPTIONS", "deleted_text", "grid_height", "named", "with_run"]
 
@@ -95,6 +95,7 @@ class ErrorsView(w.VBox):
             ("message", "Error message"), ("reason_words", "Why"), ("at", "Last run (UTC)"), ("run_id", "Run"),
         ], key="nav_no", key_title="NAV No.", multi=True, on_select=self._selected, height="300px",
             max_width=640,  # the message is what a steward reads: wide enough for most in full (a click shows any)
+            on_query=self.apply_filter, on_values=self._values,  # headers sort / filter every page
             empty="No synchronization errors: every coupled record synchronized in its latest run.",
             widths={"NAV contact": 160, "CRM contact": 160, "State": 80, "Why": 270, "Error message": 420,
                     "Last run (UTC)": 150, "Run": 50})
@@ -182,7 +183,7 @@ class ErrorsView(w.VBox):
         if self.deleted_box.layout.display != "none":
             self._load_deleted()
 
-    def filtered(self) -> pd.DataFrame:
+    def filtered(self, skip: str | None = None) -> pd.DataFrame:
         d = self.all
         if d.empty:
             return d
@@ -196,11 +197,18 @@ class ErrorsView(w.VBox):
                 hay = hay + " " + d[col].fillna("").astype(str)
             hay = hay.str.lower()
             keep &= hay.str.contains(words, regex=False)
-        return d[keep]
+        # the header sort and filters, over every record the State and Search keep (bulk actions take the same)
+        return frame_query(d[keep], self.table.order(), self.table.filters(), "nav_no", skip=skip)
+
+    def _values(self, column: str) -> list[str]:
+        """A header filter's values: over every record the other filters keep."""
+        d = self.filtered(skip=column)
+        return sorted({text(v) for v in d[column]}, key=lambda v: (v.lower(), v)) if column in d else []
 
     def apply_filter(self) -> None:
         self.confirm.close_box()
         self._shown = self.filtered()
+        self.table.show_query(len(self._shown), "record")
         total, shown = len(self.all), len(self._shown)
         self.table.empty = ("No synchronization errors: every coupled record synchronized in its latest run."
                             if not total else f"No error matches the filter (clear State or Search to see all "

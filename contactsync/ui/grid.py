@@ -25,6 +25,7 @@ a cell that is still cut shows its full text under the grid (``cs-grid-cell-full
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
 import ipywidgets as w
@@ -35,7 +36,7 @@ from traitlets import observe
 from ..listquery import ColumnFilter, FilterOp, SortKey
 from .common import esc, text
 
-__all__ = ["GridTable", "PageJump", "ServerGrid", "describe_query"]
+__all__ = ["GridTable", "PageJump", "ServerGrid", "describe_query", "frame_query"]
 
 _CHAR_PX = 7  # a character of the grid's 12px sans-serif, on average (for the fitted widths)
 
@@ -72,6 +73,56 @@ class ServerGrid(StreamingDataGrid):
             self.send({"event_type": "unique-values-reply", "column": column, "value": serialized}, buffers)
             return
         super()._handle_comm_msg(_, content, _buffs)
+
+
+def _fold(value: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", value) if not unicodedata.combining(c)).lower()
+
+
+def frame_query(df: pd.DataFrame, order: Sequence[SortKey], filters: Sequence[ColumnFilter], key: str,
+                skip: str | None = None) -> pd.DataFrame:
+    """A header's sort and filters over a whole frame held in Python (as ``contactsync.listquery`` does them
+    in DuckDB): filters on the shown text (``contains`` and the like ignore case), blank text last in either
+    direction, text case- and accent-folded then exact, then ``key`` ascending. ``skip``: a column whose filter
+    is left out (its header's value list)."""
+    if df.empty:
+        return df
+    keep = pd.Series(True, index=df.index)
+    for f in filters:
+        if f.column == skip or f.column not in df:
+            continue
+        shown = df[f.column].map(text)
+        low, v = shown.str.lower(), f.value
+        if f.op == FilterOp.IN:
+            keep &= shown.isin([text(x) for x in (v if isinstance(v, (list, tuple)) else [])])
+        elif f.op in (FilterOp.EMPTY, FilterOp.NOT_EMPTY):
+            keep &= (shown == "") == (f.op == FilterOp.EMPTY)
+        elif f.op == FilterOp.EQUALS:
+            keep &= shown == text(v)
+        elif f.op == FilterOp.NOT_EQUALS:
+            keep &= shown != text(v)
+        elif f.op in (FilterOp.CONTAINS, FilterOp.STRING_CONTAINS, FilterOp.NOT_CONTAINS):
+            has = low.str.contains(text(v).lower(), regex=False)
+            keep &= ~has if f.op == FilterOp.NOT_CONTAINS else has
+        elif f.op == FilterOp.STARTS_WITH:
+            keep &= low.str.startswith(text(v).lower())
+        elif f.op == FilterOp.ENDS_WITH:
+            keep &= low.str.endswith(text(v).lower())
+    out = df[keep]
+    if not order or out.empty:
+        return out
+    by, asc = [], []
+    cols = {}
+    for i, k in enumerate(order):
+        if k.column not in out:
+            continue
+        shown = out[k.column].map(text)
+        cols[f"_b{i}"], cols[f"_f{i}"], cols[f"_r{i}"] = shown == "", shown.map(_fold), shown
+        by += [f"_b{i}", f"_f{i}", f"_r{i}"]
+        asc += [True, not k.descending, not k.descending]
+    cols["_k"] = out[key].map(text)
+    ref = pd.DataFrame(cols, index=out.index).sort_values([*by, "_k"], ascending=[*asc, True], kind="stable")
+    return out.loc[ref.index]
 
 
 def describe_query(order: Sequence[SortKey], filters: Sequence[ColumnFilter], titles: dict[str, str],
