@@ -176,7 +176,6 @@ class GridTable(w.VBox):
         self.on_values = on_values
         self.max_width = max_width
         self._widths = {key_title: 100, **(widths or {})}
-        self._given = dict(self._widths)
         self._keys = {title: k for k, title in self.columns} | {key_title: key}
         self._titles = {k: title for k, title in self.columns} | {key: key_title}
         self._order: list[SortKey] = []
@@ -200,8 +199,8 @@ class GridTable(w.VBox):
                                                                                                   display="none"))
         self.clear_button.add_class("cs-grid-clear")
         self.clear_button.on_click(lambda _b: self.clear_query())
-        super().__init__([w.HBox([self.query_note, self.clear_button], layout=w.Layout(align_items="center")),
-                          self.grid, self.empty_note, self.cell_full])
+        head = [w.HBox([self.query_note, self.clear_button], layout=w.Layout(align_items="center"))] if on_query else []
+        super().__init__([*head, self.grid, self.empty_note, self.cell_full])
         self.add_class("cs-grid-table")
 
     def _frame(self, rows: list[dict]) -> pd.DataFrame:
@@ -231,7 +230,8 @@ class GridTable(w.VBox):
         self.grid.layout.display = "block" if self.rows else "none"
         if self.fit_rows and self.rows:  # header 20 px + rows 22 px + borders (no vertical scroll bar)
             self.grid.layout.height = f"{34 + 22 * min(len(self.rows), self.fit_rows)}px"
-        self._fit_widths()
+        if self.on_query:  # a list paged over DuckDB (a frame's grid keeps its given widths: see _fit_widths)
+            self._fit_widths()
         self.cell_full.value = ""
         if isinstance(self.grid, ServerGrid):  # the front end asks for the rows again (same schema: no _data change)
             self.grid.tick()
@@ -284,14 +284,15 @@ class GridTable(w.VBox):
 
     # -- widths and the full text of a cut cell ----------------------------------------------------------
     def _width_of(self, title: str) -> int:
-        return (self._widths if self.on_query else self._given).get(title, 160)
+        return self._widths.get(title, 160)
 
     def _fit_widths(self) -> None:
         """Each column as wide as its longest text on the page (and its title), at least its given width, at
         most ``max_width``: fewer cut cells without a scroll across half-empty columns. A column only widens
-        in a list paged over DuckDB (paging does not make the columns jump back and forth); a grid of frames held
-        in Python (Differences) fits each new frame from the given widths."""
-        widths = dict(self._widths if self.on_query else self._given)
+        (paging does not make the columns jump back and forth). Only the grids whose sort and filter are the
+        view's: a new ``column_widths`` redraws the plain grid and dropped a selection made meanwhile (the
+        Differences browser test's click)."""
+        widths = dict(self._widths)
         for k, title in [(self.key, self.key_title), *self.columns]:
             longest = max([len(title), *(len(text(r.get(k))) for r in self.rows)])
             widths[title] = max(self._width_of(title), min(self.max_width, longest * _CHAR_PX + 16))
