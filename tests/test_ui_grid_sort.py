@@ -186,3 +186,13 @@ def test_the_errors_view_sorts_and_filters_every_record_by_its_headers(synced):
     assert [r["nav_no"] for r in v.table.rows] == ["CT000001"] and v.pager.total == 1
     v.select_all.value = True
     assert v.selection() == ["CT000001"]
+
+
+def test_a_header_filter_that_does_not_translate_is_said_not_dropped(ws):
+    v = NavContactsView(ws)
+    before = [r["No."] for r in v.table.rows]
+    v.table.grid._transforms = [{"type": "filter", "column": "City", "operator": "between", "value": ["A", "C"]}]
+    assert [r["No."] for r in v.table.rows] == before
+    assert "Not applied" in v.table.query_note.value and "City between" in v.table.query_note.value
+    v.table.clear_query()
+    assert "Not applied" not in v.table.query_note.value

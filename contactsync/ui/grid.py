@@ -180,6 +180,7 @@ class GridTable(w.VBox):
         self._titles = {k: title for k, title in self.columns} | {key: key_title}
         self._order: list[SortKey] = []
         self._filters: list[ColumnFilter] = []
+        self._ignored: list[str] = []  # header filters that do not translate (said, not applied)
         grid_args = dict(selection_mode="row", base_row_size=22, base_column_size=160,
                          column_widths=dict(self._widths), header_visibility="all" if show_key else "column",
                          layout=w.Layout(height=height, width="100%"))
@@ -320,7 +321,7 @@ class GridTable(w.VBox):
         return list(self._filters)
 
     def _transforms_changed(self, transforms: list[dict]) -> None:
-        order, filters = [], []
+        order, filters, ignored = [], [], []
         for t in transforms:
             key = self._keys.get(text(t.get("column")))
             if key is None:
@@ -330,10 +331,13 @@ class GridTable(w.VBox):
             elif t.get("type") == "filter":
                 try:
                     op = FilterOp(text(t.get("operator")))
-                except ValueError:  # e.g. between / isOnSameDay: not offered on text columns
+                except ValueError:  # e.g. < / between / isOnSameDay: numbers and dates, not the lists' text
+                    ignored.append(f"{text(t.get('column'))} {text(t.get('operator'))}")
                     continue
                 filters.append(ColumnFilter(key, op, t.get("value")))
+        self._ignored = ignored
         if (order, filters) == (self._order, self._filters):
+            self._say_ignored()
             return
         self._order, self._filters = order, filters
         self.clear_button.layout.display = "inline-flex" if (order or filters) else "none"
@@ -359,6 +363,16 @@ class GridTable(w.VBox):
         """Say the header sort and filters over the whole set (the view calls it after a page was loaded)."""
         said = describe_query(self._order, self._filters, self._titles, total, noun)
         self.query_note.value = f'<span class="cs-hint cs-grid-query-said">{esc(said[:1].upper() + said[1:])}.</span>' if said else ""
+        self._say_ignored()
+
+    def _say_ignored(self) -> None:
+        """A header filter the lists cannot apply (a comparison of numbers or dates) is said, not silently dropped."""
+        note = self.query_note.value.split('<span class="cs-grid-ignored" style="color: #8a5a00">')[0]
+        if self._ignored:
+            note += (f'<span class="cs-grid-ignored" style="color: #8a5a00"> Not applied (these lists filter text: is one of, '
+                     f'contains, starts/ends with, is, is not, is blank): {esc(", ".join(self._ignored))}.</span>')
+        self.query_note.value = note
+        self.clear_button.layout.display = "inline-flex" if (self._order or self._filters or self._ignored) else "none"
 
     def _values(self, title: str) -> list[str]:
         key = self._keys.get(title)
