@@ -145,6 +145,15 @@ def nav_contacts(walk: Walk) -> None:
     view.locator("button.cs-grid-clear").click()
     page.wait_for_function("!document.querySelector('.cs-nav-contacts .cs-grid-query-said')")
 
+    # a header's value filter: its values are the whole filtered set's (DuckDB), not the page's
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + city_icon, box["y"] + HEADER // 2)
+    page.locator(".lm-Menu-item", has_text="Filter by value").click()
+    page.wait_for_timeout(1500)
+    walk.shot("nav-filter-by-value", "City's value filter (every city of the filtered set)")
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)
+
     # the card of an uncoupled person under a coupled company: Create Contact in Dynamics CRM
     card = view.locator(".cs-contact-card")
     nav_search(page, str(to_create["No."]))

@@ -196,3 +196,13 @@ def test_a_header_filter_that_does_not_translate_is_said_not_dropped(ws):
     assert "Not applied" in v.table.query_note.value and "City between" in v.table.query_note.value
     v.table.clear_query()
     assert "Not applied" not in v.table.query_note.value
+
+
+def test_a_value_filter_from_a_cut_value_list_says_so(ws, monkeypatch):
+    import contactsync.ui.grid as grid
+
+    monkeypatch.setattr(grid, "VALUES_SHOWN", 2)
+    v = NavContactsView(ws)
+    assert len(v.table._values("City")) == 2  # the menu's list, cut
+    v.table.filter_by("City", "in", ["Berlin"])
+    assert "showed the first 2 values only" in v.table.query_note.value

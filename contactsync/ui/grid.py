@@ -38,6 +38,7 @@ from .common import esc, text
 
 __all__ = ["GridTable", "PageJump", "ServerGrid", "describe_query", "frame_query"]
 
+VALUES_SHOWN = 500  # a header's value list: at most this many values (the views ask DuckDB for this many)
 _CHAR_PX = 7  # a character of the grid's 12px sans-serif, on average (for the fitted widths)
 
 
@@ -181,6 +182,7 @@ class GridTable(w.VBox):
         self._order: list[SortKey] = []
         self._filters: list[ColumnFilter] = []
         self._ignored: list[str] = []  # header filters that do not translate (said, not applied)
+        self._capped: set[str] = set()  # columns whose value list was cut at VALUES_SHOWN
         grid_args = dict(selection_mode="row", base_row_size=22, base_column_size=160,
                          column_widths=dict(self._widths), header_visibility="all" if show_key else "column",
                          layout=w.Layout(height=height, width="100%"))
@@ -367,7 +369,13 @@ class GridTable(w.VBox):
 
     def _say_ignored(self) -> None:
         """A header filter the lists cannot apply (a comparison of numbers or dates) is said, not silently dropped."""
-        note = self.query_note.value.split('<span class="cs-grid-ignored" style="color: #8a5a00">')[0]
+        note = self.query_note.value.split('<span class="cs-grid-ignored"')[0]
+        capped = [self._titles.get(f.column, f.column) for f in self._filters
+                  if f.op == FilterOp.IN and f.column in self._capped]
+        if capped:
+            note += (f'<span class="cs-grid-ignored" style="color: #8a5a00"> {esc(", ".join(capped))}: the value list '
+                     f'showed the first {VALUES_SHOWN:,} values only, so the filter keeps those checked among them; '
+                     'for others use Filter by condition (contains, starts with).</span>')
         if self._ignored:
             note += (f'<span class="cs-grid-ignored" style="color: #8a5a00"> Not applied (these lists filter text: is one of, '
                      f'contains, starts/ends with, is, is not, is blank): {esc(", ".join(self._ignored))}.</span>')
@@ -378,7 +386,10 @@ class GridTable(w.VBox):
         key = self._keys.get(title)
         if key is None or self.on_values is None:
             return []
-        return self.on_values(key)
+        values = self.on_values(key)
+        if len(values) >= VALUES_SHOWN:  # the menu lists the first ones only: a value filter keeps only those
+            self._capped.add(key)
+        return values[:VALUES_SHOWN]
 
 
 
