@@ -9,14 +9,18 @@ scope      the couplings in the run: all contact couplings, or    :func:`scope`
            the named NAV records (a :class:`Scope`)
 plan       the narrow pass (fingerprints: which pairs need a      :func:`contactsync.sync.plan`
            plan, which are in step) and the wide plan of the
-           others, per field: values, changes, actions
+           others, per field: values, changes, actions. The
+           narrow pass continues from the last one: it reads
+           only the pairs that may have changed since
+           (:func:`contactsync.sync.delta_sql`)
 check      the values the run would write: lengths (UTF-16),      :func:`contactsync.sync.check`
            e-mails (each distinct value once), lookups, value
            maps; filters and errors-list states; a status per
            pair (Failed, Skipped, Modified, Unchanged)
 apply      change log, CRM and NAV updates, couplings (last-      :func:`contactsync.sync.apply`
            synced values, fingerprints), conflicts, errors,
-           skips
+           skips; what the next narrow pass continues from
+           (:func:`contactsync.sync.remember_pass`)
 log        the run's counts and end; its changes to the outbox   :func:`contactsync.history.finish_run`
            of a live side (:mod:`contactsync.changeset`)
 index      the lists' search index for the records it changed    :func:`contactsync.search.refresh_run`
@@ -60,6 +64,7 @@ ROLES = (
     "scope",         # scope: the NAV keys of a scoped run (nav_no)
     "create",        # create: the records a run creates on the other side (nav_no, or crm_id for new NAV ones)
     "restore_fail",  # deletion strategies: why a deleted record could not be restored (nav_no, crm_id, message)
+    "delta",         # plan: the pairs that may have changed since the last narrow pass (nav_no, crm_id)
     "passed",        # plan: the narrow pass over every pair (nav_no, crm_id, todo, n_mod, c_mod, nfp, cfp, n_scope)
     "cand",          # plan: the pairs the wide plan reads (todo = 'plan')
     "adopt",         # plan: the pairs in step without a plan (todo = 'adopt')
@@ -145,6 +150,10 @@ class Plan:
     only: frozenset[str] | None = None
     candidates: bool = False
     salt: int = 0
+    #: the narrow pass continued from this run's (only the pairs changed since were read), or None (every pair)
+    since: int | None = None
+    #: the company couplings' digest when planned (a change makes the next narrow pass read every pair)
+    companies: int = 0
     counts: dict[str, int] = field(default_factory=dict)
 
     @property

@@ -149,6 +149,10 @@ def schema6_ddl() -> list[str]:
         "CREATE TABLE IF NOT EXISTS transform_param (rule_id BIGINT, find VARCHAR, repl VARCHAR, start BIGINT, "
         "len BIGINT)",
     ]
+    # --- the run pipeline (issue 13): the narrow pass continues from the last one ---
+    # the contact couplings (by NAV No.) the last narrow pass left not in step: the next one reads them again
+    # with the pairs whose records or couplings changed since (contactsync.sync.delta_since)
+    stmts.append(PENDING_DDL)
     # --- live connections, outbox, delivery (issue 17) ---
     stmts += [
         # one connection per side: its settings as JSON (URL, sign-in kind, ids, field names; never a secret)
@@ -175,11 +179,19 @@ def schema6_ddl() -> list[str]:
 FINGERPRINT_COLUMNS = {"nav_fp": "UBIGINT", "crm_fp": "UBIGINT"}
 
 
-def pipeline_ddl(coupling_cols: set[str], log_cols: set[str]) -> list[str]:
-    """The fingerprint columns a workspace lacks (also for one made at schema 6 before they existed)."""
-    return [f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(col)} {typ}"
-            for table, have in (("coupling", coupling_cols), ("coupling_log", log_cols))
-            for col, typ in FINGERPRINT_COLUMNS.items() if col not in have]
+#: the table the narrow pass keeps between runs (contactsync.sync.remember_pass)
+PENDING_DDL = "CREATE TABLE IF NOT EXISTS sync_pending (nav_no VARCHAR)"
+
+
+def pipeline_ddl(coupling_cols: set[str], log_cols: set[str], tables: set[str] | None = None) -> list[str]:
+    """The fingerprint columns and the narrow pass's table a workspace lacks (also for one made at schema 6
+    before they existed)."""
+    stmts = [f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(col)} {typ}"
+             for table, have in (("coupling", coupling_cols), ("coupling_log", log_cols))
+             for col, typ in FINGERPRINT_COLUMNS.items() if col not in have]
+    if tables is not None and "sync_pending" not in tables:
+        stmts.append(PENDING_DDL)
+    return stmts
 
 
 def upgrade_ddl(version: int) -> list[str]:
@@ -292,7 +304,7 @@ def ensure(con, mapping: TableMapping | None, path: str) -> TableMapping:
     columns = all_columns(con)
     mapping.validate_columns({t: columns.get(t, {}) for t in RECORD_TABLES})
     added = mapping_ddl(mapping, set(columns.get("coupling", {})), set(columns.get("coupling_log", {})))
-    added += pipeline_ddl(set(columns.get("coupling", {})), set(columns.get("coupling_log", {})))
+    added += pipeline_ddl(set(columns.get("coupling", {})), set(columns.get("coupling_log", {})), set(columns))
     views = views_ddl(mapping)
     # what the mapping derives (columns, views, value-map tables) is written only when it changed: opening
     # an unchanged workspace is a read (the app opens the file for every action)

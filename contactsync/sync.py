@@ -9,6 +9,7 @@ changes, update CRM, update NAV, update couplings, record conflicts and errors.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -231,7 +232,7 @@ def fingerprint_salt(con, m: TableMapping) -> int:
     return int(row[0])
 
 
-def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
+def build_candidates_sql(m: TableMapping, delta: str | None = None) -> tuple[str, list]:
     """The narrow first pass (pure) over every contact coupling: what each pair needs from a run, without
     comparing the values of pairs that are known to be in step. Its rows (``nav_no, crm_id, todo, n_mod,
     c_mod, nfp, cfp, n_scope``) are the pairs with something to do:
@@ -244,7 +245,11 @@ def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
       fingerprints (:func:`adopt_sql`).
 
     Pairs with neither are Unchanged and untouched. ``n_scope`` counts every pair in scope (a pair the filters
-    leave out is Skipped, not dropped). Not for mappings with constants (their value is not in a record)."""
+    leave out is Skipped, not dropped). Not for mappings with constants (their value is not in a record).
+
+    ``delta``: the (quoted) relation of the pairs that may have changed since the last narrow pass
+    (:func:`delta_sql`); only they, and only their records, are read (the others are in step as that pass
+    left them)."""
     lk = m.lookup_field
     nav_mod = f"n.{q(m.nav_modified)}" if m.nav_modified else "NULL::TIMESTAMP"
     crm_mod = f"r.{q(m.crm_modified)}" if m.crm_modified else "NULL::TIMESTAMP"
@@ -271,17 +276,21 @@ def build_candidates_sql(m: TableMapping) -> tuple[str, list]:
     pre = (f"CASE WHEN {flagged} THEN 'plan' "
            f"WHEN c.nav_fp = nn.fp AND c.crm_fp = rr.fp THEN CASE WHEN {same_mod} THEN NULL ELSE 'adopt' END "
            f"ELSE 'check' END")
+    only_x = f" AND c.nav_no IN (SELECT nav_no FROM {delta})" if delta else ""
+    only_n = f" WHERE n.{q(m.nav_key)} IN (SELECT nav_no FROM {delta})" if delta else ""
+    only_r = f" WHERE r.{q(m.crm_key)} IN (SELECT crm_id FROM {delta})" if delta else ""
+    n_scope = "SELECT count(*) AS n FROM coupling WHERE entity = 'contact'" if delta else "SELECT count(*) AS n FROM x"
     sql = f"""WITH x AS MATERIALIZED (
     SELECT c.nav_no, c.crm_id, nn.mod AS n_mod, rr.mod AS c_mod, nn.fp AS nfp, rr.fp AS cfp, {pre} AS pre
     FROM coupling c
     LEFT JOIN (SELECT n.{q(m.nav_key)} AS k, {nav_mod} AS mod, ({nf}) IS TRUE AS ok,
                       {fingerprint_sql(m, 'nav')} AS fp
-               FROM {q(m.nav_table)} n{n_lk}) nn ON nn.k = c.nav_no
+               FROM {q(m.nav_table)} n{n_lk}{only_n}) nn ON nn.k = c.nav_no
     LEFT JOIN (SELECT r.{q(m.crm_key)} AS k, {crm_mod} AS mod, ({cf}) IS TRUE AS ok,
                       {fingerprint_sql(m, 'crm')} AS fp
-               FROM {q(m.crm_table)} r{c_lk}) rr ON rr.k = c.crm_id
-    WHERE c.entity = 'contact'),
-n_scope AS (SELECT count(*) AS n FROM x)
+               FROM {q(m.crm_table)} r{c_lk}{only_r}) rr ON rr.k = c.crm_id
+    WHERE c.entity = 'contact'{only_x}),
+n_scope AS ({n_scope})
 SELECT nav_no, crm_id, pre AS todo, n_mod, c_mod, nfp, cfp, (SELECT n FROM n_scope) AS n_scope
 FROM x WHERE pre IN ('plan', 'adopt')
 UNION ALL
@@ -291,6 +300,62 @@ FROM x JOIN {q(m.nav_table)} n ON n.{q(m.nav_key)} = x.nav_no
 JOIN {q(m.crm_table)} r ON r.{q(m.crm_key)} = x.crm_id{c_lk}
 WHERE x.pre = 'check'"""
     return sql, [*nfp, "SALT", *cfp, "SALT"]
+
+
+#: ``meta`` key of the last narrow pass: ``[run id, salt, company couplings' digest]`` (JSON)
+NARROW_MARK = "narrow_mark"
+#: the company couplings, as one number (a person's fingerprint holds its company's coupled account)
+COMPANIES_SQL = ("SELECT hash(coalesce(string_agg(nav_no || chr(31) || crm_id, chr(30) ORDER BY nav_no, crm_id), '')) "
+                 "FROM coupling WHERE entity = 'company'")
+
+
+def delta_since(con, m: TableMapping, salt: int, companies: int) -> int | None:
+    """The run whose narrow pass the next one may continue from, or None (it reads every pair).
+
+    A pair the last narrow pass (run R) left in step stays in step until its records or its coupling change.
+    Every change to a record is in the change log and every change to a coupling in the coupling log (the run
+    that made it, after R: the search index relies on the same), and R kept the pairs it left not in step
+    (``sync_pending``). So the next pass need read only those pairs (:func:`delta_sql`), unless something else
+    moved: the mapping, its value maps or transform rules, or ``sql(write=True)`` (the salt); a company coupling
+    (in a person's fingerprint); an undo (it puts couplings back without logging them)."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [NARROW_MARK]).fetchone()
+    if row is None:
+        return None
+    try:
+        run, mark_salt, mark_companies = json.loads(row[0])
+    except (ValueError, TypeError):
+        return None
+    if str(mark_salt) != str(salt) or str(mark_companies) != str(companies):
+        return None
+    undone = con.execute("SELECT count(*) FROM run WHERE run_id > ? AND (kind = 'undo' OR undoes IS NOT NULL)",
+                         [run]).fetchone()[0]
+    return None if undone else int(run)
+
+
+def delta_sql(m: TableMapping, since: int) -> tuple[str, list]:
+    """The pairs (``nav_no, crm_id``) that may have changed since the narrow pass of run ``since``: those it
+    left not in step, those with anything in the errors list's columns or no fingerprint yet, those whose
+    record (either side) or coupling a later run changed, and those whose record refers to an account a later
+    run added, changed or removed (a ``references`` filter)."""
+    refs, params = [], [since] * 4
+    for conds, table, key, pair_key in ((m.nav_filter, m.nav_table, m.nav_key, "nav_no"),
+                                        (m.crm_filter, m.crm_table, m.crm_key, "crm_id")):
+        for cond in conds:
+            if cond.op == "references":
+                refs.append(f"\n  OR c.{pair_key} IN (SELECT t.{q(key)} FROM {q(table)} t WHERE t.{q(cond.column)} IN "
+                            "(SELECT key FROM change_log WHERE run_id > ? AND side = 'account'))")
+                params.append(since)
+    return ("""SELECT c.nav_no, c.crm_id FROM coupling c
+WHERE c.entity = 'contact' AND (
+  c.nav_fp IS NULL OR c.crm_fp IS NULL OR coalesce(c.nav_missing, false) OR coalesce(c.crm_missing, false)
+  OR coalesce(c.excluded, false) OR c.sync_state IS NOT NULL OR c.sync_message IS NOT NULL
+  OR coalesce(c.fail_streak, 0) <> 0 OR coalesce(c.skipped, false)
+  OR c.nav_no IN (SELECT nav_no FROM sync_pending)
+  OR c.nav_no IN (SELECT key FROM change_log WHERE run_id > ? AND side = 'nav')
+  OR c.crm_id IN (SELECT key FROM change_log WHERE run_id > ? AND side = 'crm')
+  OR c.nav_no IN (SELECT nav_no FROM coupling_log WHERE run_id > ? AND entity = 'contact')
+  OR c.crm_id IN (SELECT crm_id FROM coupling_log WHERE run_id > ? AND entity = 'contact')""" + "".join(refs) + ")",
+            params)
 
 
 def filter_reason_sql(alias: str, conditions, record: str) -> tuple[str, list]:
@@ -598,12 +663,18 @@ def plan(con, m: TableMapping, sc: Scope, direction: str, *, ts: datetime, force
     candidates = not sc.scoped and all(f.constant is None for f in m.fields)
     p = Plan(m, sc, direction, ts, force=force, filters=filters, only=only, candidates=candidates,
              salt=fingerprint_salt(con, m))
+    if candidates:
+        p.companies = int(con.execute(COMPANIES_SQL).fetchone()[0])
+        p.since = delta_since(con, m, p.salt, p.companies)
     # why a deleted record could not be restored this run (contactsync.syncerrors.resolve_deleted fills it)
     con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {rel.restore_fail} (nav_no VARCHAR, crm_id VARCHAR, message VARCHAR)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.adopt} (nav_no VARCHAR, crm_id VARCHAR, n_mod TIMESTAMP, "
                 "c_mod TIMESTAMP, nfp UBIGINT, cfp UBIGINT)")
     if candidates:
-        sql, params = build_candidates_sql(m)
+        if p.since is not None:  # only the pairs that may have changed since the last narrow pass
+            dsql, dparams = delta_sql(m, p.since)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.delta} AS {dsql}", dparams)
+        sql, params = build_candidates_sql(m, rel.delta if p.since is not None else None)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.passed} AS {sql}", _salted(params, p.salt))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.cand} AS SELECT nav_no, crm_id, n_scope FROM {rel.passed} "
                     "WHERE todo = 'plan'")
@@ -804,6 +875,21 @@ def apply(con, p: Plan, run_id: int, *, skip_after: int = 2) -> None:
     con.execute(f"INSERT INTO run_skip SELECT ?, nav_no, crm_id, reason, message FROM ({sql})", [run_id, *params])
     con.execute("UPDATE coupling AS c SET sync_message = s.message FROM run_skip s WHERE s.run_id = ? "
                 "AND s.reason <> 'excluded' AND c.entity = 'contact' AND c.nav_no = s.nav_no", [run_id])
+    if p.candidates:
+        remember_pass(con, p, run_id)
+
+
+def remember_pass(con, p: Plan, run_id: int) -> None:
+    """Keep what the next narrow pass continues from (:func:`delta_since`): the pairs this one read that the
+    run did not leave in step (their fingerprints no longer vouch for them), and the mark."""
+    rel = p.rel
+    con.execute("DELETE FROM sync_pending")
+    # a pair is in step once its coupling keeps its records' fingerprints: a pair the narrow pass adopted or
+    # left alone, or a planned one Modified or Unchanged in step (apply recorded the fingerprints)
+    con.execute(f"INSERT INTO sync_pending SELECT nav_no FROM {rel.cand} WHERE nav_no NOT IN "
+                f"(SELECT nav_no FROM {rel.plan} WHERE instep AND status IN {KEPT})")
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [NARROW_MARK, json.dumps([run_id, str(p.salt), str(p.companies)])])
 
 
 def counts(con, p: Plan) -> dict[str, int]:
