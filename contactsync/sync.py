@@ -391,6 +391,10 @@ def _scope_sql(m: TableMapping, rel: Relations, scoped: bool, lookups: bool = Tr
     if candidates:  # only the candidates' rows enter the joins' hash tables
         nav_src = f"(SELECT * FROM {nav_src} WHERE {q(m.nav_key)} IN (SELECT nav_no FROM {rel.cand}))"
         crm_src = f"(SELECT * FROM {crm_src} WHERE {q(m.crm_key)} IN (SELECT crm_id FROM {rel.cand}))"
+    elif scoped:  # the same for the named records (a Synchronize Now of one contact built hash tables of all)
+        nav_src = f"(SELECT * FROM {nav_src} WHERE {q(m.nav_key)} IN (SELECT nav_no FROM {rel.scope}))"
+        crm_src = (f"(SELECT * FROM {crm_src} WHERE {q(m.crm_key)} IN (SELECT s.crm_id FROM coupling s "
+                   f"WHERE s.entity = 'contact' AND s.nav_no IN (SELECT nav_no FROM {rel.scope})))")
     return (f"FROM coupling c "
             f"LEFT JOIN {nav_src} n ON n.{q(m.nav_key)} = c.nav_no "
             f"LEFT JOIN {crm_src} r ON r.{q(m.crm_key)} = c.crm_id{joins} WHERE {where}"), params
