@@ -6,7 +6,8 @@ import pandas as pd
 from conftest import ACC_A, CRM_1, CRM_2, CRM_3
 
 from contactsync.ui import ContactCard, CrmContactsView, DifferencesView, HistoryView, NavContactsView, StewardApp
-from contactsync.ui.dialogs import CouplingDialog, SyncNowDialog
+from contactsync.ui.common import field_labels
+from contactsync.ui.dialogs import CouplingDialog, SyncNowDialog, changes_html
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -455,3 +456,18 @@ def test_nav_list_bulk_actions_on_the_selection_and_the_whole_filtered_set(synce
     v.confirm.yes.click()
     assert not ws.nav_contact("CT000002")["coupled"] and ws.nav_contact("CT000001")["coupled"]
     assert len(ws.runs()) == runs + 2
+
+
+def test_history_and_the_preview_name_fields_as_nav_does(synced):
+    """A push's changes are CRM columns: History and the Synchronize Now preview name them by their NAV
+    fields (E-Mail, not emailaddress1; Modified On, not modifiedon)."""
+    ws = synced
+    ws.import_nav(pd.DataFrame([{"No.": "CT000001", "Type": "Person", "E-Mail": "new@mueller.de"}]))
+    plan = ws.sync("push", nos=["CT000001"], force=True, dry_run=True)
+    html = changes_html(plan.changes, None, field_labels(ws.mapping))
+    assert "E-Mail" in html and "emailaddress1" not in html
+    run = ws.sync("push", nos=["CT000001"], force=True)
+    v = HistoryView(ws)
+    v.table.select(str(run.run_id))
+    assert "E-Mail" in v.changes.value and "Modified On" in v.changes.value
+    assert "emailaddress1" not in v.changes.value and "modifiedon" not in v.changes.value

@@ -255,6 +255,19 @@ class Column:
         return esc(value)
 
 
+#: the modified-at columns a run stamps, by side, as a steward reads them
+STAMP_LABELS = {"modifiedon": "Modified On", "SystemModifiedAt": "Modified On",
+                "Last Date Modified": "Last Date Modified", "Last Time Modified": "Last Time Modified"}
+
+
+def field_labels(mapping) -> dict[str, str]:
+    """A change's field as a steward names it: a CRM column by its NAV field's name (``emailaddress1`` →
+    ``E-Mail``), a modified-at stamp as "Modified On"; other names as they are."""
+    labels = dict(STAMP_LABELS)
+    labels.update({f.crm: f.nav for f in mapping.fields if f.crm})
+    return labels
+
+
 def yes_no(value, _row=None) -> str:
     return '<span class="cs-yes">Yes</span>' if bool(value) and text(value) not in ("", "False") \
         else '<span class="cs-no">No</span>'

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import ipywidgets as w
 import pandas as pd
 
-from .common import Confirm, Messages, Progress, button, esc, guarded, html_table, message_html, text
+from .common import Confirm, Messages, Progress, button, esc, field_labels, guarded, html_table, message_html, text
 from .data import DEST_CHANGED, compare_pair, crm_label, errors_text, result_text
 
 __all__ = ["CompanyCouplingDialog", "CouplingDialog", "NO_SYNC", "SYNC_AFTER_OPTIONS", "SYNC_NOW_OPTIONS",
@@ -189,14 +189,17 @@ class CouplingDialog(w.VBox):
             self.on_done(result)
 
 
-def changes_html(changes: pd.DataFrame, mapped: set[str] | None = None) -> str:
-    """The planned field changes; with ``mapped``, only those fields (modified-at stamps are left out)."""
+def changes_html(changes: pd.DataFrame, mapped: set[str] | None = None, labels: dict[str, str] | None = None) -> str:
+    """The planned field changes; with ``mapped``, only those fields (modified-at stamps are left out);
+    ``labels``: the fields' names as the steward reads them (:func:`field_labels`)."""
     if changes is not None and mapped is not None and not changes.empty:
         changes = changes[changes["field"].isin(mapped)]
     if changes is None or changes.empty:
         return '<div class="cs-hint">Nothing to change: the mapped fields already match.</div>'
     df = changes.copy()
     df["where"] = df["side"].map({"nav": "Dynamics NAV", "crm": "Dynamics CRM"}).fillna(df["side"])
+    if labels:
+        df["field"] = df["field"].map(lambda f: labels.get(f, f))
     return html_table(df, [("where", "Changes in"), ("field", "Field"), ("old_value", "Current value"),
                            ("new_value", "New value")], css_class="cs-changes")
 
@@ -256,7 +259,7 @@ class SyncNowDialog(w.VBox):
         if plan.skipped and len(plan.skips):
             skipped = message_html(f"It will be skipped: {errors_text(plan.skips)}.", "warn")
         self.preview.value = (skipped + '<div class="cs-hint">What will change:</div>' +
-                              changes_html(plan.changes, mapped))
+                              changes_html(plan.changes, mapped, field_labels(self.ws.mapping)))
         diffs = self.ws.differences(nos=[self.no])
         dest = DEST_CHANGED[d]
         changed = diffs[diffs["state"].isin(dest)] if "state" in diffs else diffs.iloc[0:0]

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .common import Column, Confirm, Messages, Progress, RowTable, button, esc, guarded, html_table, message_html, text
+from .common import (
+    Column,
+    Confirm,
+    Messages,
+    Progress,
+    RowTable,
+    button,
+    esc,
+    field_labels,
+    guarded,
+    html_table,
+    message_html,
+    text,
+)
 from .data import DIRECTION_WORDS, KIND_WORDS, contacts_label, errors_text, run_contacts
 
 __all__ = ["COUNT_WORDS", "HistoryView"]
@@ -136,6 +149,8 @@ class HistoryView(w.VBox):
         ch["where"] = ch["side"].map({"nav": "Dynamics NAV", "crm": "Dynamics CRM"}).fillna(ch["side"])
         partner = self._nav_nos(ch.loc[ch["side"] == "crm", "key"].unique().tolist())
         ch["contact"] = ch["key"].where(ch["side"] == "nav", ch["key"].map(partner)).fillna("")
+        labels = field_labels(self.ws.mapping)
+        ch["field"] = ch["field"].map(lambda f: labels.get(f, f) if isinstance(f, str) else f)
         cols = [("where", "Side"), ("contact", "NAV No."), ("key", "Record"), ("field", "Field"),
                 ("old_value", "Old value"),
                 ("new_value", "New value")] + ([("op", "Change")] if "op" in ch else [])
