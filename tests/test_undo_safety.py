@@ -71,3 +71,16 @@ def test_an_undone_later_run_no_longer_blocks(ws):
     ws.undo(later)
     ws.undo(run)
     assert "CT000009" not in set(ws.sql('SELECT "No." FROM nav_contact')["No."])
+
+
+def test_the_last_guard_alone_refuses_an_undo_that_would_leave_a_coupling_to_nothing(ws, monkeypatch):
+    """With the first checks out of the way, the last guard (couplings to a missing record, counted among those
+    the undo can affect) still refuses the review's example, and leaves the workspace as it was."""
+    from contactsync import history
+
+    run = ws.import_nav(_person()).run_id
+    ws.import_crm(pd.DataFrame([{"contactid": NEW_CRM, "lastname": "Person", "parentcustomerid": ACC_A,
+                                 "statecode": 0}]))
+    ws.couple("CT000009", NEW_CRM)
+    monkeypatch.setattr(history, "_inserted_used_since", lambda *a, **k: [])
+    _refuses(ws, run, "would leave a coupling to a record that no longer exists")
