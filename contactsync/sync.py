@@ -923,7 +923,8 @@ def _skips_sql(m: TableMapping, rel: Relations) -> tuple[str, list]:
            "ELSE 'conflict' END AS reason, "
            "coalesce(skip_msg, 'Changed on both sides since the last sync: ' || "
            f"array_to_string(list_filter([{names}], lambda x: x IS NOT NULL), ', ') || "
-           f"'. Nothing was overwritten; see .conflicts.') AS message FROM {rel.plan} WHERE status = 'skipped'")
+           f"'; nothing was overwritten (pick the value to keep in Differences)') AS message FROM {rel.plan} "
+           "WHERE status = 'skipped'")
     # a conflict the strategy leaves to the other direction says so (BC: SkipRecord, the winner's job writes it)
     win = {"send": " (NAV wins: a push brings it)", "get": " (CRM wins: a pull brings it)", "none": ""}
     return sql, [f.nav + win[field_strategy(m, f).value] for f in m.fields]
