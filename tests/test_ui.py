@@ -471,3 +471,14 @@ def test_history_and_the_preview_name_fields_as_nav_does(synced):
     v.table.select(str(run.run_id))
     assert "E-Mail" in v.changes.value and "Modified On" in v.changes.value
     assert "emailaddress1" not in v.changes.value and "modifiedon" not in v.changes.value
+
+
+def test_connections_without_a_connection_offers_nothing_to_click(synced):
+    """No live connection: Test, Pull and Deliver are off (Deliver outbox (0) was a primary button)."""
+    from contactsync.ui.connections import ConnectionsView
+
+    v = ConnectionsView(synced)
+    assert "No live connection yet" in v.status.value
+    assert v.test_button.disabled and v.pull_button.disabled and v.deliver_button.disabled
+    assert v.deliver_button.description == "Deliver outbox (0)"
+    v.close()

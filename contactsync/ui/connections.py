@@ -158,6 +158,11 @@ class ConnectionsView(w.VBox):
         self.outbox.value = outbox_html(box)
         pending = int((box["status"] == "pending").sum()) if len(box) else 0
         self.deliver_button.description = f"Deliver outbox ({pending})"
+        # nothing to deliver, or no connection to test or pull from: the buttons say so by being off
+        self.deliver_button.disabled = pending == 0 or conns.empty
+        self.test_button.disabled = self.pull_button.disabled = conns.empty
+        self.test_button.tooltip = "Connect first (see above)" if conns.empty else "Test connection"
+        self.pull_button.tooltip = "Connect first (see above)" if conns.empty else "Pull changes"
 
     @guarded(progress="Testing the connection…")
     def test(self) -> None:
