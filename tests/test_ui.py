@@ -471,6 +471,9 @@ def test_history_and_the_preview_name_fields_as_nav_does(synced):
     v.table.select(str(run.run_id))
     assert "E-Mail" in v.changes.value and "Modified On" in v.changes.value
     assert "emailaddress1" not in v.changes.value and "modifiedon" not in v.changes.value
+    fullname = ws.sql("SELECT concat_ws(' ', firstname, lastname) AS n FROM crm_contact WHERE contactid = ?",
+                      [CRM_1])["n"].iloc[0]
+    assert fullname in v.changes.value and CRM_1 not in v.changes.value  # the record by name, not its GUID
 
 
 def test_connections_without_a_connection_offers_nothing_to_click(synced):

@@ -151,11 +151,26 @@ class HistoryView(w.VBox):
         ch["contact"] = ch["key"].where(ch["side"] == "nav", ch["key"].map(partner)).fillna("")
         labels = field_labels(self.ws.mapping)
         ch["field"] = ch["field"].map(lambda f: labels.get(f, f) if isinstance(f, str) else f)
-        cols = [("where", "Side"), ("contact", "NAV No."), ("key", "Record"), ("field", "Field"),
+        # the record by name (its NAV contact's, or its CRM contact's / account's); the key when it has none
+        names = self._names(ch)
+        ch["record"] = [names.get((sd, k)) or text(k) for sd, k in zip(ch["side"], ch["key"])]
+        cols = [("where", "Side"), ("contact", "NAV No."), ("record", "Record"), ("field", "Field"),
                 ("old_value", "Old value"),
                 ("new_value", "New value")] + ([("op", "Change")] if "op" in ch else [])
         self.changes.value = head + (f'<div class="cs-title" style="font-size:14px">Changes of run {esc(keys[0])} '
                               f'({len(ch)})</div>' + html_table(ch, cols, max_rows=300))
+
+    def _names(self, ch) -> dict[tuple[str, str], str]:
+        """The names of the records a run's changes name, by (side, key): one query (a run of 20k pairs names
+        20k records); none for a record deleted since."""
+        keys = [[text(k) for k in ch.loc[ch["side"] == sd, "key"].unique()] for sd in ("nav", "crm", "account")]
+        df = self.ws.sql(
+            """SELECT 'nav' AS side, "No." AS k, "Name" AS name FROM nav_contact WHERE "No." IN (SELECT unnest(?::VARCHAR[]))
+               UNION ALL SELECT 'crm', contactid, coalesce(nullif(trim(fullname), ''), trim(concat_ws(' ', firstname,
+                 lastname))) FROM crm_contact WHERE contactid IN (SELECT unnest(?::VARCHAR[]))
+               UNION ALL SELECT 'account', accountid, name FROM crm_account WHERE accountid IN
+                 (SELECT unnest(?::VARCHAR[]))""", keys)
+        return {(sd, k): n for sd, k, n in zip(df["side"], df["k"], df["name"]) if isinstance(n, str) and n.strip()}
 
     def _nav_nos(self, crm_ids: list) -> dict[str, str]:
         """The NAV contacts coupled to the CRM records a run's changes name: one query for all of them (a run
