@@ -317,9 +317,13 @@ def delta_since(con, m: TableMapping, salt: int, companies: int) -> int | None:
     that made it, after R: the search index relies on the same), and R kept the pairs it left not in step
     (``sync_pending``). So the next pass need read only those pairs (:func:`delta_sql`), unless something else
     moved: the mapping, its value maps or transform rules, or ``sql(write=True)`` (the salt); a company coupling
-    (in a person's fingerprint); an undo (it puts couplings back without logging them)."""
+    (in a person's fingerprint); an undo (it puts couplings back without logging them); ``reindex()`` (the step
+    after editing the file with another tool). Only with the setting ``only_contactsync_writes = "yes"``: a
+    write by another DuckDB client is in no log, and only a pass over every pair sees it."""
+    # only when the steward says no other tool writes the file (a write with another DuckDB client is in no log)
+    only_ours = con.execute("SELECT value FROM meta WHERE key = ?", ["setting:only_contactsync_writes"]).fetchone()
     row = con.execute("SELECT value FROM meta WHERE key = ?", [NARROW_MARK]).fetchone()
-    if row is None:
+    if row is None or only_ours != ("yes",):
         return None
     try:
         run, mark_salt, mark_companies = json.loads(row[0])
@@ -327,8 +331,8 @@ def delta_since(con, m: TableMapping, salt: int, companies: int) -> int | None:
         return None
     if str(mark_salt) != str(salt) or str(mark_companies) != str(companies):
         return None
-    undone = con.execute("SELECT count(*) FROM run WHERE run_id > ? AND (kind = 'undo' OR undoes IS NOT NULL)",
-                         [run]).fetchone()[0]
+    undone = con.execute("SELECT count(*) FROM run WHERE run_id > ? AND (kind = ? OR undoes IS NOT NULL)",
+                         [run, "undo"]).fetchone()[0]
     return None if undone else int(run)
 
 
@@ -343,8 +347,8 @@ def delta_sql(m: TableMapping, since: int) -> tuple[str, list]:
         for cond in conds:
             if cond.op == "references":
                 refs.append(f"\n  OR c.{pair_key} IN (SELECT t.{q(key)} FROM {q(table)} t WHERE t.{q(cond.column)} IN "
-                            "(SELECT key FROM change_log WHERE run_id > ? AND side = 'account'))")
-                params.append(since)
+                            "(SELECT key FROM change_log WHERE run_id > ? AND side = ?))")
+                params += [since, "account"]
     return ("""SELECT c.nav_no, c.crm_id FROM coupling c
 WHERE c.entity = 'contact' AND (
   c.nav_fp IS NULL OR c.crm_fp IS NULL OR coalesce(c.nav_missing, false) OR coalesce(c.crm_missing, false)

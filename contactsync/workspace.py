@@ -46,6 +46,9 @@ DEFAULT_SETTINGS = {
     "nav_no_width": "6",
     # a record failing with the same error in this many consecutive runs is Skipped until retried (BC: 2); 0: never
     "skip_after_failures": "2",
+    # "yes": only contactsync writes this file, so a sync reads only the pairs changed since the last one
+    # (contactsync.sync.delta_since); "no": every sync reads every pair, and sees edits made with another tool
+    "only_contactsync_writes": "no",
 }
 
 
@@ -125,6 +128,8 @@ class Settings(MutableMapping):
             raise ContactSyncError(f"nav_no_width must be a number from 1 to 15, got {value!r}")
         elif key == "skip_after_failures" and not (value.isdigit() and int(value) <= 99):
             raise ContactSyncError(f"skip_after_failures must be a number from 0 (never skip) to 99, got {value!r}")
+        elif key == "only_contactsync_writes" and value not in ("yes", "no"):
+            raise ContactSyncError(f"only_contactsync_writes must be 'yes' or 'no', got {value!r}")
         elif key not in DEFAULT_SETTINGS:
             raise ContactSyncError(f"unknown setting {key!r}; settings are {sorted(DEFAULT_SETTINGS)}")
         if key in ("nav_no_prefix", "nav_no_width"):
@@ -565,9 +570,11 @@ class Workspace:
 
     def reindex(self) -> None:
         """Rebuild the contact lists' search index (contactsync keeps it in step with its own writes; run
-        this after changing the workspace's tables with another tool)."""
+        this after changing the workspace's tables with another tool). The next sync then reads every pair again
+        (those edits are in no change log)."""
         with self._store.transaction() as con:
             search_index.rebuild(con)
+            con.execute("DELETE FROM meta WHERE key = ?", [sync.NARROW_MARK])
 
     # -- sync ------------------------------------------------------------------------------------
     def _scope(self, con, nos) -> pipeline.Scope:

@@ -1,4 +1,5 @@
-"""The narrow pass that continues from the last one (issue 13: cost proportional to the change).
+"""The narrow pass that continues from the last one (issue 13: cost proportional to the change), with the
+setting ``only_contactsync_writes = "yes"`` (off by default: a write with another DuckDB client is in no log).
 
 A run over every pair reads only the pairs that may have changed since the last narrow pass
 (``sync.delta_since`` / ``sync.delta_sql``): those it left not in step, and those whose records or coupling a
@@ -12,6 +13,7 @@ from __future__ import annotations
 from unittest import mock
 
 import pandas as pd
+import pytest
 from conftest import CRM_1, CRM_2, CRM_3, fill_small
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -53,6 +55,7 @@ class DeltaEqualsFull(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.ws = fill_small(cs.Workspace.open(":memory:"))
+        self.ws.settings["only_contactsync_writes"] = "yes"
         self.ws.couple("CT000001", CRM_1, sync_after="push")
         self.ws.couple("CT000002", CRM_2, sync_after="pull")
         self.ws.sync("both")
@@ -128,8 +131,9 @@ def test_the_state_machine_ran_continued_passes():
     assert counter["syncs"] == 0 or counter["delta"] > counter["syncs"] // 3, counter
 
 
-def synced(tmp_path):
+def synced(tmp_path, only_ours="yes"):
     ws = fill_small(cs.Workspace.open(tmp_path / "w.duckdb"))
+    ws.settings["only_contactsync_writes"] = only_ours
     ws.couple("CT000001", CRM_1, sync_after="push")
     ws.couple("CT000002", CRM_2, sync_after="pull")
     ws.sync("both")
@@ -184,3 +188,36 @@ def test_a_continued_pass_reads_only_what_changed(tmp_path):
         assert (r.modified, r.unchanged, read) == (1, 1, 1), r
         r, read = read_by_pass(ws, "push")
         assert (r.modified, r.unchanged, read) == (0, 2, 0), r
+
+
+def _write_with_another_tool(path, city):
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        con.execute('UPDATE nav_contact SET "City" = ? WHERE "No." = ?', [city, "CT000001"])
+    finally:
+        con.close()
+
+
+def test_by_default_an_edit_with_another_tool_is_seen(tmp_path):
+    """The default: every sync reads every pair, so an edit made with the DuckDB CLI (no change log, no new
+    modified-on) is still sent (the bench's own day of changes is written so)."""
+    ws = synced(tmp_path, only_ours="no")
+    ws.close()
+    _write_with_another_tool(tmp_path / "w.duckdb", "Potsdam")
+    with cs.Workspace.open(tmp_path / "w.duckdb") as ws:
+        r, read = read_by_pass(ws, "push")
+        assert (r.modified, read) == (1, None)
+
+
+def test_with_only_contactsync_writes_reindex_is_the_step_after_another_tool(tmp_path):
+    ws = synced(tmp_path)
+    ws.close()
+    _write_with_another_tool(tmp_path / "w.duckdb", "Potsdam")
+    with cs.Workspace.open(tmp_path / "w.duckdb") as ws:
+        ws.reindex()  # as the README says after changing the file with another tool
+        r, read = read_by_pass(ws, "push")
+        assert (r.modified, read) == (1, None)
+        with pytest.raises(cs.ContactSyncError, match="only_contactsync_writes must be 'yes' or 'no'"):
+            ws.settings["only_contactsync_writes"] = "maybe"
