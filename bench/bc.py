@@ -14,6 +14,9 @@ The scenario is shaped like a real Business Central onboarding, not like contact
    (e-mail for 1%: the same pairs as NAV's, a different value = a conflict; city for the other 1%);
 8. undo of that both-ways run.
 
+contactsync's copy has the setting ``only_contactsync_writes = "yes"`` (every step writes through its API), so its
+syncs continue the last narrow pass (``contactsync.sync.delta_since``).
+
 Each step runs twice on its own copy of the workspace file: through contactsync's API, and as the
 **floor**: bare DuckDB SQL the way BC decides (a record changed when its modified-on is later than the
 last-synced one; the field values of changed pairs compared; one set-based statement per step,
@@ -332,6 +335,9 @@ def scenario(impl, folder: Path, work: Path, base: Path, steps=STEPS) -> dict[st
     the last of ``steps`` (the steps before it run, as they prepare the later ones)."""
     path = work / f"{type(impl).__name__}-{time.monotonic_ns()}.duckdb"
     shutil.copyfile(base, path)
+    if isinstance(impl, CS):  # every step writes through contactsync: its syncs may continue the last narrow pass
+        with cs.Workspace.open(path) as ws:
+            ws.settings["only_contactsync_writes"] = "yes"
     last = max(STEPS.index(s) for s in steps)
     out = {}
 
