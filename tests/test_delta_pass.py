@@ -122,7 +122,7 @@ class DeltaEqualsFull(RuleBasedStateMachine):
 
 
 TestDeltaEqualsFull = DeltaEqualsFull.TestCase
-TestDeltaEqualsFull.settings = settings(max_examples=10, stateful_step_count=20, deadline=None,
+TestDeltaEqualsFull.settings = settings(max_examples=6, stateful_step_count=15, deadline=None,
                                         suppress_health_check=[HealthCheck.too_slow])
 
 
