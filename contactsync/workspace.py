@@ -141,6 +141,8 @@ class Settings(MutableMapping):
                     f"No. holds {cp.NAV_NO_MAX_LENGTH}. Choose a shorter prefix or fewer digits.")
         with self._ws.transaction() as con:
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ["setting:" + key, value])
+            if key == "only_contactsync_writes":  # what another tool wrote while it was "no" is in no log
+                con.execute("DELETE FROM meta WHERE key = ?", [sync.NARROW_MARK])
 
     def __delitem__(self, key: str) -> None:
         with self._ws.transaction() as con:

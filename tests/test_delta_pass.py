@@ -221,3 +221,15 @@ def test_with_only_contactsync_writes_reindex_is_the_step_after_another_tool(tmp
         assert (r.modified, read) == (1, None)
         with pytest.raises(cs.ContactSyncError, match="only_contactsync_writes must be 'yes' or 'no'"):
             ws.settings["only_contactsync_writes"] = "maybe"
+
+
+def test_turning_the_setting_on_reads_every_pair_once(tmp_path):
+    """Edits made with another tool while the setting was "no" are in no log: turning it on starts afresh."""
+    ws = synced(tmp_path, only_ours="no")
+    ws.close()
+    _write_with_another_tool(tmp_path / "w.duckdb", "Potsdam")
+    with cs.Workspace.open(tmp_path / "w.duckdb") as ws:
+        ws.settings["only_contactsync_writes"] = "yes"
+        r, read = read_by_pass(ws, "push")
+        assert (r.modified, read) == (1, None)
+        assert read_by_pass(ws, "push")[1] == 0  # and continues from there
