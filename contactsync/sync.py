@@ -309,6 +309,12 @@ COMPANIES_SQL = ("SELECT hash(coalesce(string_agg(nav_no || chr(31) || crm_id, c
                  "FROM coupling WHERE entity = 'company'")
 
 
+def only_contactsync_writes(con) -> bool:
+    """The steward's word that no other tool writes the file (a write with another DuckDB client is in no log)."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", ["setting:only_contactsync_writes"]).fetchone()
+    return row == ("yes",)
+
+
 def delta_since(con, m: TableMapping, salt: int, companies: int) -> int | None:
     """The run whose narrow pass the next one may continue from, or None (it reads every pair).
 
@@ -320,10 +326,8 @@ def delta_since(con, m: TableMapping, salt: int, companies: int) -> int | None:
     (in a person's fingerprint); an undo (it puts couplings back without logging them); ``reindex()`` (the step
     after editing the file with another tool). Only with the setting ``only_contactsync_writes = "yes"``: a
     write by another DuckDB client is in no log, and only a pass over every pair sees it."""
-    # only when the steward says no other tool writes the file (a write with another DuckDB client is in no log)
-    only_ours = con.execute("SELECT value FROM meta WHERE key = ?", ["setting:only_contactsync_writes"]).fetchone()
     row = con.execute("SELECT value FROM meta WHERE key = ?", [NARROW_MARK]).fetchone()
-    if row is None or only_ours != ("yes",):
+    if row is None or not only_contactsync_writes(con):
         return None
     try:
         run, mark_salt, mark_companies = json.loads(row[0])
@@ -341,7 +345,8 @@ def delta_sql(m: TableMapping, since: int) -> tuple[str, list]:
     left not in step, those with anything in the errors list's columns or no fingerprint yet, those whose
     record (either side) or coupling a later run changed, and those whose record refers to an account a later
     run added, changed or removed (a ``references`` filter)."""
-    refs, params = [], [since] * 4
+    refs: list[str] = []
+    params: list = [since] * 4
     for conds, table, key, pair_key in ((m.nav_filter, m.nav_table, m.nav_key, "nav_no"),
                                         (m.crm_filter, m.crm_table, m.crm_key, "crm_id")):
         for cond in conds:
@@ -892,7 +897,7 @@ def apply(con, p: Plan, run_id: int, *, skip_after: int = 2) -> None:
     con.execute(f"INSERT INTO run_skip SELECT ?, nav_no, crm_id, reason, message FROM ({sql})", [run_id, *params])
     con.execute("UPDATE coupling AS c SET sync_message = s.message FROM run_skip s WHERE s.run_id = ? "
                 "AND s.reason <> 'excluded' AND c.entity = 'contact' AND c.nav_no = s.nav_no", [run_id])
-    if p.candidates:
+    if p.candidates and only_contactsync_writes(con):  # (off: nothing would continue from it)
         remember_pass(con, p, run_id)
 
 
