@@ -324,15 +324,25 @@ class Floor:
 
 # -- the run ----------------------------------------------------------------------------------------
 
+def _reset_peak() -> None:
+    """Start a new peak-RSS window (Linux: ``VmHWM`` restarts from the current RSS)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:  # not Linux, or not allowed: the peak then covers the process so far
+        pass
+
+
 def _timed(fn, *args):
+    _reset_peak()
     t = time.perf_counter()
     size = fn(*args)
-    return time.perf_counter() - t, size
+    return time.perf_counter() - t, size, _peak_mb()
 
 
-def scenario(impl, folder: Path, work: Path, base: Path, steps=STEPS) -> dict[str, tuple[float, object]]:
+def scenario(impl, folder: Path, work: Path, base: Path, steps=STEPS) -> dict[str, tuple[float, object, float]]:
     """The scenario once on a fresh copy of ``base`` (an empty workspace), every step timed; it stops after
-    the last of ``steps`` (the steps before it run, as they prepare the later ones)."""
+    the last of ``steps`` (the steps before it run, as they prepare the later ones). Each step gives
+    (seconds, result size, the process's peak RSS in MB during the step)."""
     path = work / f"{type(impl).__name__}-{time.monotonic_ns()}.duckdb"
     shutil.copyfile(base, path)
     if isinstance(impl, CS):  # every step writes through contactsync: its syncs may continue the last narrow pass
@@ -374,7 +384,7 @@ def _peak_mb() -> float:
     return 0.0
 
 
-def run_size(n: int, reps: int, data_dir: Path, steps=STEPS) -> dict:
+def run_size(n: int, reps: int, data_dir: Path, steps=STEPS, impls=("floor", "cs")) -> dict:
     folder = data_dir / f"bc-{n}"
     if not (folder / "crm_delta_both.parquet").exists():
         t = time.perf_counter()
@@ -384,20 +394,27 @@ def run_size(n: int, reps: int, data_dir: Path, steps=STEPS) -> dict:
     if not base.exists():
         cs.Workspace.open(base).close()
     results: dict[str, dict[str, list[float]]] = {s: {"cs": [], "floor": []} for s in steps}
+    peaks: dict[str, dict[str, float]] = {s: {"cs": 0.0, "floor": 0.0} for s in steps}
     sizes: dict[str, dict[str, object]] = {s: {} for s in steps}
     with tempfile.TemporaryDirectory(dir=folder, prefix="work-") as work:
         for rep in range(reps):
             for name, impl in (("floor", Floor()), ("cs", CS())):
-                for step, (sec, size) in scenario(impl, folder, Path(work), base, steps).items():
+                if name not in impls:
+                    continue
+                for step, (sec, size, peak) in scenario(impl, folder, Path(work), base, steps).items():
                     results[step][name].append(sec)
                     sizes[step][name] = size
+                    peaks[step][name] = max(peaks[step][name], peak)
                 print(f"[{n:,}] rep {rep + 1} {name} done", file=sys.stderr)
     rows = {}
+    med = {s: {k: statistics.median(v) if v else None for k, v in results[s].items()} for s in steps}
     for step in steps:
-        c, f = statistics.median(results[step]["cs"]), statistics.median(results[step]["floor"])
-        rows[step] = {"cs_s": round(c, 3), "floor_s": round(f, 3), "ratio": round(c / f, 2) if f else None,
+        c, f = med[step]["cs"], med[step]["floor"]
+        rows[step] = {"cs_s": None if c is None else round(c, 3), "floor_s": None if f is None else round(f, 3),
+                      "ratio": round(c / f, 2) if c is not None and f else None,
                       "cs_times": results[step]["cs"], "floor_times": results[step]["floor"],
-                      "result": sizes[step]}
+                      "cs_peak_rss_mb": round(peaks[step]["cs"], 1),
+                      "floor_peak_rss_mb": round(peaks[step]["floor"], 1), "result": sizes[step]}
     return {"n": n, "reps": reps, "steps": rows, "peak_rss_mb": round(_peak_mb(), 1),
             "load_avg": os.getloadavg()[0]}
 
@@ -406,8 +423,8 @@ def table(res: list[dict]) -> str:
     head = "| step | " + " | ".join(f"{r['n']:,}: contactsync / floor (ratio)" for r in res) + " |"
     lines = [head, "|---|" + "---:|" * len(res)]
     for step in res[0]["steps"]:
-        cells = [f"{r['steps'][step]['cs_s']:.2f} s / {r['steps'][step]['floor_s']:.2f} s "
-                 f"(**{r['steps'][step]['ratio']}×**)" for r in res]
+        cells = [" / ".join("–" if r["steps"][step][k] is None else f"{r['steps'][step][k]:.2f} s"
+                            for k in ("cs_s", "floor_s")) + f" (**{r['steps'][step]['ratio']}×**)" for r in res]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -420,12 +437,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--steps", default=",".join(STEPS),
                     help=f"comma-separated steps to time (the scenario stops after the last); of {', '.join(STEPS)}")
+    ap.add_argument("--impls", default="floor,cs",
+                    help="which implementations run: floor, cs or both (e.g. a 10M run of contactsync alone)")
     args = ap.parse_args(argv)
+    impls = tuple(i for i in ("floor", "cs") if i in args.impls.split(","))
+    if not impls or set(args.impls.split(",")) - {"floor", "cs"}:
+        ap.error(f"--impls takes floor, cs or floor,cs; got {args.impls!r}")
     steps = tuple(s for s in STEPS if s in args.steps.split(","))
     unknown = set(args.steps.split(",")) - set(STEPS)
     if unknown or not steps:
         ap.error(f"unknown step(s) {sorted(unknown)}; steps are {', '.join(STEPS)}")
-    res = [run_size(int(s), args.reps, args.data_dir, steps) for s in args.sizes.split(",")]
+    res = [run_size(int(s), args.reps, args.data_dir, steps, impls) for s in args.sizes.split(",")]
     print(table(res))
     out = args.out or HERE / "results" / f"bc-{args.sizes.replace(',', '-')}-{datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
