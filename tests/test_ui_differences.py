@@ -1,17 +1,22 @@
 """Differences over a bench workspace (2,000 coupled persons, 220 differing pairs): pages, the whole
-filtered set as one action, exactly the filtered fields, undo, and no widget leak while paging."""
+filtered set as one action, exactly the filtered fields, undo, no widget leak while paging, and the grid's header
+sort and filters over every filtered pair (a property against a plain pandas computation)."""
 
 from __future__ import annotations
 
 import shutil
+import unicodedata
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ui_bench import build
 
 from contactsync import Workspace
 from contactsync.ui import DifferencesView, HistoryView
 from contactsync.ui.common import live_widgets
+from contactsync.ui.differences import ALL
 
 PERSONS = 2_000
 
@@ -200,3 +205,145 @@ def test_a_refresh_that_finds_the_same_page_does_not_resend_it_and_a_changed_one
     v.filter.value = "no such text"
     v.apply_filter()
     assert sent[-1] == [] and "match the filter" in v.table.empty_note.value  # an empty page says why
+
+
+# -- the header's sort and filters over every filtered pair (not the page shown) ------------------------------
+SORTABLE = {"nav_no": "NAV No.", "name": "Name", "fields": "Fields", "nav_values": "Dynamics NAV value",
+            "crm_values": "Dynamics CRM value", "states": "State"}
+
+
+def _fold(v: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", v) if not unicodedata.combining(c)).lower()
+
+
+def expected_pair_rows(full: pd.DataFrame, field: str) -> pd.DataFrame:
+    """The grid's pair rows computed the plain way (a Python loop over the pairs): one row per pair, its fields,
+    values and states joined with " · " in the frame's order, an empty value as "(empty)"."""
+    d = full if field == ALL else full[full["nav_field"] == field]
+    rows = []
+    for no, g in d.groupby(d["nav_no"].astype(str), sort=True):
+        def joined(col, g=g):
+            return " · ".join(v if isinstance(v, str) and v else "(empty)" for v in g[col])
+        name = g["name"].iloc[0]
+        rows.append({"nav_no": no, "name": name if isinstance(name, str) else "", "fields": joined("nav_field"),
+                     "nav_values": joined("nav_value"), "crm_values": joined("crm_value"),
+                     "states": joined("state")})
+    return pd.DataFrame(rows, columns=["nav_no", *list(SORTABLE)[1:]])
+
+
+def expected_order(rows: pd.DataFrame, column: str, descending: bool) -> list[str]:
+    """Blank last in either direction, then case- and accent-folded text, then the exact text (both in the chosen
+    direction), then the NAV No. ascending."""
+    shown = rows[column]
+    ref = pd.DataFrame({"blank": shown == "", "folded": shown.map(_fold), "raw": shown, "key": rows["nav_no"]})
+    ref = ref.sort_values(["blank", "folded", "raw", "key"], ascending=[True, not descending, not descending, True],
+                          kind="stable")
+    return ref["key"].tolist()
+
+
+@pytest.fixture(scope="module")
+def shared(template, tmp_path_factory):
+    """One copy of the bench workspace for the read-only properties (no test here writes to it)."""
+    path = tmp_path_factory.mktemp("diffsort") / "ws.duckdb"
+    shutil.copyfile(template, path)
+    w = Workspace.open(path)
+    yield w, w.differences(label="Name")
+    w.close()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), column=st.sampled_from(sorted(SORTABLE)), descending=st.booleans(),
+       page_size=st.integers(7, 60), field=st.sampled_from([ALL, "Mobile Phone No.", "Job Title", "Address 2"]),
+       filter_column=st.none() | st.sampled_from(sorted(SORTABLE)), op=st.sampled_from(["in", "contains"]))
+def test_the_pages_of_a_sorted_filtered_differences_list_are_every_filtered_pair_in_order(
+        shared, data, column, descending, page_size, field, filter_column, op):
+    ws, full = shared
+    v = DifferencesView(ws, max_pairs=page_size)
+    v.field.value = field
+    rows = expected_pair_rows(full, field)
+    if filter_column is not None:  # a header filter: some of the column's values, or a piece of one value
+        values = sorted(set(rows[filter_column]))
+        assert v._values(filter_column) == sorted(values, key=lambda x: (x.lower(), x))  # the menu's list: every pair
+        if op == "in":
+            keep = sorted(data.draw(st.sets(st.sampled_from(values), min_size=1, max_size=4)))
+            v.table.filter_by(filter_column, "in", keep)
+            rows = rows[rows[filter_column].isin(keep)]
+        else:
+            value = data.draw(st.sampled_from(values))
+            start = data.draw(st.integers(0, max(0, len(value) - 1)))
+            piece = value[start:start + data.draw(st.integers(1, 6))].upper()  # contains ignores case
+            v.table.filter_by(filter_column, "contains", piece)
+            rows = rows[rows[filter_column].str.lower().str.contains(piece.lower(), regex=False)]
+    if v.pager.total > page_size:
+        v.pager.next.click()
+    v.table.sort_by(column, descending)
+    assert v.pager.offset == 0  # a header sort goes back to page 1
+    got: list[str] = []
+    while True:
+        got += [r["nav_no"] for r in v.table.rows]
+        assert len(v.table.rows) <= page_size
+        if v.pager.next.disabled:
+            break
+        v.pager.next.click()
+    want = expected_order(rows, column, descending)
+    assert got == want
+    assert v.pager.total == len(want)
+    # what a row shows is the pair's whole (filtered) fields, as the sort saw them
+    shown = {r["nav_no"]: r for r in v.table.rows}
+    for r in rows[rows["nav_no"].isin(list(shown))].to_dict("records"):
+        assert all(shown[r["nav_no"]][c] == r[c] for c in SORTABLE)
+    said = v.table.query_note.value
+    if want:
+        assert f"Sorted by {SORTABLE[column]}{', descending' if descending else ''}" in said
+        assert (f"over all {len(want):,} pairs that match" if len(want) != 1 else "the 1 pair that matches") in said
+    v.select_all.value = True  # Select all takes every pair the header filter leaves, in the list's order
+    assert v.selection() == want and len(v._shown["nav_no"].unique()) == len(want)
+
+
+def test_a_header_filter_narrows_send_selected_with_select_all_to_the_pairs_it_leaves(big):
+    v = DifferencesView(big, max_pairs=50)
+    mobile = pairs(big, "Mobile Phone No.")
+    v.field.value = "Mobile Phone No."
+    v.table.sort_by("name", True)
+    v.table.filter_by("name", "startswith", "a")
+    d = big.differences(label="Name")
+    names = d[d["nav_field"] == "Mobile Phone No."].drop_duplicates("nav_no").set_index("nav_no")["name"]
+    keep = set(names[names.str.lower().str.startswith("a")].index)
+    assert 0 < len(keep) < len(mobile)
+    assert v.pager.total == len(keep) and {r["nav_no"] for r in v.table.rows} == keep
+    assert "Sorted by Name, descending; Name starts with “a” — over all" in v.table.query_note.value
+    v.select_all.value = True
+    assert set(v.selection()) == keep and f"{len(keep)} selected" in v.push_button.description
+    runs_before = len(big.runs())
+    v.push_button.click()
+    question = v.confirm.question.value
+    assert f"Mobile Phone No. of {len(keep)} contact(s) (every pair the column filters leave: Name starts with “a”)" \
+        in question
+    v.confirm.yes.click()
+    assert v.messages.kind == "ok", v.messages.text
+    assert len(big.runs()) == runs_before + 1
+    run = int(big.runs()["run_id"].max())
+    crm_to_nav = dict(zip(d["crm_id"], d["nav_no"]))
+    changed = big.changes(run)
+    assert {crm_to_nav[k] for k in changed.loc[changed["field"] == "mobilephone", "key"]} == keep
+    assert pairs(big, "Mobile Phone No.") == mobile - keep  # the pairs the header filter hid are left as they are
+    assert_same_as_a_full_read(v)
+
+
+def test_a_sort_or_filter_change_makes_the_front_end_repaint_the_header_and_a_page_turn_does_not(big):
+    """The sort arrow: the front end draws it from the transforms it holds, but repaints the column header only on a
+    model reset; the table nudges the row count (n + 1, then n) after a sort or filter change, never on a page."""
+    v = DifferencesView(big, max_pairs=50)
+    counts: list[int] = []
+    v.table.grid.observe(lambda c: counts.append(c["new"]), names="_row_count")
+    v.table.sort_by("name")
+    assert counts == [51, 50]
+    counts.clear()
+    v.pager.next.click()
+    v.pager.prev.click()
+    assert counts == []
+    v.table.filter_by("states", "in", ["CRM changed"])
+    assert counts[-2:] == [v.pager.total + 1, v.pager.total] and v.table.grid._row_count == len(v.table.rows)
+    counts.clear()
+    v.table.clear_query()
+    assert counts[-2:] == [51, 50] and v.table.query_note.value == ""
