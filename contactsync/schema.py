@@ -3,6 +3,7 @@ creates or upgrades a workspace (called by ``Workspace.open``)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from . import search
@@ -10,7 +11,7 @@ from .mapping import TableMapping
 from .sqlbuild import q
 
 __all__ = ["COUPLING_COLUMNS", "FINGERPRINT_COLUMNS", "CRM_ACCOUNT_COLUMNS", "CRM_CONTACT_COLUMNS", "NAV_CONTACT_COLUMNS", "RECORD_TABLES",
-           "SCHEMA_VERSION", "UNIQUE_KEYS", "all_columns", "check_unique_keys", "duplicate_keys_sql", "ensure", "mapping_ddl", "pipeline_ddl",
+           "SCHEMA_VERSION", "UNIQUE_KEYS", "CATALOG_SQL", "all_columns", "catalog_digest", "check_unique_keys", "duplicate_keys_sql", "ensure", "mapping_ddl", "pipeline_ddl",
            "schema_ddl", "unique_keys_ddl", "upgrade_ddl", "views_ddl"]
 
 # 2: the contact lists' search index (contactsync.search); 3: its text skips blank fields, one sort-key
@@ -252,6 +253,40 @@ def views_ddl(mapping: TableMapping) -> list[str]:
     ]
 
 
+#: the open path's one catalogue query: a digest of every table's CREATE statement (its columns, their types and
+#: constraints) and every index's, whether ``meta`` is there, and how many tables there are. Two catalogue functions
+#: over names and stored SQL (``duckdb_columns()`` and ``information_schema`` cost 3-4x as much at every open)
+CATALOG_SQL = (
+    "SELECT md5(string_agg(s, chr(10) ORDER BY s)), coalesce(bool_or(s = 'T meta'), false), "
+    "count(*) FILTER (WHERE s[1] = 'T') FROM ("
+    "SELECT 'T ' || table_name AS s FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
+    "UNION ALL SELECT 'S ' || sql FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
+    "UNION ALL SELECT 'I ' || index_name || ' ' || table_name || ' ' || coalesce(sql, '') FROM duckdb_indexes() "
+    "WHERE database_name = current_database() AND schema_name = 'main')")
+#: the meta entries the open path reads, in one query
+_META_KEYS = ("schema_version", "mapping", "mapping_digest", "open_verified")
+#: bump when ``ensure``'s checks change: a workspace verified by an older set of checks is checked again
+_CHECKS = "ensure-1"
+
+
+def catalog_digest(con) -> tuple[str, bool, int]:
+    """(digest of the tables' and indexes' definitions, whether ``meta`` exists, number of tables)."""
+    digest, has_meta, tables = con.execute(CATALOG_SQL).fetchone()
+    return digest or "", bool(has_meta), int(tables)
+
+
+def _verified(catalog: str, mapping_digest: str) -> str:
+    return hashlib.sha256(f"{_CHECKS}\n{SCHEMA_VERSION}\n{catalog}\n{mapping_digest}".encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_mapping(toml: str) -> TableMapping:
+    """The stored mapping (a frozen TableMapping: one parse per text per process, not one per open)."""
+    import tomllib
+
+    return TableMapping.from_dict(tomllib.loads(toml))
+
+
 def ensure(con, mapping: TableMapping | None, path: str) -> TableMapping:
     """Make the database on ``con`` a workspace of this schema, in the caller's transaction.
 
@@ -259,18 +294,23 @@ def ensure(con, mapping: TableMapping | None, path: str) -> TableMapping:
     a newer one, another DuckDB database or one with duplicated keys is refused (:class:`WorkspaceError`
     naming ``path``). ``mapping`` (``None``: the stored one, else Business Central's default) is
     validated against the tables, gets its last-synced columns and views, and is stored. Returns it.
-    """
-    import tomllib
 
+    The open path (the app opens the file for every action) is three queries when nothing changed: the catalogue's
+    digest (:data:`CATALOG_SQL`), ``meta``, and the search index's row counts. The mapping's checks against the
+    tables (its columns there, its last-synced columns, the fingerprint columns) ran when the workspace was last
+    opened with this catalogue and this mapping: ``meta.open_verified`` holds a digest of both, and they are run
+    again whenever it differs (another tool renamed a column, dropped or added a table or an index; a new mapping;
+    a new contactsync). The schema version and the index's counts are read at every open.
+    """
     from .errors import WorkspaceError
     from .mapping import default_mapping
 
-    has_meta = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' AND table_schema = 'main'"
-    ).fetchone()[0]
+    catalog, has_meta, tables = catalog_digest(con)
+    stored: dict[str, str] = {}
     if has_meta:
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else None
+        stored = dict(con.execute("SELECT key, value FROM meta WHERE list_contains(?::VARCHAR[], key)",
+                                  [list(_META_KEYS)]).fetchall())
+        version = int(stored["schema_version"]) if "schema_version" in stored else None
         if version is None:
             raise WorkspaceError(f"{path!r} is a DuckDB file but not a contactsync workspace")
         if version > SCHEMA_VERSION:
@@ -286,37 +326,39 @@ def ensure(con, mapping: TableMapping | None, path: str) -> TableMapping:
             search.rebuild(con)
             con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
     else:
-        others = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'"
-                             ).fetchone()[0]
+        others = tables or con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'"
+                                       ).fetchone()[0]  # views too
         if others:
             raise WorkspaceError(f"{path!r} is a DuckDB database that is not a contactsync workspace; "
                                  "choose a new file name")
         for stmt in schema_ddl():
             con.execute(stmt)
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-    stored = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('mapping', 'mapping_digest')").fetchall())
     if mapping is None:
-        mapping = (TableMapping.from_dict(tomllib.loads(stored["mapping"])) if "mapping" in stored
-                   else default_mapping())
-        toml = stored.get("mapping") or mapping.to_toml()
+        toml = stored.get("mapping") or default_mapping().to_toml()
+        mapping = _parse_mapping(toml)
     else:
         toml = mapping.to_toml()
-    columns = all_columns(con)
-    mapping.validate_columns({t: columns.get(t, {}) for t in RECORD_TABLES})
-    added = mapping_ddl(mapping, set(columns.get("coupling", {})), set(columns.get("coupling_log", {})))
-    added += pipeline_ddl(set(columns.get("coupling", {})), set(columns.get("coupling_log", {})), set(columns))
     views = views_ddl(mapping)
     # what the mapping derives (columns, views, value-map tables) is written only when it changed: opening
     # an unchanged workspace is a read (the app opens the file for every action)
     digest = hashlib.sha256("\n".join([str(SCHEMA_VERSION), toml, *views]).encode()).hexdigest()
-    if not added and stored.get("mapping") == toml and stored.get("mapping_digest") == digest:
-        return mapping
-    for stmt in added + views:
-        con.execute(stmt)
-    from . import valuemaps
+    if (stored.get("mapping") == toml and stored.get("mapping_digest") == digest
+            and stored.get("open_verified") == _verified(catalog, digest)):
+        return mapping  # this catalogue was checked against this mapping when it was last opened
+    columns = all_columns(con)
+    mapping.validate_columns({t: columns.get(t, {}) for t in RECORD_TABLES})
+    added = mapping_ddl(mapping, set(columns.get("coupling", {})), set(columns.get("coupling_log", {})))
+    added += pipeline_ddl(set(columns.get("coupling", {})), set(columns.get("coupling_log", {})), set(columns))
+    if added or stored.get("mapping") != toml or stored.get("mapping_digest") != digest:
+        for stmt in added + views:
+            con.execute(stmt)
+        from . import valuemaps
 
-    valuemaps.install(con, mapping)
-    con.execute("INSERT OR REPLACE INTO meta VALUES ('mapping', ?), ('mapping_digest', ?)", [toml, digest])
+        valuemaps.install(con, mapping)
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('mapping', ?), ('mapping_digest', ?)", [toml, digest])
+    catalog = catalog_digest(con)[0]  # after the DDL above
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('open_verified', ?)", [_verified(catalog, digest)])
     return mapping
 
 

@@ -189,6 +189,7 @@ class Workspace:
             if not p.parent.exists():
                 raise WorkspaceError(f"folder {str(p.parent)!r} does not exist; create it first")
         store = Store(path, busy_timeout=busy_timeout)
+        store.keep_warm(1.0)  # the first action (within 1 s) reuses the open's connection: one DuckDB start per call
         with store.transaction() as con:  # creation, upgrades and the mapping's columns: schema.ensure
             mapping = ensure_schema(con, mapping, path)
         return cls(store, mapping)
@@ -403,7 +404,7 @@ class Workspace:
             page = [] if lo is None else con.execute(*search_index.page_query(
                 ix, search=search, coupled=coupled, lo=lo, hi=hi)).fetchall()  # (key, partner, *shown)
             keys = [r[0] for r in page]
-            rows = con.execute(*search_index.rows_sql(ix, keys)).df()
+            rows = search_index.page_rows(con, ix, keys, search=search, coupled=coupled)
         # rows arrive in list order; the page's columns join them by key (a contact another tool deleted
         # since the last reindex has no row, and must not shift its neighbours' values)
         of = {r[0]: r for r in page}
