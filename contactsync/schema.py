@@ -253,16 +253,14 @@ def views_ddl(mapping: TableMapping) -> list[str]:
     ]
 
 
-#: the open path's one catalogue query: a digest of every table's CREATE statement (its columns, their types and
-#: constraints) and every index's, whether ``meta`` is there, and how many tables there are. Two catalogue functions
-#: over names and stored SQL (``duckdb_columns()`` and ``information_schema`` cost 3-4x as much at every open)
+#: the open path's one catalogue query: every table's CREATE statement (its columns, their types and constraints) and
+#: every index's, with their database and schema, and the current database. Two catalogue functions over names and
+#: stored SQL, unfiltered (DuckDB's filter on a catalogue function, ``duckdb_columns()`` or ``information_schema``
+#: each cost 2-4x as much, at every open); :func:`catalog_digest` keeps this workspace's ``main`` schema
 CATALOG_SQL = (
-    "SELECT md5(string_agg(s, chr(10) ORDER BY s)), coalesce(bool_or(s = 'T meta'), false), "
-    "count(*) FILTER (WHERE s[1] = 'T') FROM ("
-    "SELECT 'T ' || table_name AS s FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
-    "UNION ALL SELECT 'S ' || sql FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
-    "UNION ALL SELECT 'I ' || index_name || ' ' || table_name || ' ' || coalesce(sql, '') FROM duckdb_indexes() "
-    "WHERE database_name = current_database() AND schema_name = 'main')")
+    "SELECT 'T', database_name, schema_name, table_name, sql FROM duckdb_tables() "
+    "UNION ALL SELECT 'I', database_name, schema_name, index_name || ' ON ' || table_name, sql FROM duckdb_indexes() "
+    "UNION ALL SELECT 'D', current_database(), NULL, NULL, NULL")
 #: the meta entries the open path reads, in one query
 _META_KEYS = ("schema_version", "mapping", "mapping_digest", "open_verified")
 #: bump when ``ensure``'s checks change: a workspace verified by an older set of checks is checked again
@@ -270,9 +268,13 @@ _CHECKS = "ensure-1"
 
 
 def catalog_digest(con) -> tuple[str, bool, int]:
-    """(digest of the tables' and indexes' definitions, whether ``meta`` exists, number of tables)."""
-    digest, has_meta, tables = con.execute(CATALOG_SQL).fetchone()
-    return digest or "", bool(has_meta), int(tables)
+    """(digest of the ``main`` schema's tables' and indexes' definitions, whether ``meta`` exists, number of tables)."""
+    rows = con.execute(CATALOG_SQL).fetchall()
+    here = next(db for kind, db, *_ in rows if kind == "D")
+    mine = sorted(f"{kind} {name} {sql or ''}" for kind, db, schema, name, sql in rows
+                  if kind != "D" and db == here and schema == "main")
+    tables = [name for kind, db, schema, name, _ in rows if kind == "T" and db == here and schema == "main"]
+    return hashlib.sha256("\n".join(mine).encode()).hexdigest(), "meta" in tables, len(tables)
 
 
 def _verified(catalog: str, mapping_digest: str) -> str:

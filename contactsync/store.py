@@ -1,7 +1,8 @@
 """The DuckDB store: where connections are opened, transactions run and statements execute.
 
 A file workspace holds its connection only for the length of an action (or of a
-:meth:`Store.hold` block), so a notebook and a scheduled run can share one file. On a lock the
+:meth:`Store.hold` block; ``Workspace.open`` keeps its connection for the first action, at most a second:
+:meth:`Store.keep_warm`), so a notebook and a scheduled run can share one file. On a lock the
 store retries briefly, then raises :class:`WorkspaceBusyError` naming the holder.
 
 Every statement of the package runs through :meth:`Connection.execute`, the one execution chokepoint:
@@ -342,6 +343,9 @@ class Store:
             self._depth += 1
         try:
             yield self._con
+        except BaseException:
+            self._warm_for = 0.0  # a failed action (a refused open) keeps nothing
+            raise
         finally:
             with self._warm_guard:
                 self._depth -= 1

@@ -231,3 +231,49 @@ def test_the_list_page_bench_writes_its_figure(tmp_path):
         found = len(ws.nav_contacts(search="meyer"))
     assert [c["rows"] for c in got["cases"]] == [21, 0, found, 0]  # 20 persons and their company
     assert all(c["total_ms"] > 0 for c in got["cases"])
+
+
+def _other_process(path):
+    """A child process with DuckDB loaded that tries to open ``path`` for each line it reads (prints ok / locked)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, duckdb\nprint('ready', flush=True)\nfor _ in sys.stdin:\n    try:\n"
+            f"        duckdb.connect({str(path)!r}).close(); print('ok', flush=True)\n"
+            "    except duckdb.Error: print('locked', flush=True)\n")
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ready"
+    return child
+
+
+def _try(child) -> str:
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    return child.stdout.readline().strip()
+
+
+def test_a_refused_open_releases_the_file_at_once(opened):
+    _alter(opened, f"UPDATE meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'")
+    child = _other_process(opened)
+    try:
+        with pytest.raises(cs.WorkspaceError, match="newer contactsync"):
+            cs.Workspace.open(opened)
+        assert _try(child) == "ok"
+    finally:
+        child.stdin.close()
+        child.wait(timeout=60)
+
+
+def test_an_opened_workspace_holds_the_file_only_until_its_first_action(tmp_path):
+    path = tmp_path / "w.duckdb"
+    cs.Workspace.open(path).close()
+    child = _other_process(path)
+    try:
+        ws = cs.Workspace.open(path)
+        assert _try(child) == "locked"  # kept for the first action
+        ws.nav_contacts()
+        assert _try(child) == "ok"  # released with it
+        ws.close()
+    finally:
+        child.stdin.close()
+        child.wait(timeout=60)
