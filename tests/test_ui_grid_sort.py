@@ -206,3 +206,35 @@ def test_a_value_filter_from_a_cut_value_list_says_so(ws, monkeypatch):
     assert len(v.table._values("City")) == 2  # the menu's list, cut
     v.table.filter_by("City", "in", ["Berlin"])
     assert "showed the first 2 values only" in v.table.query_note.value
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.text() | st.sampled_from(CITIES + WORDS + ["Groß · Émile", "ǅ", "ﬁ", "a\u0301"]), max_size=30))
+def test_the_vectorised_fold_and_text_are_the_plain_ones(values):
+    """The fast paths (ASCII lower case in one step, a text without marks skipping the per-character step, one
+    fold per distinct text, text of a text column in one step) give what the plain definitions give."""
+    from contactsync.ui.common import text
+    from contactsync.ui.grid import _fold as fast_fold
+    from contactsync.ui.grid import _folded, texts
+
+    s = pd.Series(values, dtype=object)
+    shown = s.map(text)
+    assert texts(s).tolist() == shown.tolist()
+    assert texts(s.astype("string")).tolist() == shown.tolist()
+    assert _folded(shown).tolist() == [_fold(v) for v in shown]
+    assert all(fast_fold(v) == _fold(v) for v in shown)
+
+
+def test_a_header_sort_repaints_the_nav_lists_header_once(ws):
+    """The NAV list's header shows its sort arrow too: a sort change nudges the row count (the front end repaints
+    the header on that model reset), a page turn or a refresh with the same sort does not."""
+    v = NavContactsView(ws, page_size=2)
+    counts: list[int] = []
+    v.table.grid.observe(lambda c: counts.append(c["new"]), names="_row_count")
+    v.table.sort_by("City", True)
+    assert counts == [3, 2]
+    v.jump.go(2)
+    v.refresh()
+    assert counts == [3, 2]
+    v.table.sort_by("City")  # the other direction: a new sort
+    assert counts[-2:] == [3, 2] and len(counts) == 4
