@@ -354,6 +354,8 @@ def scenario(impl, folder: Path, work: Path, base: Path, steps=STEPS) -> dict[st
     def step(name, fn, *args):
         if STEPS.index(name) <= last:
             out[name] = _timed(fn, *args)
+            print(f"  {type(impl).__name__} {name}: {out[name][0]:.2f} s, peak RSS {out[name][2]:,.0f} MB",
+                  file=sys.stderr, flush=True)
 
     step("import_nav", impl.import_nav, path, folder)
     step("import_crm", impl.import_crm, path, folder)
