@@ -314,19 +314,10 @@ class DifferencesView(w.VBox):
         start = self.pager.offset
         nos = self._pairs[start:start + self.max_pairs]
         d = self._shown
-        by_no: dict[str, dict] = {}
-        # the page's few hundred records grouped in Python (a pandas group per pair costs more than the page)
-        cols = [c for c in ("nav_no", "crm_id", "name", "nav_field", "nav_value", "crm_value", "state") if c in d]
-        for r in (d.loc[d["nav_no"].isin(nos), cols].to_dict("records") if nos else []):
-            row = by_no.setdefault(r["nav_no"], {"nav_no": r["nav_no"], "crm_id": r["crm_id"], "name": r["name"],
-                                                "fields": [], "nav_values": [], "crm_values": [], "states": []})
-            row["fields"].append(r["nav_field"])
-            row["nav_values"].append(r["nav_value"])
-            row["crm_values"].append(r["crm_value"])
-            row["states"].append(r.get("state"))
-        rows = [{**by_no[no], **{k: SEP.join(text(v) or "(empty)" for v in by_no[no][k])
-                                 for k in ("fields", "nav_values", "crm_values", "states")}}
-                for no in nos if no in by_no]
+        # the page's pairs as the header sorted and filtered them: the same pair_rows (the text a sort compares is
+        # the text a row shows), in the list's order
+        built = pair_rows(d[d["nav_no"].isin(nos)]).set_index("nav_no", drop=False) if nos else None
+        rows = built.loc[[no for no in nos if no in built.index]].to_dict("records") if built is not None else []
         # an unchanged page is not sent again: the grid repaints on new data (1-2 s in headless chromium at load 8,
         # most of a refresh that found the same pairs); an empty one is, for its note (which says why it is empty)
         if not rows or rows != self.table.rows:
