@@ -347,3 +347,21 @@ def test_a_sort_or_filter_change_makes_the_front_end_repaint_the_header_and_a_pa
     counts.clear()
     v.table.clear_query()
     assert counts[-2:] == [51, 50] and v.table.query_note.value == ""
+
+
+def test_pick_on_every_pair_a_header_filter_leaves_names_the_filter_and_only_those_pairs(big):
+    v = DifferencesView(big, max_pairs=50)
+    v.field.value = "Job Title"
+    v.table.filter_by("states", "in", ["both changed"])
+    keep = {r["nav_no"] for r in v.table.rows}
+    assert v.pager.total == len(keep) > 0
+    v.select_all.value = True
+    panel = v.open_pick()
+    panel.choices["Job Title"].value = "crm"
+    assert set(v.pick_rows()["nav_no"]) == keep
+    before = len(big.runs())
+    panel.apply.click()
+    assert (f"for {len(keep)} contact(s) (every pair the column filters leave: State is one of both changed)"
+            in v.confirm.question.value)
+    v.confirm.no.click()
+    assert len(big.runs()) == before
