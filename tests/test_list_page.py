@@ -63,6 +63,7 @@ _QUERY = st.tuples(st.sampled_from(["nav", "nav", "crm"]),
                    st.sampled_from([0, 0, 1, 2, 5, 13, 45]), st.sampled_from([0, 3, 10**6]))
 
 
+@pytest.mark.slow  # ~35 s under load (15 generated workspaces of up to 40 contacts, up to 12 pages each)
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(keys=st.lists(st.text(_KEY_CHARS, min_size=1, max_size=6), min_size=0, max_size=40, unique=True),
        seed=st.integers(0, 2**32), queries=st.lists(_QUERY, min_size=1, max_size=12))
