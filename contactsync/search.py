@@ -309,15 +309,14 @@ def rows_sql(ix: SearchIndex, keys: list, *, span: int | None = None) -> tuple[s
     a list (a list parameter, so DuckDB does not turn it into an ART index scan); otherwise through the key's ART
     index (one lookup per key); a long list through a join. The range only narrows the scan: a row is returned
     exactly when its key is in ``keys``."""
-    key = q(ix.key)
     if len(keys) > 1000:
         return (f"SELECT t.* FROM {q(ix.source)} t JOIN (SELECT unnest(?::VARCHAR[]) AS k, "
-                f"unnest(range({len(keys)})) AS pos) p ON p.k = t.{key} ORDER BY p.pos", [list(keys)])
+                f"unnest(range({len(keys)})) AS pos) p ON p.k = t.{q(ix.key)} ORDER BY p.pos", [list(keys)])
     if keys and span is not None and span <= NARROW_SPAN:
-        return (f"SELECT * FROM {q(ix.source)} WHERE {key} BETWEEN ? AND ? AND {key} = ANY(?::VARCHAR[]) "
-                f"ORDER BY list_position(?::VARCHAR[], {key})", [min(keys), max(keys), list(keys), list(keys)])
-    where = f"{key} IN ({', '.join('?' * len(keys))})" if keys else "false"
-    return (f"SELECT * FROM {q(ix.source)} WHERE {where} ORDER BY list_position(?::VARCHAR[], {key})",
+        return (f"SELECT * FROM {q(ix.source)} WHERE {q(ix.key)} BETWEEN ? AND ? AND {q(ix.key)} = ANY(?::VARCHAR[]) "
+                f"ORDER BY list_position(?::VARCHAR[], {q(ix.key)})", [min(keys), max(keys), list(keys), list(keys)])
+    where = f"{q(ix.key)} IN ({', '.join('?' * len(keys))})" if keys else "false"
+    return (f"SELECT * FROM {q(ix.source)} WHERE {where} ORDER BY list_position(?::VARCHAR[], {q(ix.key)})",
             [*keys, list(keys)])
 
 

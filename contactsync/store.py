@@ -1,8 +1,7 @@
 """The DuckDB store: where connections are opened, transactions run and statements execute.
 
 A file workspace holds its connection only for the length of an action (or of a
-:meth:`Store.hold` block; ``Workspace.open`` keeps its connection for the first action, at most a second:
-:meth:`Store.keep_warm`), so a notebook and a scheduled run can share one file. On a lock the
+:meth:`Store.hold` block), so a notebook and a scheduled run can share one file. On a lock the
 store retries briefly, then raises :class:`WorkspaceBusyError` naming the holder.
 
 Every statement of the package runs through :meth:`Connection.execute`, the one execution chokepoint:
@@ -267,10 +266,6 @@ class Store:
         self._con: Connection | None = None
         self._depth = 0
         self._in_tx = False
-        # a connection kept after an action for the next one (keep_warm), and what releases it if none comes
-        self._warm_for = 0.0
-        self._warm_timer: threading.Timer | None = None
-        self._warm_guard = threading.RLock()
         if self.in_memory:
             self._con = _quiet(duckdb.connect(":memory:"))
 
@@ -334,42 +329,14 @@ class Store:
     @contextmanager
     def hold(self):
         """Keep one connection open across several actions (re-entrant)."""
-        with self._warm_guard:
-            if self._warm_timer is not None:  # the connection kept warm for this action (keep_warm)
-                self._warm_timer.cancel()
-                self._warm_timer = None
-            if self._con is None:
-                self._con = self._connect()
-            self._depth += 1
+        if self._con is None:
+            self._con = self._connect()
+        self._depth += 1
         try:
             yield self._con
-        except BaseException:
-            self._warm_for = 0.0  # a failed action (a refused open) keeps nothing
-            raise
         finally:
-            with self._warm_guard:
-                self._depth -= 1
-                if self._depth == 0 and not self.in_memory:
-                    if self._warm_for > 0:
-                        timer = threading.Timer(self._warm_for, lambda: self._cool(timer))
-                        timer.daemon = True
-                        self._warm_for, self._warm_timer = 0.0, timer
-                        timer.start()
-                    else:
-                        con, self._con = self._con, None
-                        self._release(con)
-
-    def keep_warm(self, seconds: float) -> None:
-        """Keep the connection of the action now starting open after it, for the next action, at most ``seconds``
-        (then it is released as after any action: a workspace opened and left idle does not hold the file).
-        ``Workspace.open`` does so, so opening a workspace and its first action connect once: DuckDB spends about
-        45 ms starting and closing a database, whatever its size."""
-        self._warm_for = seconds
-
-    def _cool(self, timer: threading.Timer) -> None:
-        with self._warm_guard:
-            if self._warm_timer is timer and self._depth == 0 and self._con is not None:
-                self._warm_timer = None
+            self._depth -= 1
+            if self._depth == 0 and not self.in_memory:
                 con, self._con = self._con, None
                 self._release(con)
 
@@ -443,10 +410,6 @@ class Store:
                     pass
 
     def close(self):
-        with self._warm_guard:
-            if self._warm_timer is not None:
-                self._warm_timer.cancel()
-                self._warm_timer = None
         if self._con is not None:
             if self.in_memory:
                 self._con.close()

@@ -189,7 +189,6 @@ class Workspace:
             if not p.parent.exists():
                 raise WorkspaceError(f"folder {str(p.parent)!r} does not exist; create it first")
         store = Store(path, busy_timeout=busy_timeout)
-        store.keep_warm(1.0)  # the first action (within 1 s) reuses the open's connection: one DuckDB start per call
         with store.transaction() as con:  # creation, upgrades and the mapping's columns: schema.ensure
             mapping = ensure_schema(con, mapping, path)
         return cls(store, mapping)
