@@ -426,7 +426,8 @@ def table(res: list[dict]) -> str:
     lines = [head, "|---|" + "---:|" * len(res)]
     for step in res[0]["steps"]:
         cells = [" / ".join("–" if r["steps"][step][k] is None else f"{r['steps'][step][k]:.2f} s"
-                            for k in ("cs_s", "floor_s")) + f" (**{r['steps'][step]['ratio']}×**)" for r in res]
+                            for k in ("cs_s", "floor_s"))
+                 + ("" if r["steps"][step]["ratio"] is None else f" (**{r['steps'][step]['ratio']}×**)") for r in res]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
