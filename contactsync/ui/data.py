@@ -76,24 +76,23 @@ def result_text(result, *, planned: bool = False) -> tuple[str, str]:
 
 def run_contacts(ws, since_run: int) -> dict[int, tuple[int, list[str]]]:
     """For the runs from ``since_run`` on: how many NAV contacts each touched (changed, failed, coupled or
-    uncoupled) and the first three as ``No. Name``. One read-only query over the run logs."""
+    uncoupled) and the first three as ``No. Name``. One read-only query over the run logs; only the first three
+    per run are named (naming every touched contact cost 1.7 s at 200k, where a force push touches them all)."""
     df = ws.sql(
         """WITH touched AS (
              SELECT l.run_id, CASE WHEN l.side = 'nav' THEN l.key ELSE coalesce(g.nav_no, c.nav_no) END AS nav_no
              FROM change_log l
-             LEFT JOIN (SELECT DISTINCT run_id, crm_id, nav_no FROM coupling_log) g
+             LEFT JOIN (SELECT DISTINCT run_id, crm_id, nav_no FROM coupling_log WHERE run_id >= ?) g
                ON l.side = 'crm' AND g.run_id = l.run_id AND g.crm_id = l.key
              LEFT JOIN coupling c ON l.side = 'crm' AND c.crm_id = l.key
              WHERE l.run_id >= ?
              UNION SELECT run_id, nav_no FROM run_error WHERE run_id >= ?
              UNION SELECT run_id, nav_no FROM coupling_log WHERE run_id >= ?
-           ), named AS (
-             SELECT DISTINCT t.run_id, t.nav_no, n."Name" AS name FROM touched t
-             LEFT JOIN nav_contact n ON n."No." = t.nav_no WHERE t.nav_no IS NOT NULL
-           )
-           SELECT run_id, count(*) AS n,
-                  list(trim(nav_no || ' ' || coalesce(name, '')) ORDER BY nav_no)[1:3] AS first
-           FROM named GROUP BY run_id""", [int(since_run)] * 3)
+           ), counted AS (
+             SELECT run_id, count(*) AS n, min(nav_no, 3) AS nos FROM touched WHERE nav_no IS NOT NULL GROUP BY run_id
+           ), firsts AS (SELECT run_id, n, unnest(nos) AS no FROM counted)
+           SELECT f.run_id, f.n, list(trim(f.no || ' ' || coalesce(n."Name", '')) ORDER BY f.no) AS first
+           FROM firsts f LEFT JOIN nav_contact n ON n."No." = f.no GROUP BY f.run_id, f.n""", [int(since_run)] * 4)
     return {int(r["run_id"]): (int(r["n"]), list(r["first"])) for r in df.to_dict("records")}
 
 
