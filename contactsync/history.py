@@ -334,8 +334,12 @@ def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
     con.execute(f"CREATE OR REPLACE TEMP TABLE _undo_before AS SELECT {col_sql} FROM coupling_log "
                 "WHERE run_id = ? AND image = 'before'", [run_id])
     others = [c for c in table_columns(con, "coupling") if c not in keys]
-    if others:
-        con.execute(f"UPDATE coupling AS c SET {', '.join(f'{q(x)} = b.{q(x)}' for x in others)} "
+    # only the columns some row has to get back (a run writes a few of the ~35; DuckDB's UPDATE costs per column)
+    differ = con.execute(f"SELECT {', '.join(f'coalesce(bool_or(c.{q(x)} IS DISTINCT FROM b.{q(x)}), false)' for x in others)} "
+                         f"FROM coupling c JOIN _undo_before b ON {same_key}").fetchone() if others else ()
+    back = [x for x, d in zip(others, differ) if d]
+    if back:
+        con.execute(f"UPDATE coupling AS c SET {', '.join(f'{q(x)} = b.{q(x)}' for x in back)} "
                     f"FROM _undo_before b WHERE {same_key}")
     con.execute(f"DELETE FROM coupling c WHERE {touched} AND NOT EXISTS (SELECT 1 FROM _undo_before b WHERE {same_key})",
                 _run_params(run_id))
