@@ -391,19 +391,16 @@ class DifferencesView(w.VBox):
 
     @guarded(progress="Synchronizing the selection…")
     def _sync(self, direction: str, nos: list[str], fields: list[str] | None = None) -> None:
-        # one connection for the run, the re-read and the message: the file's closing checkpoint (~1 s after a run
-        # of 20k pairs at 200k) comes after the steward sees the result, not before
-        with self.ws.hold():
-            self._busy(True)
-            try:
-                result = self.ws.sync(direction, nos=nos, force=True, fields=fields or None)
-            finally:
-                self._busy(False)
-            self.refresh(nos)  # the run changed these pairs only
-            kind, msg = result_text(result)
-            self.messages.show(msg + f" (run {result.run_id}; undo it in History)", kind)
-            if self.on_changed:
-                self.on_changed()
+        self._busy(True)
+        try:
+            result = self.ws.sync(direction, nos=nos, force=True, fields=fields or None)
+        finally:
+            self._busy(False)
+        self.refresh(nos)  # the run changed these pairs only
+        kind, msg = result_text(result)
+        self.messages.show(msg + f" (run {result.run_id}; undo it in History)", kind)
+        if self.on_changed:
+            self.on_changed()
 
     # -- per-field pick ------------------------------------------------------------------------------------
     def close_pick(self) -> None:
@@ -461,14 +458,13 @@ class DifferencesView(w.VBox):
 
     @guarded(progress="Writing the picked values…")
     def _pick(self, rows: pd.DataFrame) -> None:
-        with self.ws.hold():  # the closing checkpoint after the result is shown (as _sync)
-            self._busy(True)
-            try:
-                result = self.ws.pick(rows)
-            finally:
-                self._busy(False)
-            self.close_pick()
-            self.refresh(sorted(rows["nav_no"].unique()))  # the run changed these pairs only
-            self.messages.ok(result.message)
-            if self.on_changed:
-                self.on_changed()
+        self._busy(True)
+        try:
+            result = self.ws.pick(rows)
+        finally:
+            self._busy(False)
+        self.close_pick()
+        self.refresh(sorted(rows["nav_no"].unique()))  # the run changed these pairs only
+        self.messages.ok(result.message)
+        if self.on_changed:
+            self.on_changed()

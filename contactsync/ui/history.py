@@ -196,9 +196,8 @@ class HistoryView(w.VBox):
     @guarded(progress="Undoing…")
     def _undo(self, run_id: int) -> None:
         self.messages.clear()
-        with self.ws.hold():  # one connection; the file's closing checkpoint after the result is shown
-            result = self.ws.undo(run_id)
-            self.refresh()
-            self.messages.ok(str(result))
-            if self.on_changed:
-                self.on_changed()
+        result = self.ws.undo(run_id)
+        self.refresh()
+        self.messages.ok(str(result))
+        if self.on_changed:
+            self.on_changed()
