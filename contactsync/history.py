@@ -321,9 +321,8 @@ def undo(con, run_id: int, new_run_id_factory) -> tuple[int, int]:
                 [undo_id, run_id, side],
             )
         restored += n
-    # couplings: remove the current rows the run touched, put back the before-images
-    # (an undo keeps no coupling images of its own: it cannot itself be undone, and the rows it puts back
-    # are exactly the run's before-images, already logged)
+    # couplings: the rows the run touched become its before-images again (an undo keeps no coupling images of its
+    # own: it cannot itself be undone, and the rows it puts back are exactly the run's before-images, already logged).
     # A row whose before-image has its key (entity, NAV No., CRM id) gets its other columns back in place: an UPDATE
     # of unindexed columns. Deleting and re-inserting every touched row instead made DuckDB's unique indexes on
     # the keys cost ~2 s at the commit of a 20k-pair undo. The other touched rows (created by the run, or coupled
